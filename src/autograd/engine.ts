@@ -1,0 +1,163 @@
+// The tape. Each differentiable op records one GradNode: the tensors it was applied to, the tensors it
+// saved (with their versions, so an in-place change is caught), and its hand-written backward, which
+// returns one gradient per input in the *output's* shape convention; broadcasting is reduced back to
+// each input's shape here, in one place.
+
+import { isGradEnabled, noGrad } from './grad-mode.js';
+import type { Tensor } from './tensor.js';
+import { fmtShape, sameShape } from '../ops/util.js';
+import { sumToShape } from '../ops/reduce.js';
+import { add } from '../ops/binary.js';
+
+export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
+
+export class GradNode {
+  private backwardFn: BackwardFn | null;
+  private saved: { t: Tensor; version: number }[];
+  constructor(
+    readonly name: string,
+    readonly inputs: (Tensor | null)[],
+    backward: BackwardFn,
+    saved: Tensor[],
+  ) {
+    this.backwardFn = backward;
+    this.saved = saved.map((t) => ({ t, version: t._version }));
+  }
+
+  get freed(): boolean {
+    return this.backwardFn === null;
+  }
+
+  apply(grad: Tensor): (Tensor | null | undefined)[] {
+    if (!this.backwardFn) {
+      throw new Error(
+        `backward: trying to backward through the graph a second time (through ${this.name}), or to use tensors ` +
+          `after the graph was freed; pass { retainGraph: true } to the first backward() if you need to backward twice`,
+      );
+    }
+    for (const { t, version } of this.saved) {
+      if (t._version !== version) {
+        throw new Error(
+          `backward: a tensor of shape ${fmtShape(t.shape)} that ${this.name} saved for its backward was modified by an ` +
+            `in-place operation (version ${t._version}, expected ${version})`,
+        );
+      }
+    }
+    return this.backwardFn(grad);
+  }
+
+  free(): void {
+    this.backwardFn = null;
+    this.saved = [];
+  }
+}
+
+/**
+ * Records `out = op(inputs)` on the tape when grad mode is on and any input requires grad.
+ * `backward` receives dL/dout and returns dL/dinput for each input (null where there is none).
+ */
+export function record(out: Tensor, name: string, inputs: (Tensor | null | undefined)[], backward: BackwardFn, saved: Tensor[] = []): Tensor {
+  if (!isGradEnabled()) return out;
+  const ins = inputs.map((t) => t ?? null);
+  if (!ins.some((t) => t !== null && t.requiresGrad)) return out;
+  out._setGradFn(new GradNode(name, ins, backward, saved));
+  return out;
+}
+
+export function needsGrad(...ts: (Tensor | null | undefined)[]): boolean {
+  return isGradEnabled() && ts.some((t) => t != null && t.requiresGrad);
+}
+
+/** Nodes reachable from `root`, in an order where every node comes before the nodes it feeds from. */
+function topoOrder(root: GradNode): GradNode[] {
+  const order: GradNode[] = [];
+  const state = new Map<GradNode, number>(); // 1 = open, 2 = done
+  const stack: [GradNode, number][] = [[root, 0]];
+  state.set(root, 1);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, idx] = top;
+    if (idx < node.inputs.length) {
+      top[1]++;
+      const child = node.inputs[idx]?.gradFn;
+      if (child && !state.has(child)) {
+        state.set(child, 1);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      state.set(node, 2);
+      order.push(node);
+    }
+  }
+  return order.reverse();
+}
+
+export interface BackwardOptions {
+  retainGraph?: boolean;
+}
+
+export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: the tensor (shape ${fmtShape(root.shape)}) does not require grad and has no gradFn; nothing to differentiate`);
+  }
+  if (!gradient) {
+    if (root.numel !== 1) {
+      throw new Error(`backward: grad can be implicitly created only for scalar outputs; this output has shape ${fmtShape(root.shape)}, pass a gradient of that shape`);
+    }
+  } else if (!sameShape(gradient.shape, root.shape)) {
+    throw new Error(`backward: gradient has shape ${fmtShape(gradient.shape)} but the output has shape ${fmtShape(root.shape)}`);
+  } else if (gradient.dtype !== root.dtype) {
+    throw new Error(`backward: gradient is ${gradient.dtype} but the output is ${root.dtype}`);
+  }
+  noGrad(() => {
+    const g0 = gradient ? gradient._view(root.shape) : root._onesLikeSelf();
+    if (!root.gradFn) {
+      accumulateLeaf(root, g0);
+      return;
+    }
+    const grads = new Map<GradNode, Tensor>([[root.gradFn, g0]]);
+    const order = topoOrder(root.gradFn);
+    for (const node of order) {
+      const g = grads.get(node);
+      grads.delete(node);
+      if (!g) continue;
+      const gis = node.apply(g);
+      node.inputs.forEach((inp, i) => {
+        const gi = gis[i];
+        if (!inp || !inp.requiresGrad || !gi) return;
+        const reduced = sameShape(gi.shape, inp.shape) ? gi : reduceTo(node.name, gi, inp);
+        if (inp.gradFn) {
+          const prev = grads.get(inp.gradFn);
+          grads.set(inp.gradFn, prev ? add(prev, reduced) : reduced._view(inp.shape));
+          if (prev) prev.dispose();
+        } else {
+          accumulateLeaf(inp, reduced);
+        }
+        if (reduced !== gi) reduced.dispose();
+      });
+      for (const gi of gis) if (gi && gi !== g) gi.dispose();
+      g.dispose();
+      if (!opts.retainGraph) node.free();
+    }
+  });
+}
+
+function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
+  try {
+    return sumToShape(g, inp.shape);
+  } catch (e) {
+    throw new Error(`backward of ${op}: gradient of shape ${fmtShape(g.shape)} does not reduce to the input's shape ${fmtShape(inp.shape)} (${(e as Error).message})`);
+  }
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  if (g.dtype !== leaf.dtype) throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype}`);
+  if (leaf.grad) {
+    const sum = add(leaf.grad, g);
+    leaf.grad.dispose();
+    leaf.grad = sum;
+  } else {
+    leaf.grad = g._view(leaf.shape);
+  }
+}

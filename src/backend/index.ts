@@ -1,0 +1,126 @@
+// Backend selection and kernel dispatch. float32 kernels run on the active GPU.js mode; float64 kernels
+// run on the host executor. Ops never see GPU.js: they hand in a key, a source builder and storages.
+
+import { GpuRuntime, GL_MODES, type GpuMode } from './gpujs.js';
+import { runHost } from './host.js';
+import { Storage, storageCounts } from './storage.js';
+
+export type BackendName = GpuMode | 'auto';
+export type Precision = 'float32' | 'float64';
+export const BACKENDS: readonly BackendName[] = ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgl', 'auto'];
+
+const runtimes = new Map<GpuMode, GpuRuntime>();
+let active: GpuRuntime | null = null;
+let activeInfo: { requested: BackendName; mode: GpuMode; renderer: string | null } | null = null;
+
+function envBackend(): BackendName | undefined {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = g.process?.env?.GPUGRAD_BACKEND;
+  return v ? (v as BackendName) : undefined;
+}
+
+function isSoftwareRenderer(r: string | null): boolean {
+  return r === null || /llvmpipe|softpipe|swiftshader|software|mesa offscreen/i.test(r);
+}
+
+function tryRuntime(mode: GpuMode): { rt: GpuRuntime; real: string; renderer: string | null } | { error: string } {
+  const existing = runtimes.get(mode);
+  if (existing) return { rt: existing, real: mode, renderer: activeInfo?.mode === mode ? activeInfo.renderer : null };
+  try {
+    const rt = new GpuRuntime(mode);
+    const { mode: real, renderer } = rt.probe();
+    if (real !== mode) {
+      rt.destroy();
+      return { error: `GPU.js fell back from '${mode}' to '${real}'` };
+    }
+    runtimes.set(mode, rt);
+    return { rt, real, renderer };
+  } catch (e) {
+    return { error: `GPU.js could not start '${mode}': ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Chooses the GPU.js mode that float32 kernels run on. GPU.js falls back silently when a mode is not
+ * available; gpugrad probes the mode, warns when it had to fall back, and `getBackend()` tells the truth.
+ * 'auto' takes a GL mode only when its renderer is real hardware (not llvmpipe or SwiftShader), else webasm.
+ */
+export function setBackend(name: BackendName): GpuMode {
+  if (!BACKENDS.includes(name)) {
+    throw new Error(`setBackend: unknown backend '${String(name)}'; expected one of ${BACKENDS.join(', ')}`);
+  }
+  if (name === 'auto') {
+    for (const m of GL_MODES) {
+      const r = tryRuntime(m);
+      if ('rt' in r && !isSoftwareRenderer(r.renderer)) return activate(name, r.rt, r.renderer);
+    }
+    const w = tryRuntime('webasm');
+    if ('rt' in w) return activate(name, w.rt, null);
+    const c = tryRuntime('cpu');
+    if ('rt' in c) return activate(name, c.rt, null);
+    throw new Error(`setBackend('auto'): no GPU.js mode could start`);
+  }
+  const r = tryRuntime(name);
+  if ('rt' in r) return activate(name, r.rt, r.renderer);
+  const fallback: GpuMode = name === 'cpu' ? 'cpu' : 'webasm';
+  const f = tryRuntime(fallback);
+  if (!('rt' in f)) throw new Error(`setBackend('${name}'): ${r.error}; the fallback '${fallback}' failed too: ${f.error}`);
+  console.warn(`gpugrad: setBackend('${name}'): ${r.error}; running on '${fallback}' instead (getBackend() says so)`);
+  return activate(name, f.rt, null);
+}
+
+function activate(requested: BackendName, rt: GpuRuntime, renderer: string | null): GpuMode {
+  active = rt;
+  activeInfo = { requested, mode: rt.mode, renderer };
+  return rt.mode;
+}
+
+function runtime(): GpuRuntime {
+  if (!active) setBackend(envBackend() ?? 'auto');
+  return active!;
+}
+
+/** The GPU.js mode that really runs float32 kernels (after any fallback). */
+export function getBackend(): GpuMode {
+  return runtime().mode;
+}
+
+/** Details of the active backend: what was asked for, what runs, and the GL renderer where there is one. */
+export function backendInfo(): { requested: BackendName; mode: GpuMode; renderer: string | null; cachedKernels: number; compiles: number } {
+  const rt = runtime();
+  return { ...activeInfo!, cachedKernels: rt.cachedKernels, compiles: rt.compiles };
+}
+
+export function isGLBackend(): boolean {
+  return runtime().isGL;
+}
+
+/**
+ * Runs one kernel. `key` must identify the kernel source completely (op, shapes, baked constants);
+ * `build` makes the source only on a cache miss.
+ */
+export function runKernel(precision: Precision, key: string, build: () => string, args: Storage[], size: number): Storage {
+  if (size === 0) return Storage.fromHost(precision === 'float64' ? new Float64Array(0) : new Float32Array(0));
+  if (size >= 1 << 24) {
+    throw new Error(`gpugrad: a kernel output of ${size} elements is too large (flat indices are exact only below 2^24 = 16777216 elements)`);
+  }
+  if (precision === 'float64') {
+    return Storage.fromHost(runHost(key, build, args.map((a) => a.float64()), size));
+  }
+  return runtime().run(key, build, args, size);
+}
+
+export function memoryCounts(): { storages: number; textures: number } {
+  return storageCounts();
+}
+
+/** Destroys every GPU.js instance (and their kernels). The next kernel starts the backend again. */
+export function destroyBackends(): void {
+  for (const rt of runtimes.values()) rt.destroy();
+  runtimes.clear();
+  active = null;
+  activeInfo = null;
+}
+
+export { Storage };
+export type { GpuMode };

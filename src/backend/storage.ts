@@ -1,0 +1,102 @@
+// Storage: the one place tensor data lives. A host typed array, or (on the GL modes) a GPU.js texture
+// that is read back only when data is asked for. Storages are reference counted by the tensors that
+// view them; the last release deletes the texture.
+
+export type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+/** The part of a GPU.js texture the framework uses. */
+export interface DeviceTexture {
+  toArray(): unknown;
+  delete(): void;
+}
+
+let liveStorages = 0;
+let liveTextures = 0;
+
+export class Storage {
+  /** Host copy (always present for host-resident data; a cache of the readback for textures). */
+  private hostData: HostArray | null;
+  private tex: DeviceTexture | null;
+  private f32: Float32Array | null = null;
+  private f64: Float64Array | null = null;
+  private refs = 0;
+  private released = false;
+
+  constructor(readonly size: number, host: HostArray | null, texture: DeviceTexture | null = null) {
+    this.hostData = host;
+    this.tex = texture;
+    liveStorages++;
+    if (texture) liveTextures++;
+  }
+
+  static fromHost(data: HostArray): Storage {
+    return new Storage(data.length, data, null);
+  }
+
+  get texture(): DeviceTexture | null {
+    return this.tex;
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** The data as a host typed array (reads a texture back once and keeps the copy). */
+  host(): HostArray {
+    this.assertLive();
+    if (this.hostData === null) {
+      const arr = this.tex!.toArray() as Float32Array;
+      // GPU.js may return a larger or differently typed array for 1-D outputs; keep exactly `size`.
+      this.hostData = arr.length === this.size && arr instanceof Float32Array ? arr : Float32Array.from(arr.subarray(0, this.size));
+    }
+    return this.hostData;
+  }
+
+  /** The data converted to float32 (cached), for handing int/bool data to a float32 kernel. */
+  float32(): Float32Array {
+    const h = this.host();
+    if (h instanceof Float32Array) return h;
+    if (this.f32 === null) this.f32 = Float32Array.from(h as ArrayLike<number>);
+    return this.f32;
+  }
+
+  /** The data converted to float64 (cached), for the host executor. */
+  float64(): Float64Array {
+    const h = this.host();
+    if (h instanceof Float64Array) return h;
+    if (this.f64 === null) this.f64 = Float64Array.from(h as ArrayLike<number>);
+    return this.f64;
+  }
+
+  retain(): void {
+    this.assertLive();
+    this.refs++;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.refs--;
+    if (this.refs <= 0) this.free();
+  }
+
+  private free(): void {
+    this.released = true;
+    liveStorages--;
+    if (this.tex) {
+      this.tex.delete();
+      this.tex = null;
+      liveTextures--;
+    }
+    this.hostData = null;
+    this.f32 = null;
+    this.f64 = null;
+  }
+
+  private assertLive(): void {
+    if (this.released) throw new Error('gpugrad: this tensor was disposed; its data is gone (dispose() was called on it or on a view of the same storage)');
+  }
+}
+
+export function storageCounts(): { storages: number; textures: number } {
+  return { storages: liveStorages, textures: liveTextures };
+}

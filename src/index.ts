@@ -1,0 +1,32 @@
+// gpugrad's public surface.
+
+export { Tensor, type DType, type Operand } from './autograd/tensor.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
+export { manualSeed, getRngState, setRngState } from './autograd/random.js';
+export { gradcheck, type GradcheckOptions } from './autograd/gradcheck.js';
+export { GradNode } from './autograd/engine.js';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  fullLike,
+  arange,
+  rand,
+  randn,
+  randint,
+  type TensorOptions,
+  type CreateOptions,
+} from './ops/creation.js';
+export { add, sub, mul, div, pow, maximum, minimum } from './ops/binary.js';
+export { neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, gelu } from './ops/unary.js';
+export { eq, ne, lt, le, gt, ge, where, maskedFill, logicalNot, logicalAnd, logicalOr } from './ops/compare.js';
+export { sum, mean, amax, amin, argmax, variance as var_, MaxResult } from './ops/reduce.js';
+export { matmul } from './ops/matmul.js';
+export { reshape, flatten, permute, transpose, unsqueeze, squeeze, expand, narrow, slice, split, chunk, cat, stack, indexSelect, repeatInterleave } from './ops/shape.js';
+export { softmax, logSoftmax } from './ops/softmax.js';
+export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
+export { memory } from './memory.js';
+export * as F from './nn/functional.js';

@@ -1,0 +1,78 @@
+// matmul with torch.matmul semantics: 1-D and 2-D operands, batched with broadcast batch dims.
+//   C = A·B:  dA = dC·Bᵀ   dB = Aᵀ·dC   (batch broadcasting summed back by the engine)
+// One kernel reads either operand transposed, so the backward needs no transpose copies.
+
+import { needsGrad, record } from '../autograd/engine.js';
+import { Tensor } from '../autograd/tensor.js';
+import { reshape } from './shape.js';
+import { broadcastShapes, broadcastStrides, floatDType, fmtShape, gatherIndex, launch, sk } from './util.js';
+
+interface Operand3 {
+  t: Tensor;
+  batch: number[];
+  rows: number; // rows of the stored matrix
+  cols: number;
+  trans: boolean; // read as its transpose
+}
+
+/** out[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with batch broadcasting and optional transposed reads. */
+export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[]): Tensor {
+  const M = A.trans ? A.cols : A.rows;
+  const K = A.trans ? A.rows : A.cols;
+  const N = B.trans ? B.rows : B.cols;
+  const aStr = broadcastStrides(outBatch, A.batch).map((s) => s * A.rows * A.cols);
+  const bStr = broadcastStrides(outBatch, B.batch).map((s) => s * B.rows * B.cols);
+  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}`;
+  const build = (): string => {
+    const aIdx = A.trans ? `aOff + k * ${M} + m` : `aOff + m * ${K} + k`;
+    const bIdx = B.trans ? `bOff + n * ${K} + k` : `bOff + k * ${N} + n`;
+    return (
+      `function (a, b) { const i = this.thread.x; const bt = Math.floor((i + 0.5) / ${M * N}); ` +
+      `const r = i - bt * ${M * N}; const m = Math.floor((r + 0.5) / ${N}); const n = r - m * ${N}; ` +
+      `const aOff = ${gatherIndex(outBatch, aStr, 0, 'bt')}; const bOff = ${gatherIndex(outBatch, bStr, 0, 'bt')}; ` +
+      `let s = 0; for (let k = 0; k < ${K}; k++) { s += a[${aIdx}] * b[${bIdx}]; } return s; }`
+    );
+  };
+  return launch(key, build, [A.t, B.t], [...outBatch, M, N], A.t.dtype);
+}
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
+  const dtype = floatDType('matmul', [['input', a], ['other', b]]);
+  if (a.dtype !== dtype || b.dtype !== dtype) {
+    throw new Error(`matmul: expects floating point tensors of one dtype, got input ${a.dtype} and other ${b.dtype}`);
+  }
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new Error(`matmul: both arguments need at least 1 dimension, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  }
+  // 1-D operands: promote, multiply, then drop the added dim (as torch.matmul).
+  if (a.ndim === 1 || b.ndim === 1) {
+    const a2 = a.ndim === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const b2 = b.ndim === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const c = matmul(a2, b2);
+    const shape = c.shape.slice(0, -2);
+    if (a.ndim > 1) shape.push(c.shape[c.ndim - 2]);
+    if (b.ndim > 1) shape.push(c.shape[c.ndim - 1]);
+    return reshape(c, shape);
+  }
+  const [M, K] = a.shape.slice(-2);
+  const [K2, N] = b.shape.slice(-2);
+  if (K !== K2) {
+    throw new Error(`matmul: inner dimensions do not match: input has shape ${fmtShape(a.shape)} (${K} columns), other has shape ${fmtShape(b.shape)} (${K2} rows)`);
+  }
+  const aB = a.shape.slice(0, -2);
+  const bB = b.shape.slice(0, -2);
+  const batch = broadcastShapes('matmul', [aB, bB], ['input batch dims', 'other batch dims']);
+  const out = bmmKernel({ t: a, batch: aB, rows: M, cols: K, trans: false }, { t: b, batch: bB, rows: K, cols: N, trans: false }, batch);
+  if (!needsGrad(a, b)) return out;
+  return record(
+    out,
+    'Matmul',
+    [a, b],
+    (g) => [
+      a.requiresGrad ? bmmKernel({ t: g, batch, rows: M, cols: N, trans: false }, { t: b, batch: bB, rows: K, cols: N, trans: true }, batch) : null,
+      b.requiresGrad ? bmmKernel({ t: a, batch: aB, rows: M, cols: K, trans: true }, { t: g, batch, rows: M, cols: N, trans: false }, batch) : null,
+    ],
+    [a, b],
+  );
+}

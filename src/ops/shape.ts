@@ -1,0 +1,282 @@
+// Shape ops. reshape/view/flatten/(un)squeeze share storage (no kernel); permute, expand, slicing,
+// cat and indexSelect are gather kernels whose backward is the matching scatter:
+//   permute: dx = permute(g, inverse)      expand: dx = g (the engine sums broadcast dims)
+//   slice:   dx = g placed back at its positions, 0 elsewhere     cat: dx_k = slice of g
+//   indexSelect: dx[c] = sum of g over positions p with index[p] == c (scatter-add)
+
+import { needsGrad, record } from '../autograd/engine.js';
+import { Tensor } from '../autograd/tensor.js';
+import { fromValues } from './creation.js';
+import { mapKernel } from './map.js';
+import { fmtShape, gatherIndex, launch, normDim, numelOf, sameShape, sk, stridesOf } from './util.js';
+
+export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
+  const neg = shape.filter((d) => d === -1).length;
+  if (neg > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) throw new Error(`${op}: invalid shape ${fmtShape(shape)} (one -1 at most, other sizes non-negative integers)`);
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  let target = shape;
+  if (neg) {
+    if (known === 0 || x.numel % known !== 0) throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
+    target = shape.map((d) => (d === -1 ? x.numel / known : d));
+  }
+  if (numelOf(target) !== x.numel) throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
+  const y = x._view([...target]);
+  if (!needsGrad(x)) return y;
+  return record(y, 'View', [x], (g) => [g._view(x.shape)]);
+}
+
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  if (x.ndim === 0) return reshape(x, [1], 'flatten');
+  const s = normDim('flatten', startDim, x.ndim, x.shape);
+  const e = normDim('flatten', endDim, x.ndim, x.shape);
+  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} (shape ${fmtShape(x.shape)})`);
+  const shape = [...x.shape.slice(0, s), x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1), ...x.shape.slice(e + 1)];
+  return reshape(x, shape, 'flatten');
+}
+
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normDim('unsqueeze', dim, x.ndim + 1);
+  const shape = [...x.shape];
+  shape.splice(d, 0, 1);
+  return reshape(x, shape, 'unsqueeze');
+}
+
+export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
+  const dims = dim === undefined ? x.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normDim('squeeze', d, x.ndim, x.shape));
+  return reshape(x, x.shape.filter((s, i) => !(s === 1 && dims.includes(i))), 'squeeze');
+}
+
+function permuteKernel(x: Tensor, perm: number[]): Tensor {
+  const st = stridesOf(x.shape);
+  const outShape = perm.map((p) => x.shape[p]);
+  const key = `permute:${sk(x.shape)}:${perm.join(',')}`;
+  return launch(key, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, perm.map((p) => st[p]))}]; }`, [x], outShape, x.dtype);
+}
+
+export function permute(x: Tensor, dims: number[]): Tensor {
+  if (dims.length !== x.ndim) throw new Error(`permute: got ${dims.length} dims ${fmtShape(dims)} for a tensor of shape ${fmtShape(x.shape)}`);
+  const perm = dims.map((d) => normDim('permute', d, x.ndim, x.shape));
+  if (new Set(perm).size !== perm.length) throw new Error(`permute: dims ${fmtShape(dims)} repeat a dimension`);
+  if (perm.every((p, i) => p === i)) return reshape(x, x.shape, 'permute');
+  const y = permuteKernel(x, perm);
+  if (!needsGrad(x)) return y;
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return record(y, 'Permute', [x], (g) => [permuteKernel(g, inv)]);
+}
+
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const a = normDim('transpose', dim0, x.ndim, x.shape);
+  const b = normDim('transpose', dim1, x.ndim, x.shape);
+  const perm = x.shape.map((_, i) => i);
+  perm[a] = b;
+  perm[b] = a;
+  return permute(x, perm);
+}
+
+export function expand(x: Tensor, shape: number[]): Tensor {
+  if (shape.length < x.ndim) throw new Error(`expand: the target shape ${fmtShape(shape)} has fewer dims than the input's ${fmtShape(x.shape)}`);
+  const lead = shape.length - x.ndim;
+  const target = shape.map((s, i) => {
+    const own = i >= lead ? x.shape[i - lead] : undefined;
+    if (s === -1) {
+      if (own === undefined) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} (target ${fmtShape(shape)})`);
+      return own;
+    }
+    if (own !== undefined && own !== 1 && own !== s) {
+      throw new Error(`expand: the expanded size (${s}) must match the existing size (${own}) at non-singleton dimension ${i}; target ${fmtShape(shape)}, input ${fmtShape(x.shape)}`);
+    }
+    return s;
+  });
+  if (sameShape(target, x.shape)) return reshape(x, target, 'expand');
+  const y = mapKernel('expand', 'x', [['x', x]], target, x.dtype);
+  if (!needsGrad(x)) return y;
+  return record(y, 'Expand', [x], (g) => [g]);
+}
+
+/** Gather of every `step`-th element in [start, start+len*step) along `dim`. */
+function sliceKernel(x: Tensor, d: number, start: number, len: number, step: number): Tensor {
+  const st = stridesOf(x.shape);
+  const outShape = [...x.shape];
+  outShape[d] = len;
+  const strides = st.map((s, k) => (k === d ? s * step : s));
+  const key = `slice:${sk(x.shape)}:${d}:${start}:${len}:${step}`;
+  return launch(key, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, strides, start * st[d])}]; }`, [x], outShape, x.dtype);
+}
+
+/** The slice's backward: g put back at its positions in a zero tensor of `shape`. */
+function unsliceKernel(g: Tensor, shape: number[], d: number, start: number, len: number, step: number): Tensor {
+  const inner = stridesOf(shape)[d];
+  const n = shape[d];
+  const key = `unslice:${sk(shape)}:${d}:${start}:${len}:${step}`;
+  const build = (): string =>
+    `function (g) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
+    `const c = q - o * ${n}; const e = i - q * ${inner}; const j = (c - ${start}) / ${step}; ` +
+    `if (c < ${start} || j >= ${len} || Math.abs(j - Math.floor(j + 0.5)) > 0.01) { return 0; } ` +
+    `return g[o * ${len * inner} + Math.floor(j + 0.5) * ${inner} + e]; }`;
+  return launch(key, build, [g], shape, g.dtype);
+}
+
+export function slice(x: Tensor, dim: number, start?: number, end?: number, step = 1): Tensor {
+  const d = normDim('slice', dim, x.ndim, x.shape);
+  const n = x.shape[d];
+  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+  const s = clamp(start ?? 0);
+  const e = clamp(end ?? n);
+  const len = Math.max(0, Math.ceil((e - s) / step));
+  return sliceOp('Slice', x, d, s, len, step);
+}
+
+function sliceOp(name: string, x: Tensor, d: number, start: number, len: number, step: number): Tensor {
+  if (start === 0 && len === x.shape[d] && step === 1) return reshape(x, x.shape, name.toLowerCase());
+  const y = sliceKernel(x, d, start, len, step);
+  if (!needsGrad(x)) return y;
+  return record(y, name, [x], (g) => [unsliceKernel(g, x.shape, d, start, len, step)]);
+}
+
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normDim('narrow', dim, x.ndim, x.shape);
+  const n = x.shape[d];
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
+    throw new Error(`narrow: start (${start}) + length (${length}) exceeds dimension ${dim} of size ${n} (shape ${fmtShape(x.shape)})`);
+  }
+  return sliceOp('Narrow', x, d, s, length, 1);
+}
+
+export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[] {
+  const d = normDim('split', dim, x.ndim, x.shape);
+  const n = x.shape[d];
+  let sizes: number[];
+  if (Array.isArray(splitSize)) {
+    if (splitSize.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${fmtShape(splitSize)} do not add up to ${n}, the size of dim ${dim} (shape ${fmtShape(x.shape)})`);
+    sizes = splitSize;
+  } else {
+    if (!Number.isInteger(splitSize) || splitSize <= 0) throw new Error(`split: splitSize must be a positive integer, got ${splitSize}`);
+    sizes = [];
+    for (let s = 0; s < n; s += splitSize) sizes.push(Math.min(splitSize, n - s));
+  }
+  let at = 0;
+  return sizes.map((len) => {
+    const t = narrow(x, d, at, len);
+    at += len;
+    return t;
+  });
+}
+
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
+  const d = normDim('chunk', dim, x.ndim, x.shape);
+  return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
+}
+
+const CAT_GROUP = 8;
+
+function catKernel(ts: Tensor[], d: number, outShape: number[]): Tensor {
+  const inner = stridesOf(outShape)[d];
+  const N = outShape[d];
+  const key = `cat:${ts.map((t) => sk(t.shape)).join(',')}:${d}`;
+  const build = (): string => {
+    let off = 0;
+    const branches = ts.map((t, k) => {
+      const nk = t.shape[d];
+      const code = `if (c < ${off + nk}) { v = t${k}[o * ${nk * inner} + (c - ${off}) * ${inner} + e]; }`;
+      off += nk;
+      return code;
+    });
+    return (
+      `function (${ts.map((_, k) => `t${k}`).join(', ')}) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); ` +
+      `const o = Math.floor((q + 0.5) / ${N}); const c = q - o * ${N}; const e = i - q * ${inner}; let v = 0; ` +
+      `${branches.join(' else ')} return v; }`
+    );
+  };
+  return launch(key, build, ts, outShape, ts[0].dtype);
+}
+
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('cat: expects a non-empty array of tensors');
+  const first = tensors[0];
+  const d = normDim('cat', dim, first.ndim, first.shape);
+  tensors.forEach((t, k) => {
+    if (!(t instanceof Tensor)) throw new Error(`cat: tensors[${k}] is not a Tensor`);
+    if (t.dtype !== first.dtype) throw new Error(`cat: tensors[${k}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
+    if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
+      throw new Error(`cat: sizes must match except in dimension ${dim}: tensors[0] has shape ${fmtShape(first.shape)}, tensors[${k}] has shape ${fmtShape(t.shape)}`);
+    }
+  });
+  if (tensors.length > CAT_GROUP) {
+    const groups: Tensor[] = [];
+    for (let k = 0; k < tensors.length; k += CAT_GROUP) groups.push(cat(tensors.slice(k, k + CAT_GROUP), d));
+    return cat(groups, d);
+  }
+  const outShape = [...first.shape];
+  outShape[d] = tensors.reduce((a, t) => a + t.shape[d], 0);
+  const y = catKernel(tensors, d, outShape);
+  if (!needsGrad(...tensors)) return y;
+  return record(y, 'Cat', tensors, (g) => {
+    let at = 0;
+    return tensors.map((t) => {
+      const s = at;
+      at += t.shape[d];
+      return t.requiresGrad ? sliceKernel(g, d, s, t.shape[d], 1) : null;
+    });
+  });
+}
+
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expects a non-empty array of tensors');
+  const d = normDim('stack', dim, tensors[0].ndim + 1);
+  tensors.forEach((t, k) => {
+    if (!sameShape(t.shape, tensors[0].shape)) throw new Error(`stack: all tensors must have one shape: tensors[0] has ${fmtShape(tensors[0].shape)}, tensors[${k}] has ${fmtShape(t.shape)}`);
+  });
+  return cat(tensors.map((t) => unsqueeze(t, d)), d);
+}
+
+export function checkIndex(op: string, index: Tensor, size: number, what: string): void {
+  if (!(index instanceof Tensor) || index.dtype !== 'int32') throw new Error(`${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype}` : ''}`);
+  const data = index.toArray();
+  for (let k = 0; k < data.length; k++) {
+    if (data[k] < 0 || data[k] >= size) throw new Error(`${op}: index ${data[k]} is out of range for ${what} of size ${size}`);
+  }
+}
+
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  const d = normDim('indexSelect', dim, x.ndim, x.shape);
+  if (index instanceof Tensor && index.ndim > 1) throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
+  checkIndex('indexSelect', index, x.shape[d] ?? 1, `dim ${dim} of a tensor of shape ${fmtShape(x.shape)}`);
+  const L = index.numel;
+  const inner = stridesOf(x.shape)[d] ?? 1;
+  const n = x.shape[d] ?? 1;
+  const outShape = [...x.shape];
+  if (x.ndim) outShape[d] = L;
+  const key = `indexSelect:${sk(x.shape)}:${d}:${L}`;
+  const build = (): string =>
+    `function (a, idx) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${L}); ` +
+    `const p = q - o * ${L}; const e = i - q * ${inner}; return a[o * ${n * inner} + idx[p] * ${inner} + e]; }`;
+  const y = launch(key, build, [x, index], outShape, x.dtype, x.dtype === 'float64' ? 'float64' : x.dtype === 'float32' ? 'float32' : 'float64');
+  if (!needsGrad(x)) return y;
+  return record(y, 'IndexSelect', [x, null], (g) => [scatterAdd(g, index, x.shape, d)]);
+}
+
+/** dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's paddingIdx). */
+export function scatterAdd(g: Tensor, index: Tensor, shape: number[], d: number, skip = -1): Tensor {
+  const L = index.numel;
+  const inner = stridesOf(shape)[d] ?? 1;
+  const n = shape[d] ?? 1;
+  const key = `scatterAdd:${sk(shape)}:${d}:${L}:${skip}`;
+  const build = (): string =>
+    `function (g, idx) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
+    `const c = q - o * ${n}; const e = i - q * ${inner}; if (c == ${skip}) { return 0; } let s = 0; ` +
+    `for (let p = 0; p < ${L}; p++) { if (idx[p] == c) { s += g[o * ${L * inner} + p * ${inner} + e]; } } return s; }`;
+  return launch(key, build, [g, index], shape, g.dtype, g.dtype === 'float64' ? 'float64' : 'float32');
+}
+
+/** Repeats each slice along `dim` `repeats` times (like `repeat_interleave` with an int). */
+export function repeatInterleave(x: Tensor, repeats: number, dim: number): Tensor {
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`repeatInterleave: repeats must be a positive integer, got ${repeats}`);
+  const d = normDim('repeatInterleave', dim, x.ndim, x.shape);
+  if (repeats === 1) return reshape(x, x.shape, 'repeatInterleave');
+  const idx = fromValues(Array.from({ length: x.shape[d] * repeats }, (_, k) => Math.floor(k / repeats)), [x.shape[d] * repeats], 'int32');
+  return indexSelect(x, d, idx);
+}
