@@ -1,0 +1,39 @@
+// `npm test`: runs the vitest suite once with every GPU.js mode that can run here (cpu, webasm, and
+// headlessgl under xvfb-run). GPUGRAD_TEST_MODES=cpu,webasm narrows it. Under CI a missing headlessgl
+// is a failure, not a silent skip.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+let glBuilt = false;
+try {
+  glBuilt = existsSync(path.join(path.dirname(require.resolve('gl/package.json')), 'build', 'Release', 'webgl.node'));
+} catch {
+  glBuilt = false;
+}
+const xvfb = has('xvfb-run');
+let modes = process.env.GPUGRAD_TEST_MODES;
+if (!modes) {
+  if (glBuilt && xvfb) modes = 'cpu,webasm,headlessgl';
+  else {
+    const why = !glBuilt ? "the optional 'gl' package is not built" : 'xvfb-run is not installed';
+    const msg = `headlessgl cannot run here (${why}); install: apt-get install build-essential libxi-dev libglu1-mesa-dev libglew-dev pkg-config xvfb, then npm ci`;
+    if (process.env.CI) {
+      console.error(`npm test: ${msg}`);
+      process.exit(1);
+    }
+    console.warn(`\n*** npm test: ${msg}\n*** running cpu and webasm only\n`);
+    modes = 'cpu,webasm';
+  }
+}
+const needsX = modes.split(',').some((m) => m.includes('gl')) && !process.env.DISPLAY;
+const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+const args = [vitest, 'run', ...process.argv.slice(2)];
+const cmd = needsX ? 'xvfb-run' : process.execPath;
+const cmdArgs = needsX ? ['-a', '-s', '-screen 0 1024x768x24', process.execPath, ...args] : args;
+console.log(`npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}`);
+const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, GPUGRAD_TEST_MODES: modes } });
+process.exit(r.status ?? 1);

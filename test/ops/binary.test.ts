@@ -1,0 +1,91 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { gradcheck, manualSeed, randn, rand, tensor, noGrad, type Tensor } from '../../src/index.js';
+import { MODES, useMode, expectClose } from '../helpers.js';
+
+type Bin = (a: Tensor, b: Tensor) => Tensor;
+const OPS: [string, Bin][] = [
+  ['add', (a, b) => a.add(b)],
+  ['sub', (a, b) => a.sub(b)],
+  ['mul', (a, b) => a.mul(b)],
+  ['div', (a, b) => a.div(b)],
+  ['pow', (a, b) => a.abs().add(0.5).pow(b)],
+  ['maximum', (a, b) => a.maximum(b)],
+  ['minimum', (a, b) => a.minimum(b)],
+];
+const SHAPES: [number[], number[]][] = [
+  [[3, 4], [3, 4]],
+  [[2, 3, 4], [4]],
+  [[2, 1, 4], [3, 1]],
+  [[5], []],
+];
+
+describe('binary ops: float64 gradcheck', () => {
+  for (const [name, f] of OPS) {
+    for (const [sa, sb] of SHAPES) {
+      it(`${name} ${JSON.stringify(sa)} with ${JSON.stringify(sb)}`, () => {
+        manualSeed(1);
+        const a = randn(sa, { dtype: 'float64', requiresGrad: true });
+        const b = (name === 'div' ? rand(sb, { dtype: 'float64' }).add(0.5) : randn(sb, { dtype: 'float64' })).requiresGrad_();
+        expect(gradcheck(f, [a, b])).toBe(true);
+      });
+    }
+  }
+  it('pow of negative base with integer exponent, and scalar operands', () => {
+    const a = tensor([-2, -1.5, 3], { dtype: 'float64', requiresGrad: true });
+    expect(Array.from(a.pow(3).toArray())).toEqual([-8, -3.375, 27]);
+    expect(Array.from(a.pow(2).toArray())).toEqual([4, 2.25, 9]);
+    expect(gradcheck((x) => x.pow(3).add(2).mul(3).sub(1).div(2), [a])).toBe(true);
+  });
+  it('maximum splits the gradient in half on ties', () => {
+    const a = tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    const b = tensor([1, 3], { dtype: 'float64', requiresGrad: true });
+    a.maximum(b).sum().backward();
+    expect(Array.from(a.grad!.toArray())).toEqual([0.5, 0]);
+    expect(Array.from(b.grad!.toArray())).toEqual([0.5, 1]);
+  });
+});
+
+describe.each(MODES)('binary ops on %s: float32 vs the float64 path', (mode) => {
+  beforeAll(() => useMode(mode));
+  for (const [name, f] of OPS) {
+    it(`${name} forward and gradients`, () => {
+      for (const [sa, sb] of SHAPES) {
+        manualSeed(2);
+        const a64 = randn(sa, { dtype: 'float64', requiresGrad: true });
+        const b64 = (name === 'div' ? rand(sb, { dtype: 'float64' }).add(0.5) : randn(sb, { dtype: 'float64' })).requiresGrad_();
+        const a32 = a64.detach().float().requiresGrad_();
+        const b32 = b64.detach().float().requiresGrad_();
+        const y64 = f(a64, b64);
+        const y32 = f(a32, b32);
+        expect(y32.dtype).toBe('float32');
+        expect(y32.shape).toEqual(y64.shape);
+        expectClose(y32, y64, 1e-5, 1e-4, `${name} forward`);
+        const g = randn(y64.shape, { dtype: 'float64' });
+        y64.backward(g);
+        y32.backward(g.float());
+        expectClose(a32.grad!, a64.grad!, 1e-4, 1e-3, `${name} d/da`);
+        expectClose(b32.grad!, b64.grad!, 1e-4, 1e-3, `${name} d/db`);
+      }
+    });
+  }
+});
+
+describe('binary ops: errors', () => {
+  it('names the op and both shapes when shapes do not broadcast', () => {
+    expect(() => randn([2, 3]).add(randn([4]))).toThrow(/add: shapes are not broadcastable: input \(shape \[2, 3\]\) and other \(shape \[4\]\)/);
+  });
+  it('refuses to mix float32 and float64', () => {
+    expect(() => randn([2]).mul(randn([2], { dtype: 'float64' }))).toThrow(/mul: dtype mismatch: input is float32 but other is float64/);
+  });
+  it('int operands stay int; division gives float', () => {
+    const a = tensor([4, 7], { dtype: 'int32' });
+    expect(a.add(1).dtype).toBe('int32');
+    expect(Array.from(a.div(2).toArray())).toEqual([2, 3.5]);
+  });
+  it('in-place on a tensor that requires grad throws unless under noGrad', () => {
+    const w = randn([2], { requiresGrad: true });
+    expect(() => w.add_(1)).toThrow(/add_: a tensor that requires grad/);
+    noGrad(() => w.add_(1));
+    expect(w._version).toBe(1);
+  });
+});
