@@ -29,4 +29,5 @@ export { reshape, flatten, permute, transpose, unsqueeze, squeeze, expand, narro
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
 export { memory } from './memory.js';
+export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa-backend.js';
 export * as F from './nn/functional.js';

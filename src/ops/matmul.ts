@@ -5,9 +5,9 @@
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { reshape } from './shape.js';
-import { broadcastShapes, broadcastStrides, floatDType, fmtShape, gatherIndex, launch, sk } from './util.js';
+import { broadcastShapes, broadcastStrides, floatDType, fmtShape, gatherIndex, launch, lit, sk } from './util.js';
 
-interface Operand3 {
+export interface Operand3 {
   t: Tensor;
   batch: number[];
   rows: number; // rows of the stored matrix
@@ -15,14 +15,14 @@ interface Operand3 {
   trans: boolean; // read as its transpose
 }
 
-/** out[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with batch broadcasting and optional transposed reads. */
-export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[]): Tensor {
+/** out[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n] with batch broadcasting and optional transposed reads. */
+export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[], alpha = 1): Tensor {
   const M = A.trans ? A.cols : A.rows;
   const K = A.trans ? A.rows : A.cols;
   const N = B.trans ? B.rows : B.cols;
   const aStr = broadcastStrides(outBatch, A.batch).map((s) => s * A.rows * A.cols);
   const bStr = broadcastStrides(outBatch, B.batch).map((s) => s * B.rows * B.cols);
-  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}`;
+  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}:${alpha}`;
   const build = (): string => {
     const aIdx = A.trans ? `aOff + k * ${M} + m` : `aOff + m * ${K} + k`;
     const bIdx = B.trans ? `bOff + n * ${K} + k` : `bOff + k * ${N} + n`;
@@ -30,7 +30,7 @@ export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[]): Tensor 
       `function (a, b) { const i = this.thread.x; const bt = Math.floor((i + 0.5) / ${M * N}); ` +
       `const r = i - bt * ${M * N}; const m = Math.floor((r + 0.5) / ${N}); const n = r - m * ${N}; ` +
       `const aOff = ${gatherIndex(outBatch, aStr, 0, 'bt')}; const bOff = ${gatherIndex(outBatch, bStr, 0, 'bt')}; ` +
-      `let s = 0; for (let k = 0; k < ${K}; k++) { s += a[${aIdx}] * b[${bIdx}]; } return s; }`
+      `let s = 0; for (let k = 0; k < ${K}; k++) { s += a[${aIdx}] * b[${bIdx}]; } return ${alpha === 1 ? 's' : `s * ${lit(alpha)}`}; }`
     );
   };
   return launch(key, build, [A.t, B.t], [...outBatch, M, N], A.t.dtype);

@@ -1,0 +1,238 @@
+// F.scaledDotProductAttention: validation, the math path, and backend selection (like
+// torch.nn.attention.sdpa_kernel). PyTorch 2.7 semantics, JS names:
+//   query (N,...,Hq,L,E), key (N,...,H,S,E), value (N,...,H,S,Ev) -> (N,...,Hq,L,Ev)
+// Fully masked rows give 0 (and zero gradients), as PyTorch 2.5+ really does; the documented reference
+// formula would give NaN there (softmax of a row of -inf).
+// GQA (enableGqa): query head hq uses key/value head floor(hq / (Hq/H)), as repeat_interleave does.
+// The fused path folds that in as broadcasting: query heads are viewed as (H, Hq/H) and key/value heads
+// as (H, 1), so nothing is copied and key/value gradients sum over their group by broadcasting.
+
+import type { Tensor } from '../autograd/tensor.js';
+import { dropoutMask, checkP } from './dropout.js';
+import { fromValues } from './creation.js';
+import { maskedFill, logicalNot } from './compare.js';
+import { add, mul } from './binary.js';
+import { matmul } from './matmul.js';
+import { repeatInterleave, reshape, transpose } from './shape.js';
+import { softmax } from './softmax.js';
+import { sdpaFused } from './sdpa.js';
+import { broadcastShapes, fmtShape, isFloat, numelOf } from './util.js';
+
+export enum SDPBackend {
+  FUSED = 'fused',
+  MATH = 'math',
+}
+
+export interface SdpaOptions {
+  attnMask?: Tensor | null;
+  dropoutP?: number;
+  isCausal?: boolean;
+  scale?: number | null;
+  enableGqa?: boolean;
+}
+
+const globalEnabled = new Set<SDPBackend>([SDPBackend.FUSED, SDPBackend.MATH]);
+const contextStack: Set<SDPBackend>[] = [];
+const warned = new Set<string>();
+let lastBackend: SDPBackend | null = null;
+
+function enabled(): Set<SDPBackend> {
+  return contextStack.length ? contextStack[contextStack.length - 1] : globalEnabled;
+}
+
+/** Runs `fn` with only `backends` enabled (like `torch.nn.attention.sdpa_kernel`). */
+export function sdpaKernel<T>(backends: SDPBackend | SDPBackend[], fn: () => T): T {
+  const list = Array.isArray(backends) ? backends : [backends];
+  for (const b of list) {
+    if (b !== SDPBackend.FUSED && b !== SDPBackend.MATH) throw new Error(`sdpaKernel: unknown backend '${String(b)}'; expected SDPBackend.FUSED or SDPBackend.MATH`);
+  }
+  contextStack.push(new Set(list));
+  try {
+    return fn();
+  } finally {
+    contextStack.pop();
+  }
+}
+
+export function enableFusedSdp(on: boolean): void {
+  if (on) globalEnabled.add(SDPBackend.FUSED);
+  else globalEnabled.delete(SDPBackend.FUSED);
+}
+export function enableMathSdp(on: boolean): void {
+  if (on) globalEnabled.add(SDPBackend.MATH);
+  else globalEnabled.delete(SDPBackend.MATH);
+}
+export const fusedSdpEnabled = (): boolean => globalEnabled.has(SDPBackend.FUSED);
+export const mathSdpEnabled = (): boolean => globalEnabled.has(SDPBackend.MATH);
+/** The backend the last call ran on (for tests and benchmarks). */
+export const lastSdpBackend = (): SDPBackend | null => lastBackend;
+
+interface Checked {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  mask: Tensor | null;
+  causal: boolean;
+  scale: number;
+  p: number;
+  gqa: boolean;
+  groups: number; // Hq / H under GQA, else 1
+  batch: number[]; // output batch dims (all but L, Ev)
+  L: number;
+  S: number;
+}
+
+function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions): Checked {
+  const op = 'scaledDotProductAttention';
+  const shapes = `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`;
+  for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) {
+    if (!t || typeof t !== 'object' || !('shape' in t)) throw new Error(`${op}: ${n} must be a Tensor`);
+    if (!isFloat(t.dtype)) throw new Error(`${op}: ${n} must be float32 or float64, got ${t.dtype}`);
+    if (t.ndim < 2) throw new Error(`${op}: ${n} needs at least 2 dims (..., seq, features), got shape ${fmtShape(t.shape)}`);
+  }
+  if (query.dtype !== key.dtype || query.dtype !== value.dtype) {
+    throw new Error(`${op}: query, key and value must share a dtype, got ${query.dtype}, ${key.dtype}, ${value.dtype}`);
+  }
+  const [L, E] = query.shape.slice(-2);
+  const [S, Ek] = key.shape.slice(-2);
+  const Sv = value.shape[value.ndim - 2];
+  if (E !== Ek) throw new Error(`${op}: the last dim (E) of query and key must match: ${shapes}`);
+  if (S !== Sv) throw new Error(`${op}: key and value must have the same sequence length S (dim -2): ${shapes}`);
+  const isCausal = opts.isCausal ?? false;
+  const mask = opts.attnMask ?? null;
+  if (isCausal && mask) throw new Error(`${op}: pass either attnMask or isCausal, not both (attnMask shape ${fmtShape(mask.shape)})`);
+  const p = opts.dropoutP ?? 0;
+  checkP(op, p);
+  let scale = 1 / Math.sqrt(E);
+  if (opts.scale !== undefined && opts.scale !== null) {
+    if (typeof opts.scale !== 'number' || !Number.isFinite(opts.scale)) throw new Error(`${op}: scale must be a finite number, got ${opts.scale}`);
+    scale = opts.scale;
+  }
+  const gqa = opts.enableGqa ?? false;
+  let groups = 1;
+  const qB = query.shape.slice(0, -2);
+  const kB = key.shape.slice(0, -2);
+  const vB = value.shape.slice(0, -2);
+  if (gqa) {
+    if (query.ndim < 3 || key.ndim < 3 || value.ndim < 3) throw new Error(`${op}: enableGqa needs a head dim (-3) on query, key and value: ${shapes}`);
+    const Hq = query.shape[query.ndim - 3];
+    const H = key.shape[key.ndim - 3];
+    const Hv = value.shape[value.ndim - 3];
+    if (H !== Hv) throw new Error(`${op}: with enableGqa the number of key heads (${H}) must equal the number of value heads (${Hv}): ${shapes}`);
+    if (Hq % H !== 0) throw new Error(`${op}: with enableGqa the number of query heads (${Hq}) must be a multiple of the key/value heads (${H}): ${shapes}`);
+    groups = Hq / H;
+    kB[kB.length - 1] = Hq;
+    vB[vB.length - 1] = Hq;
+  } else if (query.ndim >= 3 && key.ndim >= 3 && value.ndim >= 3) {
+    const Hq = query.shape[query.ndim - 3];
+    const H = key.shape[key.ndim - 3];
+    const Hv = value.shape[value.ndim - 3];
+    if ((H !== Hq && H !== 1 && Hq !== 1) || (Hv !== Hq && Hv !== 1 && Hq !== 1)) {
+      throw new Error(`${op}: query has ${Hq} heads but key has ${H} and value ${Hv}; head counts must match (pass enableGqa: true for grouped-query attention): ${shapes}`);
+    }
+  }
+  let batch: number[];
+  try {
+    batch = broadcastShapes(op, [qB, kB, vB], ['query batch dims', 'key batch dims', 'value batch dims']);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (${shapes})`);
+  }
+  if (mask) {
+    if (!mask || typeof mask !== 'object' || !('shape' in mask)) throw new Error(`${op}: attnMask must be a Tensor`);
+    if (mask.dtype !== 'bool' && mask.dtype !== query.dtype) {
+      throw new Error(`${op}: attnMask must be bool or of the query's dtype (${query.dtype}), got ${mask.dtype}`);
+    }
+    const target = [...batch, L, S];
+    let ok = true;
+    try {
+      ok = broadcastShapes(op, [mask.shape, target], ['attnMask', 'attention weights']).join() === target.join();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new Error(`${op}: attnMask of shape ${fmtShape(mask.shape)} is not broadcastable to the attention weights' shape ${fmtShape(target)}`);
+  }
+  return { q: query, k: key, v: value, mask, causal: isCausal, scale, p, gqa, groups, batch, L, S };
+}
+
+/** The reference formula composed from autograd ops (float64-capable; differentiated by the tape). */
+function mathPath(c: Checked, drop: Tensor | null): Tensor {
+  let { k, v } = c;
+  if (c.gqa && c.groups > 1) {
+    k = repeatInterleave(k, c.groups, -3);
+    v = repeatInterleave(v, c.groups, -3);
+  }
+  let attn = mul(matmul(c.q, transpose(k, -2, -1)), c.scale);
+  if (c.causal) {
+    const allowed = fromValues(Array.from({ length: c.L * c.S }, (_, i) => (i % c.S <= Math.floor(i / c.S) ? 1 : 0)), [c.L, c.S], 'bool');
+    attn = maskedFill(attn, logicalNot(allowed), -Infinity);
+  } else if (c.mask) {
+    attn = c.mask.dtype === 'bool' ? maskedFill(attn, logicalNot(c.mask), -Infinity) : add(attn, c.mask);
+  }
+  attn = softmax(attn, -1);
+  if (drop) {
+    // dropout as F.dropout applies it, with the keep-mask drawn once for whichever path runs
+    const f = c.p >= 1 ? 0 : 1 / (1 - c.p);
+    attn = maskedFill(mul(attn, f), logicalNot(drop), 0);
+  }
+  return matmul(attn, v);
+}
+
+function fusedPath(c: Checked, drop: Tensor | null): Tensor {
+  let { q, k, v, mask } = c;
+  let batch = c.batch;
+  const outShape = [...c.batch, c.L, c.v.shape[c.v.ndim - 1]];
+  if (c.gqa && c.groups > 1) {
+    // query heads (H·G) -> (H, G); key/value heads H -> (H, 1); masks and dropout follow the query.
+    const split = (t: Tensor, at: number, into: number[]): Tensor => reshape(t, [...t.shape.slice(0, at), ...into, ...t.shape.slice(at + 1)]);
+    const Hq = q.shape[q.ndim - 3];
+    const H = Hq / c.groups;
+    q = split(q, q.ndim - 3, [H, c.groups]);
+    k = split(k, k.ndim - 3, [k.shape[k.ndim - 3], 1]);
+    v = split(v, v.ndim - 3, [v.shape[v.ndim - 3], 1]);
+    if (mask && mask.ndim >= 3) {
+      const mh = mask.shape[mask.ndim - 3];
+      mask = split(mask, mask.ndim - 3, mh === 1 ? [1, 1] : [H, c.groups]);
+    }
+    batch = [...batch.slice(0, -1), H, c.groups];
+    if (drop) drop = drop._view([...batch, c.L, c.S]);
+  }
+  const out = sdpaFused({ q, k, v, mask, causal: c.causal, scale: c.scale, drop, p: c.p, batch });
+  return reshape(out, outShape);
+}
+
+/** Why the fused kernels cannot take this call (null when they can). */
+function fusedUnavailable(c: Checked, mathOn: boolean): string | null {
+  const scores = numelOf([...c.batch, c.L, c.S]);
+  if (scores >= 1 << 24) return `the attention weights have ${scores} elements, over the 2^24 that flat kernel indices address exactly`;
+  if (c.q.dtype === 'float64' && mathOn) return 'float64 inputs run on the math path (the precise C++-style path)';
+  return null;
+}
+
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  const c = validate(query, key, value, opts);
+  const on = enabled();
+  const reasons: string[] = [];
+  let use: SDPBackend | null = null;
+  if (on.has(SDPBackend.FUSED)) {
+    const why = fusedUnavailable(c, on.has(SDPBackend.MATH));
+    if (why === null) use = SDPBackend.FUSED;
+    else {
+      reasons.push(`fused: ${why}`);
+      // float64 routing to math is the documented default, not a failure worth a warning
+      if (!(c.q.dtype === 'float64' && on.has(SDPBackend.MATH)) && !warned.has(why)) {
+        warned.add(why);
+        console.warn(`scaledDotProductAttention: the fused kernels cannot run: ${why}`);
+      }
+    }
+  } else reasons.push('fused: disabled');
+  if (!use) {
+    if (on.has(SDPBackend.MATH)) use = SDPBackend.MATH;
+    else reasons.push('math: disabled');
+  }
+  if (!use) throw new Error(`scaledDotProductAttention: no enabled backend can run this call (${reasons.join('; ')}); ${`query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`}`);
+  lastBackend = use;
+  // One keep-mask draw of the weights' shape, in the same order on both paths, so a seed gives the
+  // same dropout whichever backend runs.
+  const drop = c.p > 0 ? dropoutMask([...c.batch, c.L, c.S], c.p) : null;
+  return use === SDPBackend.FUSED ? fusedPath(c, drop) : mathPath(c, drop);
+}
