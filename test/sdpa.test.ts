@@ -14,6 +14,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { MODES, expectClose, useMode, values } from './helpers.js';
+import { scaledDotProductAttentionWithWeights } from '../src/ops/sdpa-backend.js';
 
 const sdpa = F.scaledDotProductAttention;
 
@@ -123,6 +124,26 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
     const m = randn([2, 3], { dtype: 'float64', requiresGrad: true });
     const fn = (a: Tensor, b: Tensor, c: Tensor, d: Tensor) => sdpaKernel([SDPBackend.FUSED], () => sdpa(a, b, c, { attnMask: d, enableGqa: true }));
     expect(gradcheck(fn, [q, k, v, m])).toBe(true);
+  });
+  it('weights output: same output as without weights, weights and their gradients match the math path', () => {
+    for (const c of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]]) {
+      const grads = (backend: SDPBackend) => {
+        const t = inputs(c);
+        const r = sdpaKernel([backend], () => scaledDotProductAttentionWithWeights(t.q, t.k, t.v, { ...c.opts, attnMask: t.mask }));
+        const plain = sdpaKernel([backend], () => sdpa(t.q, t.k, t.v, { ...c.opts, attnMask: t.mask }));
+        expect(values(r.out)).toEqual(values(plain));
+        manualSeed(3);
+        const gw = randn(r.weights.shape, { dtype: 'float64' });
+        r.weights.mul(gw).sum().add(r.out.sum()).backward();
+        return { w: r.weights, q: t.q.grad!, k: t.k.grad!, m: t.mask?.grad ?? null };
+      };
+      const f = grads(SDPBackend.FUSED);
+      const m = grads(SDPBackend.MATH);
+      expectClose(f.w, m.w, 1e-12, 1e-10, `${c.name} weights`);
+      expectClose(f.q, m.q, 1e-12, 1e-10, `${c.name} dq through weights`);
+      expectClose(f.k, m.k, 1e-12, 1e-10, `${c.name} dk through weights`);
+      if (f.m) expectClose(f.m, m.m!, 1e-12, 1e-10, `${c.name} dmask through weights`);
+    }
   });
   it('defaults scale to 1/sqrt(E)', () => {
     const t = inputs(CASES[0]);

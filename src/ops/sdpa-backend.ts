@@ -155,7 +155,7 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
 }
 
 /** The reference formula composed from autograd ops (float64-capable; differentiated by the tape). */
-function mathPath(c: Checked, drop: Tensor | null): Tensor {
+function mathPath(c: Checked, drop: Tensor | null): { out: Tensor; weights: Tensor } {
   let { k, v } = c;
   if (c.gqa && c.groups > 1) {
     k = repeatInterleave(k, c.groups, -3);
@@ -174,10 +174,10 @@ function mathPath(c: Checked, drop: Tensor | null): Tensor {
     const f = c.p >= 1 ? 0 : 1 / (1 - c.p);
     attn = maskedFill(mul(attn, f), logicalNot(drop), 0);
   }
-  return matmul(attn, v);
+  return { out: matmul(attn, v), weights: attn };
 }
 
-function fusedPath(c: Checked, drop: Tensor | null): Tensor {
+function fusedPath(c: Checked, drop: Tensor | null, withWeights: boolean): { out: Tensor; weights: Tensor | null } {
   let { q, k, v, mask } = c;
   let batch = c.batch;
   const outShape = [...c.batch, c.L, c.v.shape[c.v.ndim - 1]];
@@ -196,8 +196,8 @@ function fusedPath(c: Checked, drop: Tensor | null): Tensor {
     batch = [...batch.slice(0, -1), H, c.groups];
     if (drop) drop = drop._view([...batch, c.L, c.S]);
   }
-  const out = sdpaFused({ q, k, v, mask, causal: c.causal, scale: c.scale, drop, p: c.p, batch });
-  return reshape(out, outShape);
+  const r = sdpaFused({ q, k, v, mask, causal: c.causal, scale: c.scale, drop, p: c.p, batch }, withWeights);
+  return { out: reshape(r.out, outShape), weights: r.weights ? reshape(r.weights, [...c.batch, c.L, c.S]) : null };
 }
 
 /** Why the fused kernels cannot take this call (null when they can). */
@@ -209,6 +209,19 @@ function fusedUnavailable(c: Checked, mathOn: boolean): string | null {
 }
 
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  return attention(query, key, value, opts, false).out;
+}
+
+/**
+ * The attention output and its weights (softmax after masking and dropout, shape (N,...,Hq,L,S)) from one
+ * call of the same kernels, so asking for the weights never changes the output. Used by MultiheadAttention.
+ */
+export function scaledDotProductAttentionWithWeights(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): { out: Tensor; weights: Tensor } {
+  const r = attention(query, key, value, opts, true);
+  return { out: r.out, weights: r.weights! };
+}
+
+function attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions, withWeights: boolean): { out: Tensor; weights: Tensor | null } {
   const c = validate(query, key, value, opts);
   const on = enabled();
   const reasons: string[] = [];
@@ -234,5 +247,5 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   // One keep-mask draw of the weights' shape, in the same order on both paths, so a seed gives the
   // same dropout whichever backend runs.
   const drop = c.p > 0 ? dropoutMask([...c.batch, c.L, c.S], c.p) : null;
-  return use === SDPBackend.FUSED ? fusedPath(c, drop) : mathPath(c, drop);
+  return use === SDPBackend.FUSED ? fusedPath(c, drop, withWeights) : mathPath(c, drop);
 }

@@ -71,11 +71,34 @@ function probsKernel(scores: Tensor, lse: Tensor, a: FusedArgs, withDrop: boolea
   return mapKernel('sdpa.probs', '(x > -1e30 ? Math.exp(x - l) : 0)', [['x', scores], ['l', lse]], scores.shape, scores.dtype);
 }
 
-/** Runs the fused forward and records its backward. */
-export function sdpaFused(a: FusedArgs): Tensor {
-  const { q, k, v, batch } = a;
+/** dS = P ⊙ (g·drop/(1−p) − D): the softmax backward shared by the output and the weights. */
+function scoresGrad(a: FusedArgs, P: Tensor, g: Tensor, D: Tensor): Tensor {
+  if (!a.drop) return mapKernel('sdpa.dS', 'P * (g - D)', [['P', P], ['g', g], ['D', D]], P.shape, P.dtype);
+  const f = a.p >= 1 ? 0 : 1 / (1 - a.p);
+  return mapKernel('sdpa.dS.drop', `P * ((d != 0 ? g * ${lit(f)} : 0) - D)`, [['P', P], ['g', g], ['d', a.drop], ['D', D]], P.shape, P.dtype);
+}
+
+/** From dS: [dq, dk, dmask] (scale folded into the two matmuls). */
+function inputGrads(a: FusedArgs, dS: Tensor, floatMask: Tensor | null): (Tensor | null)[] {
+  const { q, k, batch } = a;
   const L = q.shape[q.ndim - 2];
   const E = q.shape[q.ndim - 1];
+  const S = k.shape[k.ndim - 2];
+  const dq = q.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: false }, { t: k, batch: k.shape.slice(0, -2), rows: S, cols: E, trans: false }, batch, a.scale) : null;
+  const dk = k.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: true }, { t: q, batch: q.shape.slice(0, -2), rows: L, cols: E, trans: false }, batch, a.scale) : null;
+  const dmask = floatMask?.requiresGrad ? dS : null;
+  if (!dmask) dS.dispose();
+  return [dq, dk, dmask];
+}
+
+/**
+ * Runs the fused forward and records its backward. With `withWeights` it also returns the attention
+ * weights (after dropout, as PyTorch's MultiheadAttention returns them) as a differentiable tensor
+ * from the same kernels, so the output is identical whether or not weights are asked for.
+ */
+export function sdpaFused(a: FusedArgs, withWeights = false): { out: Tensor; weights: Tensor | null } {
+  const { q, k, v, batch } = a;
+  const L = q.shape[q.ndim - 2];
   const S = k.shape[k.ndim - 2];
   const Ev = v.shape[v.ndim - 1];
   const scores = scoresKernel(a);
@@ -83,37 +106,51 @@ export function sdpaFused(a: FusedArgs): Tensor {
   const pd = probsKernel(scores, lse, a, true);
   scores.dispose();
   const out = bmmKernel({ t: pd, batch, rows: L, cols: S, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: false }, batch);
-  pd.dispose();
   const floatMask = a.mask && a.mask.dtype !== 'bool' ? a.mask : null;
-  const saved = [q, k, v, out, ...(floatMask ? [floatMask] : [])];
-  return record(
+  /** P recomputed from the saved row log-sum-exp (not saved: O(L·S) per head). */
+  const probs = (): Tensor => {
+    const sc = scoresKernel(a);
+    const P = probsKernel(sc, lse, a, false);
+    sc.dispose();
+    return P;
+  };
+  record(
     out,
     'ScaledDotProductAttention',
     [q, k, v, floatMask],
     (dO) => {
-      const sc = scoresKernel(a);
-      const P = probsKernel(sc, lse, a, false);
-      const Pd = a.drop ? probsKernel(sc, lse, a, true) : P;
-      sc.dispose();
+      const P = probs();
+      const Pd = a.drop ? mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(a.p >= 1 ? 0 : 1 / (1 - a.p))} : 0)`, [['P', P], ['d', a.drop]], P.shape, P.dtype) : P;
       const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
       if (Pd !== P) Pd.dispose();
       const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
       const D = rowDot(dO, out);
-      const f = a.p >= 1 ? 0 : 1 / (1 - a.p);
-      const dS = a.drop
-        ? mapKernel('sdpa.dS.drop', `P * ((d != 0 ? g * ${lit(f)} : 0) - D)`, [['P', P], ['g', dPd], ['d', a.drop], ['D', D]], P.shape, P.dtype)
-        : mapKernel('sdpa.dS', 'P * (g - D)', [['P', P], ['g', dPd], ['D', D]], P.shape, P.dtype);
-      P.dispose();
-      dPd.dispose();
-      D.dispose();
-      const dq = q.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: false }, { t: k, batch: k.shape.slice(0, -2), rows: S, cols: E, trans: false }, batch, a.scale) : null;
-      const dk = k.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: true }, { t: q, batch: q.shape.slice(0, -2), rows: L, cols: E, trans: false }, batch, a.scale) : null;
-      const dmask = floatMask?.requiresGrad ? dS : null;
-      if (!dmask) dS.dispose();
+      const dS = scoresGrad(a, P, dPd, D);
+      for (const t of [P, dPd, D]) t.dispose();
+      const [dq, dk, dmask] = inputGrads(a, dS, floatMask);
       return [dq, dk, dv, dmask];
     },
-    saved,
+    [q, k, v, out, ...(floatMask ? [floatMask] : [])],
   );
+  if (!withWeights) {
+    pd.dispose();
+    return { out, weights: null };
+  }
+  record(
+    pd,
+    'ScaledDotProductAttentionWeights',
+    [q, k, floatMask],
+    (dW) => {
+      const P = probs();
+      const D = rowDot(dW, pd);
+      const dS = scoresGrad(a, P, dW, D);
+      P.dispose();
+      D.dispose();
+      return inputGrads(a, dS, floatMask);
+    },
+    [q, k, pd, ...(floatMask ? [floatMask] : [])],
+  );
+  return { out, weights: pd };
 }
 
 /** D[b, l] = Σ_e dO[b, l, e]·O[b, l, e], kept as (..., L, 1). */
