@@ -1,0 +1,299 @@
+// nn.MultiheadAttention with PyTorch's option set, on the scaled-dot-product-attention op.
+// Inputs are (L, N, E) (or (N, L, E) with batchFirst, or unbatched (L, E)); internally everything runs
+// batch-first as (N, H, L, headDim) for the attention op. Boolean masks mean "true = not allowed" here
+// (PyTorch's MHA convention, the opposite of SDPA's); float masks are added to the scores. Both masks
+// are turned into one float mask (-Infinity where not allowed) as PyTorch merges them.
+// The output always comes from the attention op; with needWeights the same call also returns its
+// weights, so the output does not depend on needWeights. A row whose keys are all masked gives 0
+// (PyTorch's math path would give NaN there).
+
+import type { Tensor, DType } from '../autograd/tensor.js';
+import { zeros, fromValues } from '../ops/creation.js';
+import { add } from '../ops/binary.js';
+import { maskedFill } from '../ops/compare.js';
+import { mean } from '../ops/reduce.js';
+import { cat, expand, narrow, permute, reshape, squeeze, transpose, unsqueeze } from '../ops/shape.js';
+import { scaledDotProductAttentionWithWeights, scaledDotProductAttention } from '../ops/sdpa-backend.js';
+import { fmtShape } from '../ops/util.js';
+import * as F from './functional.js';
+import * as init from './init.js';
+import { Linear } from './layers.js';
+import { Module, pyBool } from './module.js';
+
+export interface MultiheadAttentionOptions {
+  dropout?: number;
+  bias?: boolean;
+  addBiasKv?: boolean;
+  addZeroAttn?: boolean;
+  kdim?: number;
+  vdim?: number;
+  batchFirst?: boolean;
+  dtype?: DType;
+}
+
+export interface MultiheadAttentionForwardOptions {
+  keyPaddingMask?: Tensor | null;
+  needWeights?: boolean;
+  attnMask?: Tensor | null;
+  averageAttnWeights?: boolean;
+  isCausal?: boolean;
+}
+
+const OP = 'MultiheadAttention';
+
+export class MultiheadAttention extends Module {
+  readonly embedDim: number;
+  readonly kdim: number;
+  readonly vdim: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+  readonly addZeroAttn: boolean;
+  private readonly qkvSameEmbedDim: boolean;
+  inProjWeight: Tensor | null;
+  qProjWeight: Tensor | null;
+  kProjWeight: Tensor | null;
+  vProjWeight: Tensor | null;
+  inProjBias: Tensor | null;
+  outProj: Linear;
+  biasK: Tensor | null;
+  biasV: Tensor | null;
+
+  constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
+    super();
+    if (!Number.isInteger(embedDim) || embedDim <= 0) throw new Error(`${OP}: embedDim must be a positive integer, got ${embedDim}`);
+    if (!Number.isInteger(numHeads) || numHeads <= 0) throw new Error(`${OP}: numHeads must be a positive integer, got ${numHeads}`);
+    if (embedDim % numHeads !== 0) throw new Error(`${OP}: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
+    const dropout = opts.dropout ?? 0;
+    if (!(dropout >= 0 && dropout <= 1)) throw new Error(`${OP}: dropout probability has to be between 0 and 1, but got ${dropout}`);
+    const dtype = opts.dtype ?? 'float32';
+    const bias = opts.bias ?? true;
+    this.embedDim = embedDim;
+    this.kdim = opts.kdim ?? embedDim;
+    this.vdim = opts.vdim ?? embedDim;
+    this.qkvSameEmbedDim = this.kdim === embedDim && this.vdim === embedDim;
+    this.numHeads = numHeads;
+    this.headDim = embedDim / numHeads;
+    this.dropout = dropout;
+    this.batchFirst = opts.batchFirst ?? false;
+    this.addZeroAttn = opts.addZeroAttn ?? false;
+    // Registration order follows PyTorch's __init__, so stateDict() lists keys as PyTorch does.
+    if (this.qkvSameEmbedDim) {
+      this.inProjWeight = this.registerParameter('in_proj_weight', zeros([3 * embedDim, embedDim], { dtype }));
+      this.qProjWeight = this.registerParameter('q_proj_weight', null);
+      this.kProjWeight = this.registerParameter('k_proj_weight', null);
+      this.vProjWeight = this.registerParameter('v_proj_weight', null);
+    } else {
+      this.qProjWeight = this.registerParameter('q_proj_weight', zeros([embedDim, embedDim], { dtype }));
+      this.kProjWeight = this.registerParameter('k_proj_weight', zeros([embedDim, this.kdim], { dtype }));
+      this.vProjWeight = this.registerParameter('v_proj_weight', zeros([embedDim, this.vdim], { dtype }));
+      this.inProjWeight = this.registerParameter('in_proj_weight', null);
+    }
+    this.inProjBias = this.registerParameter('in_proj_bias', bias ? zeros([3 * embedDim], { dtype }) : null);
+    this.outProj = this.registerModule('out_proj', new Linear(embedDim, embedDim, { bias, dtype }));
+    if (opts.addBiasKv) {
+      this.biasK = this.registerParameter('bias_k', zeros([1, 1, embedDim], { dtype }));
+      this.biasV = this.registerParameter('bias_v', zeros([1, 1, embedDim], { dtype }));
+    } else {
+      this.biasK = this.biasV = null;
+    }
+    this.resetParameters();
+  }
+
+  /** PyTorch's _reset_parameters: xavier-uniform projections, zero biases, xavier-normal bias_k/v. */
+  resetParameters(): void {
+    if (this.inProjWeight) init.xavierUniform_(this.inProjWeight);
+    else for (const w of [this.qProjWeight, this.kProjWeight, this.vProjWeight]) init.xavierUniform_(w!);
+    if (this.inProjBias) init.constant_(this.inProjBias, 0);
+    if (this.outProj.bias) init.constant_(this.outProj.bias, 0);
+    if (this.biasK) init.xavierNormal_(this.biasK);
+    if (this.biasV) init.xavierNormal_(this.biasV);
+  }
+
+  override extraRepr(): string {
+    return '';
+  }
+
+  override toString(): string {
+    return `MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=${this.embedDim}, out_features=${this.embedDim}, bias=${pyBool(this.outProj.bias !== null)})\n)`;
+  }
+
+  /** Returns `[output, weights | null]` exactly as torch.nn.MultiheadAttention.forward. */
+  override forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+    const needWeights = opts.needWeights ?? true;
+    const average = opts.averageAttnWeights ?? true;
+    const batched = this.checkShapes(query, key, value, opts.keyPaddingMask ?? null, opts.attnMask ?? null);
+    // to batch-first (N, L, E)
+    let q = query;
+    let k = key;
+    let v = value;
+    let kpm = opts.keyPaddingMask ?? null;
+    if (!batched) {
+      q = unsqueeze(q, 0);
+      k = unsqueeze(k, 0);
+      v = unsqueeze(v, 0);
+      if (kpm) kpm = unsqueeze(kpm, 0);
+    } else if (!this.batchFirst) {
+      q = transpose(q, 0, 1);
+      k = key === query ? q : transpose(k, 0, 1);
+      v = value === key ? k : transpose(v, 0, 1);
+    }
+    const [N, L] = q.shape;
+    const S0 = k.shape[1];
+    const E = this.embedDim;
+    const H = this.numHeads;
+    const hd = this.headDim;
+    this.checkBatch(q, k, v, kpm);
+
+    // in-projection
+    let qp: Tensor;
+    let kp: Tensor;
+    let vp: Tensor;
+    const b = this.inProjBias;
+    const bq = b ? narrow(b, 0, 0, E) : null;
+    const bk = b ? narrow(b, 0, E, E) : null;
+    const bv = b ? narrow(b, 0, 2 * E, E) : null;
+    if (this.inProjWeight) {
+      const w = this.inProjWeight;
+      if (query === key && key === value) {
+        const packed = F.linear(q, w, b);
+        [qp, kp, vp] = [0, 1, 2].map((i) => narrow(packed, -1, i * E, E));
+      } else {
+        qp = F.linear(q, narrow(w, 0, 0, E), bq);
+        kp = F.linear(k, narrow(w, 0, E, E), bk);
+        vp = F.linear(v, narrow(w, 0, 2 * E, E), bv);
+      }
+    } else {
+      qp = F.linear(q, this.qProjWeight!, bq);
+      kp = F.linear(k, this.kProjWeight!, bk);
+      vp = F.linear(v, this.vProjWeight!, bv);
+    }
+
+    // masks as one float mask broadcastable to (N, H, L, S); -Infinity where not allowed
+    let mask = this.canonicalAttnMask(opts.attnMask ?? null, N, L, S0, q.dtype);
+    let pad = kpm ? toFloatMask(kpm, q.dtype) : null; // (N, S)
+    let isCausal = false;
+    if (opts.isCausal) {
+      // Without padding masks or extra key columns, the causal hint goes to the attention op, which skips
+      // masked scores by index (an attnMask passed with the hint is promised to be that causal mask).
+      // Otherwise the causal mask is materialised and merged. PyTorch requires attnMask with the hint;
+      // gpugrad builds the causal mask when it is missing.
+      if (!kpm && !this.biasK && !this.addZeroAttn) {
+        mask = null;
+        isCausal = true;
+      } else if (!mask) mask = causalMask(L, S0, q.dtype);
+    }
+
+    if (this.biasK && this.biasV) {
+      kp = cat([kp, expand(this.biasK, [N, 1, E])], 1);
+      vp = cat([vp, expand(this.biasV, [N, 1, E])], 1);
+      if (mask) mask = padLast(mask);
+      if (pad) pad = padLast(pad);
+    }
+    const heads = (t: Tensor): Tensor => permute(reshape(t, [N, t.shape[1], H, hd]), [0, 2, 1, 3]);
+    const qh = heads(qp);
+    let kh = heads(kp);
+    let vh = heads(vp);
+    if (this.addZeroAttn) {
+      kh = cat([kh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2);
+      vh = cat([vh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2);
+      if (mask) mask = padLast(mask);
+      if (pad) pad = padLast(pad);
+    }
+    if (pad) {
+      const p4 = reshape(pad, [N, 1, 1, pad.shape[1]]);
+      mask = mask ? add(mask, p4) : p4;
+    }
+    const p = this.training ? this.dropout : 0;
+    const sdpaOpts = { attnMask: mask, dropoutP: p, isCausal };
+    let out: Tensor;
+    let weights: Tensor | null = null;
+    if (needWeights) {
+      const r = scaledDotProductAttentionWithWeights(qh, kh, vh, sdpaOpts);
+      out = r.out;
+      weights = r.weights; // (N, H, L, S)
+      if (average) weights = mean(weights, 1);
+      if (!batched) weights = squeeze(weights, 0);
+    } else {
+      out = scaledDotProductAttention(qh, kh, vh, sdpaOpts);
+    }
+    let o = reshape(permute(out, [0, 2, 1, 3]), [N, L, E]);
+    o = this.outProj.forward(o);
+    if (!batched) o = squeeze(o, 0);
+    else if (!this.batchFirst) o = transpose(o, 0, 1);
+    return [o, weights];
+  }
+
+  private checkShapes(query: Tensor, key: Tensor, value: Tensor, kpm: Tensor | null, attnMask: Tensor | null): boolean {
+    const qd = query.ndim;
+    if (qd !== 3 && qd !== 2) throw new Error(`${OP}: query should be unbatched 2D or batched 3D tensor but received ${qd}-D query tensor (shape ${fmtShape(query.shape)})`);
+    const batched = qd === 3;
+    const what = batched ? 'batched (3-D)' : 'unbatched (2-D)';
+    if (key.ndim !== qd || value.ndim !== qd) {
+      throw new Error(`${OP}: for ${what} query, expected key and value to be ${qd}-D but found ${key.ndim}-D and ${value.ndim}-D tensors respectively (key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)})`);
+    }
+    if (kpm) {
+      if (kpm.ndim !== qd - 1) throw new Error(`${OP}: for ${what} query, expected keyPaddingMask to be null or ${qd - 1}-D but found ${kpm.ndim}-D tensor instead (shape ${fmtShape(kpm.shape)})`);
+      if (kpm.dtype !== 'bool' && kpm.dtype !== query.dtype) throw new Error(`${OP}: only bool and floating types of keyPaddingMask are supported; got ${kpm.dtype} for a ${query.dtype} query`);
+    }
+    if (attnMask) {
+      if (attnMask.ndim !== 2 && attnMask.ndim !== 3) {
+        throw new Error(`${OP}: for ${what} query, expected attnMask to be null, 2-D or 3-D but found ${attnMask.ndim}-D tensor instead (shape ${fmtShape(attnMask.shape)})`);
+      }
+      if (attnMask.dtype !== 'bool' && attnMask.dtype !== query.dtype) throw new Error(`${OP}: only bool and floating types of attnMask are supported; got ${attnMask.dtype} for a ${query.dtype} query`);
+    }
+    const E = query.shape[qd - 1];
+    if (E !== this.embedDim) throw new Error(`${OP}: was expecting embedding dimension of ${this.embedDim}, but got ${E} (query shape ${fmtShape(query.shape)})`);
+    if (key.shape[qd - 1] !== this.kdim) throw new Error(`${OP}: key has ${key.shape[qd - 1]} features but kdim is ${this.kdim} (key shape ${fmtShape(key.shape)})`);
+    if (value.shape[qd - 1] !== this.vdim) throw new Error(`${OP}: value has ${value.shape[qd - 1]} features but vdim is ${this.vdim} (value shape ${fmtShape(value.shape)})`);
+    const kLead = key.shape.slice(0, -1).join();
+    if (kLead !== value.shape.slice(0, -1).join()) {
+      throw new Error(`${OP}: key shape ${fmtShape(key.shape)} does not match value shape ${fmtShape(value.shape)} (all dims but the last must match)`);
+    }
+    return batched;
+  }
+
+  private checkBatch(q: Tensor, k: Tensor, _v: Tensor, kpm: Tensor | null): void {
+    const [N] = q.shape;
+    const [Nk, S] = k.shape;
+    if (Nk !== N) throw new Error(`${OP}: query batch size ${N} does not match key batch size ${Nk} (batch-first shapes query ${fmtShape(q.shape)}, key ${fmtShape(k.shape)})`);
+    if (kpm && (kpm.shape[0] !== N || kpm.shape[1] !== S)) {
+      throw new Error(`${OP}: expected keyPaddingMask of shape [${N}, ${S}] (batch, source length), but got ${fmtShape(kpm.shape)}`);
+    }
+  }
+
+  /** attnMask (L, S) or (N·H, L, S) (or (H, L, S) unbatched) as a float mask (1|N, 1|H, L, S). */
+  private canonicalAttnMask(m: Tensor | null, N: number, L: number, S: number, dtype: DType): Tensor | null {
+    if (!m) return null;
+    const H = this.numHeads;
+    if (m.ndim === 2) {
+      if (m.shape[0] !== L || m.shape[1] !== S) throw new Error(`${OP}: the shape of the 2D attnMask is ${fmtShape(m.shape)}, but should be [${L}, ${S}]`);
+      return reshape(toFloatMask(m, dtype), [1, 1, L, S]);
+    }
+    if (m.shape[0] !== N * H || m.shape[1] !== L || m.shape[2] !== S) {
+      throw new Error(`${OP}: the shape of the 3D attnMask is ${fmtShape(m.shape)}, but should be [${N * H}, ${L}, ${S}]`);
+    }
+    return reshape(toFloatMask(m, dtype), [N, H, L, S]);
+  }
+}
+
+/** bool (true = not allowed) or float mask -> float mask with -Infinity where not allowed. */
+function toFloatMask(m: Tensor, dtype: DType): Tensor {
+  if (m.dtype !== 'bool') return m;
+  return maskedFill(zeros(m.shape, { dtype }), m, -Infinity);
+}
+
+/** Appends one allowed (0) column on the last dim. */
+function padLast(m: Tensor): Tensor {
+  const shape = [...m.shape];
+  shape[shape.length - 1] = 1;
+  return cat([m, zeros(shape, { dtype: m.dtype })], -1);
+}
+
+/** Float causal mask (1, 1, L, S) with -Infinity above the diagonal (upper-left aligned). */
+function causalMask(L: number, S: number, dtype: DType): Tensor {
+  const vals = new Float64Array(L * S);
+  for (let i = 0; i < L; i++) for (let j = i + 1; j < S; j++) vals[i * S + j] = -Infinity;
+  return reshape(fromValues(vals, [L, S], dtype), [1, 1, L, S]);
+}

@@ -1,0 +1,232 @@
+// Transformer layers with PyTorch's parameter names (self_attn, linear1, linear2, norm1, norm2, ...),
+// so PyTorch state dicts load into them. Pre-norm (normFirst) and post-norm, relu/gelu or a function.
+
+import type { DType, Tensor } from '../autograd/tensor.js';
+import { add } from '../ops/binary.js';
+import { fmtShape } from '../ops/util.js';
+import * as F from './functional.js';
+import { MultiheadAttention } from './attention.js';
+import { Dropout, LayerNorm, Linear, ModuleList } from './layers.js';
+import { Module } from './module.js';
+
+export type Activation = 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+
+export interface TransformerLayerOptions {
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: Activation;
+  layerNormEps?: number;
+  batchFirst?: boolean;
+  normFirst?: boolean;
+  bias?: boolean;
+  dtype?: DType;
+}
+
+function activationFn(a: Activation): (x: Tensor) => Tensor {
+  if (typeof a === 'function') return a;
+  if (a === 'relu') return F.relu;
+  if (a === 'gelu') return (x) => F.gelu(x);
+  throw new Error(`activation should be 'relu', 'gelu' or a function, not '${String(a)}'`);
+}
+
+interface Resolved {
+  dModel: number;
+  nhead: number;
+  dimFeedforward: number;
+  dropout: number;
+  activation: Activation;
+  layerNormEps: number;
+  batchFirst: boolean;
+  normFirst: boolean;
+  bias: boolean;
+  dtype: DType;
+}
+
+function resolve(dModel: number, nhead: number, o: TransformerLayerOptions): Resolved {
+  return {
+    dModel,
+    nhead,
+    dimFeedforward: o.dimFeedforward ?? 2048,
+    dropout: o.dropout ?? 0.1,
+    activation: o.activation ?? 'relu',
+    layerNormEps: o.layerNormEps ?? 1e-5,
+    batchFirst: o.batchFirst ?? false,
+    normFirst: o.normFirst ?? false,
+    bias: o.bias ?? true,
+    dtype: o.dtype ?? 'float32',
+  };
+}
+
+export interface EncoderForwardOptions {
+  srcMask?: Tensor | null;
+  srcKeyPaddingMask?: Tensor | null;
+  isCausal?: boolean;
+}
+
+export class TransformerEncoderLayer extends Module {
+  readonly config: Resolved;
+  selfAttn: MultiheadAttention;
+  linear1: Linear;
+  dropout: Dropout;
+  linear2: Linear;
+  norm1: LayerNorm;
+  norm2: LayerNorm;
+  dropout1: Dropout;
+  dropout2: Dropout;
+  private act: (x: Tensor) => Tensor;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const c = (this.config = resolve(dModel, nhead, opts));
+    this.selfAttn = this.registerModule('self_attn', new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype }));
+    this.linear1 = this.registerModule('linear1', new Linear(dModel, c.dimFeedforward, { bias: c.bias, dtype: c.dtype }));
+    this.dropout = this.registerModule('dropout', new Dropout(c.dropout));
+    this.linear2 = this.registerModule('linear2', new Linear(c.dimFeedforward, dModel, { bias: c.bias, dtype: c.dtype }));
+    this.norm1 = this.registerModule('norm1', new LayerNorm(dModel, { eps: c.layerNormEps, bias: c.bias, dtype: c.dtype }));
+    this.norm2 = this.registerModule('norm2', new LayerNorm(dModel, { eps: c.layerNormEps, bias: c.bias, dtype: c.dtype }));
+    this.dropout1 = this.registerModule('dropout1', new Dropout(c.dropout));
+    this.dropout2 = this.registerModule('dropout2', new Dropout(c.dropout));
+    this.act = activationFn(c.activation);
+  }
+
+  override forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
+    if (src.ndim !== 2 && src.ndim !== 3) throw new Error(`TransformerEncoderLayer: src must be 2-D (unbatched) or 3-D, got shape ${fmtShape(src.shape)}`);
+    const sa = (x: Tensor): Tensor =>
+      this.dropout1.forward(
+        this.selfAttn.forward(x, x, x, { attnMask: opts.srcMask ?? null, keyPaddingMask: opts.srcKeyPaddingMask ?? null, needWeights: false, isCausal: opts.isCausal ?? false })[0],
+      );
+    const ff = (x: Tensor): Tensor => this.dropout2.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    let x = src;
+    if (this.config.normFirst) {
+      x = add(x, sa(this.norm1.forward(x)));
+      x = add(x, ff(this.norm2.forward(x)));
+    } else {
+      x = this.norm1.forward(add(x, sa(x)));
+      x = this.norm2.forward(add(x, ff(x)));
+    }
+    return x;
+  }
+
+  /** A fresh layer with the same configuration and a copy of the weights. */
+  clone(): TransformerEncoderLayer {
+    const { dModel, nhead, ...rest } = this.config;
+    const c = new TransformerEncoderLayer(dModel, nhead, rest);
+    c.loadStateDict(this.stateDict());
+    c.train(this.training);
+    return c;
+  }
+}
+
+export class TransformerEncoder extends Module {
+  layers: ModuleList<TransformerEncoderLayer>;
+  norm: LayerNorm | null;
+  readonly numLayers: number;
+
+  /** Stacks `numLayers` copies of `encoderLayer` (as PyTorch deep-copies it), with an optional final norm. */
+  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+    super();
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`TransformerEncoder: numLayers must be a positive integer, got ${numLayers}`);
+    this.numLayers = numLayers;
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => encoderLayer.clone())));
+    this.norm = this.registerModule('norm', opts.norm ?? null);
+  }
+
+  override forward(src: Tensor, opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
+    let x = src;
+    for (const layer of this.layers) x = layer.forward(x, { srcMask: opts.mask ?? null, srcKeyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal });
+    return this.norm ? this.norm.forward(x) : x;
+  }
+}
+
+export interface DecoderForwardOptions {
+  tgtMask?: Tensor | null;
+  memoryMask?: Tensor | null;
+  tgtKeyPaddingMask?: Tensor | null;
+  memoryKeyPaddingMask?: Tensor | null;
+  tgtIsCausal?: boolean;
+  memoryIsCausal?: boolean;
+}
+
+export class TransformerDecoderLayer extends Module {
+  readonly config: Resolved;
+  selfAttn: MultiheadAttention;
+  multiheadAttn: MultiheadAttention;
+  linear1: Linear;
+  dropout: Dropout;
+  linear2: Linear;
+  norm1: LayerNorm;
+  norm2: LayerNorm;
+  norm3: LayerNorm;
+  dropout1: Dropout;
+  dropout2: Dropout;
+  dropout3: Dropout;
+  private act: (x: Tensor) => Tensor;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const c = (this.config = resolve(dModel, nhead, opts));
+    const mha = () => new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype });
+    this.selfAttn = this.registerModule('self_attn', mha());
+    this.multiheadAttn = this.registerModule('multihead_attn', mha());
+    this.linear1 = this.registerModule('linear1', new Linear(dModel, c.dimFeedforward, { bias: c.bias, dtype: c.dtype }));
+    this.dropout = this.registerModule('dropout', new Dropout(c.dropout));
+    this.linear2 = this.registerModule('linear2', new Linear(c.dimFeedforward, dModel, { bias: c.bias, dtype: c.dtype }));
+    const ln = () => new LayerNorm(dModel, { eps: c.layerNormEps, bias: c.bias, dtype: c.dtype });
+    this.norm1 = this.registerModule('norm1', ln());
+    this.norm2 = this.registerModule('norm2', ln());
+    this.norm3 = this.registerModule('norm3', ln());
+    this.dropout1 = this.registerModule('dropout1', new Dropout(c.dropout));
+    this.dropout2 = this.registerModule('dropout2', new Dropout(c.dropout));
+    this.dropout3 = this.registerModule('dropout3', new Dropout(c.dropout));
+    this.act = activationFn(c.activation);
+  }
+
+  override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
+    const sa = (x: Tensor): Tensor =>
+      this.dropout1.forward(this.selfAttn.forward(x, x, x, { attnMask: o.tgtMask ?? null, keyPaddingMask: o.tgtKeyPaddingMask ?? null, needWeights: false, isCausal: o.tgtIsCausal ?? false })[0]);
+    const mha = (x: Tensor): Tensor =>
+      this.dropout2.forward(
+        this.multiheadAttn.forward(x, memory, memory, { attnMask: o.memoryMask ?? null, keyPaddingMask: o.memoryKeyPaddingMask ?? null, needWeights: false, isCausal: o.memoryIsCausal ?? false })[0],
+      );
+    const ff = (x: Tensor): Tensor => this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    let x = tgt;
+    if (this.config.normFirst) {
+      x = add(x, sa(this.norm1.forward(x)));
+      x = add(x, mha(this.norm2.forward(x)));
+      x = add(x, ff(this.norm3.forward(x)));
+    } else {
+      x = this.norm1.forward(add(x, sa(x)));
+      x = this.norm2.forward(add(x, mha(x)));
+      x = this.norm3.forward(add(x, ff(x)));
+    }
+    return x;
+  }
+
+  clone(): TransformerDecoderLayer {
+    const { dModel, nhead, ...rest } = this.config;
+    const c = new TransformerDecoderLayer(dModel, nhead, rest);
+    c.loadStateDict(this.stateDict());
+    c.train(this.training);
+    return c;
+  }
+}
+
+export class TransformerDecoder extends Module {
+  layers: ModuleList<TransformerDecoderLayer>;
+  norm: LayerNorm | null;
+  readonly numLayers: number;
+
+  constructor(decoderLayer: TransformerDecoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+    super();
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`TransformerDecoder: numLayers must be a positive integer, got ${numLayers}`);
+    this.numLayers = numLayers;
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => decoderLayer.clone())));
+    this.norm = this.registerModule('norm', opts.norm ?? null);
+  }
+
+  override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
+    let x = tgt;
+    for (const layer of this.layers) x = layer.forward(x, memory, o);
+    return this.norm ? this.norm.forward(x) : x;
+  }
+}
