@@ -29,6 +29,12 @@ if (!modes) {
     modes = 'cpu,webasm';
   }
 }
+// type-check first: a type error fails the run before any test does
+const tsc = spawnSync(process.execPath, [path.join(path.dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('npm test: type-check failed');
+  process.exit(tsc.status ?? 1);
+}
 const needsX = modes.split(',').some((m) => m.includes('gl')) && !process.env.DISPLAY;
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const args = [vitest, 'run', ...process.argv.slice(2)];
