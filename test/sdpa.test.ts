@@ -15,6 +15,7 @@ import {
 } from '../src/index.js';
 import { MODES, expectClose, useMode, values } from './helpers.js';
 import { scaledDotProductAttentionWithWeights } from '../src/ops/sdpa-backend.js';
+import { setSdpaKeepProbsLimit } from '../src/ops/sdpa.js';
 
 const sdpa = F.scaledDotProductAttention;
 
@@ -92,10 +93,13 @@ function reference(c: Case) {
 
 describe('scaledDotProductAttention: float64 (precise paths)', () => {
   for (const c of CASES) {
-    it(`${c.name}: fused kernels on the float64 executor match the math path`, () => {
+    it(`${c.name}: fused kernels on the float64 executor match the math path (P kept, and P recomputed)`, () => {
+      for (const limit of [1 << 22, 0]) {
+      const prev = setSdpaKeepProbsLimit(limit);
       const ref = reference(c);
       const t = inputs(c);
       const out = run(SDPBackend.FUSED, c, t);
+      setSdpaKeepProbsLimit(prev);
       expect(lastSdpBackend()).toBe(SDPBackend.FUSED);
       expect(out.shape).toEqual(ref.out.shape);
       expectClose(out, ref.out, 1e-12, 1e-10, 'output');
@@ -105,6 +109,7 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
       expectClose(t.v.grad!, ref.t.v.grad!, 1e-12, 1e-10, 'dv');
       if (t.mask && t.mask.dtype !== 'bool') expectClose(t.mask.grad!, ref.t.mask!.grad!, 1e-12, 1e-10, 'dmask');
       for (const x of [out, t.q.grad!, t.k.grad!, t.v.grad!]) expect(values(x).some(Number.isNaN)).toBe(false);
+      }
     });
     it(`${c.name}: gradcheck through the math path and through the fused kernels`, () => {
       const t = inputs(c);
@@ -126,7 +131,8 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
     expect(gradcheck(fn, [q, k, v, m])).toBe(true);
   });
   it('weights output: same output as without weights, weights and their gradients match the math path', () => {
-    for (const c of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]]) {
+    for (const [c, limit] of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]].flatMap((x) => [[x, 1 << 22], [x, 0]] as const)) {
+      const prev = setSdpaKeepProbsLimit(limit);
       const grads = (backend: SDPBackend) => {
         const t = inputs(c);
         const r = sdpaKernel([backend], () => scaledDotProductAttentionWithWeights(t.q, t.k, t.v, { ...c.opts, attnMask: t.mask }));
@@ -143,6 +149,7 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
       expectClose(f.q, m.q, 1e-12, 1e-10, `${c.name} dq through weights`);
       expectClose(f.k, m.k, 1e-12, 1e-10, `${c.name} dk through weights`);
       if (f.m) expectClose(f.m, m.m!, 1e-12, 1e-10, `${c.name} dmask through weights`);
+      setSdpaKeepProbsLimit(prev);
     }
   });
   it('defaults scale to 1/sqrt(E)', () => {
@@ -178,6 +185,27 @@ describe.each(MODES)('scaledDotProductAttention on %s: fused float32 vs float64 
       if (m && m.dtype !== 'bool') expectClose(m.grad!, ref.t.mask!.grad!, 1e-4, 1e-3, 'dmask');
     });
   }
+
+  it('with P recomputed in the backward (very large weights), gradients still match', () => {
+    const prev = setSdpaKeepProbsLimit(0);
+    try {
+      for (const c of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]]) {
+        const ref = reference(c);
+        const q = ref.t.q.detach().float().requiresGrad_();
+        const k = ref.t.k.detach().float().requiresGrad_();
+        const v = ref.t.v.detach().float().requiresGrad_();
+        const m = ref.t.mask ? (ref.t.mask.dtype === 'bool' ? ref.t.mask : ref.t.mask.detach().float().requiresGrad_()) : undefined;
+        const out = sdpa(q, k, v, { ...c.opts, attnMask: m });
+        out.backward(ref.g.float());
+        expectClose(q.grad!, ref.t.q.grad!, 1e-4, 1e-3, `${c.name} dq`);
+        expectClose(k.grad!, ref.t.k.grad!, 1e-4, 1e-3, `${c.name} dk`);
+        expectClose(v.grad!, ref.t.v.grad!, 1e-4, 1e-3, `${c.name} dv`);
+        if (m && m.dtype !== 'bool') expectClose(m.grad!, ref.t.mask!.grad!, 1e-4, 1e-3, `${c.name} dmask`);
+      }
+    } finally {
+      setSdpaKeepProbsLimit(prev);
+    }
+  });
 
   it('fully masked rows give 0 output and zero gradients, never NaN', () => {
     manualSeed(4);

@@ -7,12 +7,14 @@
 //            O = Pd·v                                                            [bmm kernel, shared]
 // Backward:  dv = Pdᵀ·dO;  dPd = dO·vᵀ;  D = rowsum(dO ⊙ O);  dS = P ⊙ (dPd·drop/(1−p) − D)
 //            dq = scale·dS·k;  dk = scale·dSᵀ·q;  dmask = dS (float masks)
-// Saved for backward: q, k, v, the mask, the dropout mask, O and the row log-sum-exp (L floats per
-// row), not P (L·S per head): the backward recomputes S and P with the same two kernels. This trades
-// one extra scores kernel in the backward for O(L) instead of O(L·S) saved memory per head, which is
-// what lets B=2, H=4, L=S=512 train without holding every layer's probability matrix.
+// Saved for backward: q, k, v, the mask, the dropout mask, O and the row log-sum-exp, and P itself
+// while the weights have at most 2^22 elements (16 MB in float32). Above that P is not kept: the backward
+// recomputes S and P with the same two kernels from the row log-sum-exp (O(L) per row instead of
+// O(L·S)). Measured on this 2-core CPU machine, the recompute costs one extra L·S·E matmul-sized kernel
+// (fwd+bwd 3.0 s against 2.4 s for the math path at B=1, H=8, L=S=512, E=64 on cpu mode), so small and
+// medium shapes keep P for speed and only very large ones trade speed for memory, as flash attention does.
 
-import { record } from '../autograd/engine.js';
+import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
 import { bmmKernel } from './matmul.js';
@@ -101,18 +103,26 @@ export function sdpaFused(a: FusedArgs, withWeights = false): { out: Tensor; wei
   const L = q.shape[q.ndim - 2];
   const S = k.shape[k.ndim - 2];
   const Ev = v.shape[v.ndim - 1];
+  const floatMask = a.mask && a.mask.dtype !== 'bool' ? a.mask : null;
   const scores = scoresKernel(a);
   const lse = rowLogSumExp(scores, scores.ndim - 1);
-  const pd = probsKernel(scores, lse, a, true);
+  const grad = needsGrad(q, k, v, floatMask);
+  const keep = grad && scores.numel <= keepProbsLimit;
+  // kept: P (pre-dropout) for the backward; pd: what multiplies v (P itself without dropout)
+  const kept = keep ? probsKernel(scores, lse, a, false) : null;
+  const pd = kept ? (a.drop ? applyDrop(a, kept) : kept) : probsKernel(scores, lse, a, true);
   scores.dispose();
   const out = bmmKernel({ t: pd, batch, rows: L, cols: S, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: false }, batch);
-  const floatMask = a.mask && a.mask.dtype !== 'bool' ? a.mask : null;
-  /** P recomputed from the saved row log-sum-exp (not saved: O(L·S) per head). */
+  /** P: the kept one, or recomputed from the saved row log-sum-exp (scores kernel + exp). */
   const probs = (): Tensor => {
+    if (kept) return kept;
     const sc = scoresKernel(a);
     const P = probsKernel(sc, lse, a, false);
     sc.dispose();
     return P;
+  };
+  const release = (P: Tensor): void => {
+    if (P !== kept) P.dispose();
   };
   record(
     out,
@@ -120,38 +130,59 @@ export function sdpaFused(a: FusedArgs, withWeights = false): { out: Tensor; wei
     [q, k, v, floatMask],
     (dO) => {
       const P = probs();
-      const Pd = a.drop ? mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(a.p >= 1 ? 0 : 1 / (1 - a.p))} : 0)`, [['P', P], ['d', a.drop]], P.shape, P.dtype) : P;
+      const Pd = a.drop ? applyDrop(a, P) : P;
       const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
       if (Pd !== P) Pd.dispose();
       const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
       const D = rowDot(dO, out);
       const dS = scoresGrad(a, P, dPd, D);
-      for (const t of [P, dPd, D]) t.dispose();
+      release(P);
+      dPd.dispose();
+      D.dispose();
       const [dq, dk, dmask] = inputGrads(a, dS, floatMask);
       return [dq, dk, dv, dmask];
     },
     [q, k, v, out, ...(floatMask ? [floatMask] : [])],
   );
   if (!withWeights) {
-    pd.dispose();
+    if (pd !== kept) pd.dispose();
     return { out, weights: null };
   }
+  // The weights are handed out: give them their own tensor object so disposing them leaves `kept` alone.
+  const weights = pd === kept ? pd._view([...pd.shape]) : pd;
   record(
-    pd,
+    weights,
     'ScaledDotProductAttentionWeights',
     [q, k, floatMask],
     (dW) => {
       const P = probs();
-      const D = rowDot(dW, pd);
+      const D = rowDot(dW, weights);
       const dS = scoresGrad(a, P, dW, D);
-      P.dispose();
+      release(P);
       D.dispose();
       return inputGrads(a, dS, floatMask);
     },
-    [q, k, pd, ...(floatMask ? [floatMask] : [])],
+    [q, k, weights, ...(floatMask ? [floatMask] : [])],
   );
-  return { out, weights: pd };
+  return { out, weights };
 }
+
+/** Pd = P·drop/(1−p). */
+function applyDrop(a: FusedArgs, P: Tensor): Tensor {
+  return mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(a.p >= 1 ? 0 : 1 / (1 - a.p))} : 0)`, [['P', P], ['d', a.drop!]], P.shape, P.dtype);
+}
+
+/**
+ * Attention weights of at most this many elements are kept from the forward for the backward
+ * (saving the scores and exp kernels there); larger ones are recomputed from the row log-sum-exp.
+ * Returns the previous limit; 0 always recomputes.
+ */
+export function setSdpaKeepProbsLimit(elements: number): number {
+  const prev = keepProbsLimit;
+  keepProbsLimit = elements;
+  return prev;
+}
+let keepProbsLimit = 1 << 22;
 
 /** D[b, l] = Σ_e dO[b, l, e]·O[b, l, e], kept as (..., L, 1). */
 function rowDot(dO: Tensor, o: Tensor): Tensor {
