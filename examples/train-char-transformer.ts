@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { F, nn, optim, manualSeed, noGrad, randint, tensor, arange, setBackend, backendInfo, memory, type Tensor, type BackendName } from '../src/index.js';
+import { F, nn, optim, manualSeed, noGrad, randint, tensor, arange, setBackend, backendInfo, memory, tidy, type Tensor, type BackendName } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -96,15 +96,18 @@ async function save(step: number): Promise<void> {
 const t0 = Date.now();
 let last = NaN;
 for (let step = start; step < STEPS; step++) {
-  const { x, y } = batch();
-  const logits = model.forward(x);
-  const loss = F.crossEntropy(logits.reshape([-1, vocab.length]), y);
-  opt_.zeroGrad();
-  loss.backward();
-  nn.clipGradNorm(model.parameters(), 1.0);
-  opt_.step();
+  // tidy() frees every intermediate of the step (textures on the GL modes) when it returns
+  last = tidy(() => {
+    const { x, y } = batch();
+    const logits = model.forward(x);
+    const loss = F.crossEntropy(logits.reshape([-1, vocab.length]), y);
+    opt_.zeroGrad();
+    loss.backward();
+    nn.clipGradNorm(model.parameters(), 1.0);
+    opt_.step();
+    return loss.item();
+  });
   sched.step();
-  last = loss.item();
   appendFileSync(csv, `${step + 1},${last},${opt_.paramGroups[0].lr}\n`);
   const done = step + 1 - start;
   const rate = (done * BATCH * CONTEXT) / ((Date.now() - t0) / 1000);
@@ -135,7 +138,7 @@ if (rows.length > 1) {
 
 // a sample from the trained model
 model.eval();
-const sample = noGrad(() => {
+const sample = noGrad(() => tidy(() => {
   let ctx = Array.from('the ', (c) => stoi.get(c)!);
   for (let i = 0; i < 80; i++) {
     const window = ctx.slice(-CONTEXT);
@@ -144,7 +147,7 @@ const sample = noGrad(() => {
     ctx.push(lastRow.argmax().item());
   }
   return ctx.map((i) => vocab[i]).join('');
-});
+}));
 console.log(`final loss ${last.toFixed(4)} after ${STEPS} steps; ${((Date.now() - t0) / 1000).toFixed(1)} s; memory ${JSON.stringify(memory())}`);
 console.log(`sample: ${JSON.stringify(sample)}`);
 console.log(`wrote ${path.relative(process.cwd(), csv)}, ${path.relative(process.cwd(), path.join(OUT, 'loss.svg'))}, ${path.relative(process.cwd(), ckpt)}`);

@@ -2,6 +2,7 @@
 
 export { Tensor, type DType, type Operand } from './autograd/tensor.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
+export { tidy, keep } from './autograd/tidy.js';
 export { manualSeed, getRngState, setRngState } from './autograd/random.js';
 export { gradcheck, type GradcheckOptions } from './autograd/gradcheck.js';
 export { GradNode } from './autograd/engine.js';
@@ -31,3 +32,7 @@ export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName 
 export { memory } from './memory.js';
 export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa-backend.js';
 export * as F from './nn/functional.js';
+// nn (modules, layers, init, clipGradNorm, safetensors) and optim (SGD, Adam, AdamW, and the LR
+// schedulers as optim.lrScheduler.StepLR / CosineAnnealingLR / LambdaLR, like torch.optim.lr_scheduler).
+export * as nn from './nn/index.js';
+export * as optim from './nn/optim.js';

@@ -6,6 +6,7 @@ import { Storage } from '../backend/storage.js';
 import { GradNode, runBackward, type BackwardOptions } from './engine.js';
 import { isGradEnabled } from './grad-mode.js';
 import { formatTensor } from './format.js';
+import { keep, trackTensor } from './tidy.js';
 import * as B from '../ops/binary.js';
 import * as U from '../ops/unary.js';
 import * as C from '../ops/compare.js';
@@ -35,8 +36,7 @@ export class Tensor {
   readonly shape: number[];
   readonly dtype: DType;
   private rg = false;
-  /** The accumulated gradient (for leaves that require grad), after `backward()`. */
-  grad: Tensor | null = null;
+  private g: Tensor | null = null;
   private fn: GradNode | null = null;
   /** Bumped by every in-place change; saved tensors are checked against it in backward. */
   _version = 0;
@@ -49,6 +49,16 @@ export class Tensor {
     storage.retain();
     liveTensors++;
     finalizer?.register(this, storage, this);
+    trackTensor(this);
+  }
+
+  /** The accumulated gradient (for leaves that require grad), after `backward()`; kept out of tidy(). */
+  get grad(): Tensor | null {
+    return this.g;
+  }
+
+  set grad(v: Tensor | null) {
+    this.g = v === null || v === undefined ? null : keep(v);
   }
 
   /** @internal wraps a storage (the tensor takes a reference to it). */
@@ -114,10 +124,10 @@ export class Tensor {
 
   set requiresGrad(v: boolean) {
     if (v && !(this.dtype === 'float32' || this.dtype === 'float64')) {
-      throw new Error(`requiresGrad: only floating point tensors can require gradients, this one is ${this.dtype}`);
+      throw new Error(`requiresGrad: only floating point tensors can require gradients, this one is ${this.dtype} (shape [${this.shape.join(', ')}])`);
     }
     if (!v && this.fn) {
-      throw new Error('requiresGrad: cannot turn off requiresGrad on a non-leaf tensor (one made by an op); use detach()');
+      throw new Error(`requiresGrad: cannot turn off requiresGrad on a non-leaf tensor (one made by an op, shape [${this.shape.join(', ')}]); use detach()`);
     }
     this.rg = v;
   }
@@ -166,7 +176,7 @@ export class Tensor {
     liveTensors--;
     finalizer?.unregister(this);
     this.st.release();
-    this.fn = null;
+    // gradFn stays: a backward through a disposed tensor must fail loudly, not treat it as a leaf
   }
 
   // ---- data access -------------------------------------------------------------------------------
@@ -253,9 +263,11 @@ export class Tensor {
     return this._assign(src, 'copy_');
   }
   add_(other: Operand, alpha = 1): this {
-    const upd = B.add(this, alpha === 1 ? other : B.mul(other instanceof Tensor ? other : scalarLike(other, this), alpha));
+    const scaled = alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha;
+    const upd = B.add(this, scaled);
     this._assign(upd, 'add_');
     upd.dispose();
+    if (scaled !== other && scaled instanceof Tensor) scaled.dispose();
     return this;
   }
   sub_(other: Operand): this {
@@ -288,7 +300,8 @@ export class Tensor {
 
   // ---- elementwise -------------------------------------------------------------------------------
   add(o: Operand, alpha?: number): Tensor {
-    return alpha === undefined || alpha === 1 ? B.add(this, o) : B.add(this, B.mul(o instanceof Tensor ? o : scalarLike(o, this), alpha));
+    if (alpha === undefined || alpha === 1) return B.add(this, o);
+    return B.add(this, o instanceof Tensor ? B.mul(o, alpha) : o * alpha);
   }
   sub(o: Operand): Tensor {
     return B.sub(this, o);
@@ -486,9 +499,6 @@ function flatShape(args: (number | number[])[]): number[] {
   });
 }
 
-function scalarLike(v: number, like: Tensor): Tensor {
-  return CV.fullOf([], v, like.dtype === 'float64' ? 'float64' : 'float32');
-}
 
 export function liveTensorCount(): number {
   return liveTensors;

@@ -1,0 +1,382 @@
+// Layers with PyTorch's parameter names, default initialisation (drawn from gpugrad's seeded generator)
+// and reprs, so state dicts load both ways and `toString()` reads like `print(model)`.
+
+import type { DType, Tensor } from '../autograd/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { fromValues, full, zeros } from '../ops/creation.js';
+import { fmtShape } from '../ops/util.js';
+import * as F from './functional.js';
+import * as init from './init.js';
+import { addIndent, Module, pyBool, pyFloat } from './module.js';
+
+type FloatDType = Extract<DType, 'float32' | 'float64'>;
+
+function checkFloatDType(fn: string, dtype: DType | undefined): FloatDType {
+  const d = dtype ?? 'float32';
+  if (d !== 'float32' && d !== 'float64') throw new Error(`${fn}: dtype must be float32 or float64, got ${String(d)}`);
+  return d;
+}
+
+function checkCount(fn: string, name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${fn}: ${name} must be a non-negative integer, got ${String(v)}`);
+  return v;
+}
+
+/** y = x·Wᵀ + b with weight (outFeatures, inFeatures); weight and bias ~ U(±1/√inFeatures) like PyTorch. */
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean; dtype?: DType } = {}) {
+    super();
+    this.inFeatures = checkCount('Linear', 'inFeatures', inFeatures);
+    this.outFeatures = checkCount('Linear', 'outFeatures', outFeatures);
+    const dtype = checkFloatDType('Linear', opts.dtype);
+    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype }));
+    this.bias = this.registerParameter('bias', opts.bias ?? true ? zeros([outFeatures], { dtype }) : null);
+    this.resetParameters();
+  }
+
+  /** PyTorch's Linear.reset_parameters: kaiming_uniform_(a=√5) ⇒ U(±1/√in); bias U(±1/√in). */
+  resetParameters(): void {
+    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const bound = this.inFeatures > 0 ? 1 / Math.sqrt(this.inFeatures) : 0;
+      init.uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.linear(input, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
+  }
+}
+
+/** Zeroes elements with probability p in train mode (scaling the rest by 1/(1-p)); the identity in eval mode. */
+export class Dropout extends Module {
+  readonly p: number;
+
+  constructor(p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: dropout probability has to be between 0 and 1, but got ${String(p)}`);
+    this.p = p;
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.dropout(input, this.p, this.training);
+  }
+
+  override extraRepr(): string {
+    return `p=${pyFloat(this.p)}, inplace=False`;
+  }
+}
+
+export interface LayerNormOptions {
+  eps?: number;
+  elementwiseAffine?: boolean;
+  bias?: boolean;
+  dtype?: DType;
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dims; weight ones, bias zeros. */
+export class LayerNorm extends Module {
+  readonly normalizedShape: number[];
+  readonly eps: number;
+  readonly elementwiseAffine: boolean;
+  weight: Tensor | null;
+  bias: Tensor | null;
+
+  constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {
+    super();
+    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    if (!Array.isArray(ns) || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(normalizedShape)}`);
+    }
+    this.normalizedShape = ns;
+    this.eps = opts.eps ?? 1e-5;
+    this.elementwiseAffine = opts.elementwiseAffine ?? true;
+    const dtype = checkFloatDType('LayerNorm', opts.dtype);
+    if (this.elementwiseAffine) {
+      this.weight = this.registerParameter('weight', full(ns, 1, { dtype }));
+      this.bias = this.registerParameter('bias', opts.bias ?? true ? zeros(ns, { dtype }) : null);
+    } else {
+      this.weight = this.registerParameter('weight', null);
+      this.bias = this.registerParameter('bias', null);
+    }
+  }
+
+  resetParameters(): void {
+    if (this.weight) init.ones_(this.weight);
+    if (this.bias) init.zeros_(this.bias);
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.layerNorm(input, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+
+  override extraRepr(): string {
+    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
+    return `${shape}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+  }
+}
+
+export interface EmbeddingOptions {
+  paddingIdx?: number | null;
+  dtype?: DType;
+}
+
+/** A lookup table (numEmbeddings, embeddingDim) ~ N(0, 1), with the paddingIdx row zeroed (and getting no gradient). */
+export class Embedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly paddingIdx: number | null;
+  weight: Tensor;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
+    super();
+    this.numEmbeddings = checkCount('Embedding', 'numEmbeddings', numEmbeddings);
+    this.embeddingDim = checkCount('Embedding', 'embeddingDim', embeddingDim);
+    const pad = opts.paddingIdx ?? null;
+    if (pad !== null) {
+      if (!Number.isInteger(pad) || pad >= numEmbeddings || pad < -numEmbeddings) {
+        throw new Error(`Embedding: paddingIdx must be an integer within numEmbeddings (${numEmbeddings}), got ${String(pad)}`);
+      }
+    }
+    this.paddingIdx = pad === null ? null : pad < 0 ? pad + numEmbeddings : pad;
+    const dtype = checkFloatDType('Embedding', opts.dtype);
+    this.weight = this.registerParameter('weight', zeros([numEmbeddings, embeddingDim], { dtype }));
+    this.resetParameters();
+  }
+
+  /** A frozen (by default) embedding holding `embeddings` (like Embedding.from_pretrained). */
+  static fromPretrained(embeddings: Tensor, opts: { freeze?: boolean; paddingIdx?: number | null } = {}): Embedding {
+    if (embeddings.ndim !== 2) throw new Error(`Embedding.fromPretrained: embeddings must be 2-dimensional, got shape ${fmtShape(embeddings.shape)}`);
+    const e = new Embedding(embeddings.shape[0], embeddings.shape[1], { paddingIdx: opts.paddingIdx, dtype: embeddings.dtype });
+    e.loadStateDict({ weight: embeddings });
+    e.weight.requiresGrad = !(opts.freeze ?? true);
+    return e;
+  }
+
+  resetParameters(): void {
+    init.normal_(this.weight);
+    if (this.paddingIdx !== null) {
+      const D = this.embeddingDim;
+      const v = Float64Array.from(this.weight.toArray());
+      v.fill(0, this.paddingIdx * D, (this.paddingIdx + 1) * D);
+      const src = fromValues(v, [...this.weight.shape], this.weight.dtype);
+      noGrad(() => this.weight._assign(src, 'Embedding.resetParameters'));
+      src.dispose();
+    }
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.embedding(input, this.weight, this.paddingIdx);
+  }
+
+  override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, padding_idx=${this.paddingIdx}` : ''}`;
+  }
+}
+
+/** GELU, exact (erf) or with the tanh approximation. */
+export class GELU extends Module {
+  readonly approximate: 'none' | 'tanh';
+  constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
+    super();
+    const a = opts.approximate ?? 'none';
+    if (a !== 'none' && a !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got ${String(a)}`);
+    this.approximate = a;
+  }
+  override forward(input: Tensor): Tensor {
+    return F.gelu(input, { approximate: this.approximate });
+  }
+  override extraRepr(): string {
+    return `approximate='${this.approximate}'`;
+  }
+}
+
+export class ReLU extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.relu(input);
+  }
+}
+
+export class Tanh extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.tanh(input);
+  }
+}
+
+export class Sigmoid extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.sigmoid(input);
+  }
+}
+
+/** Returns its input. */
+export class Identity extends Module {
+  override forward(input: Tensor): Tensor {
+    return input;
+  }
+}
+
+function normIndex(fn: string, i: number, n: number): number {
+  if (!Number.isInteger(i) || i < -n || i >= n) throw new Error(`${fn}: index ${String(i)} is out of range for a container of ${n} modules`);
+  return i < 0 ? i + n : i;
+}
+
+/** A list of modules registered as children '0', '1', ... (like nn.ModuleList). */
+export class ModuleList<M extends Module = Module> extends Module {
+  private items: M[] = [];
+
+  constructor(modules: Iterable<M> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  at(i: number): M {
+    return this.items[normIndex('ModuleList.at', i, this.items.length)];
+  }
+
+  append(m: M): this {
+    this.items.push(this.registerModule(String(this.items.length), m));
+    return this;
+  }
+
+  extend(ms: Iterable<M>): this {
+    for (const m of ms) this.append(m);
+    return this;
+  }
+
+  /** Replaces the module at index i. */
+  set(i: number, m: M): this {
+    const k = normIndex('ModuleList.set', i, this.items.length);
+    this._modules.set(String(k), m);
+    this.items[k] = m;
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<M> {
+    return this.items[Symbol.iterator]();
+  }
+
+  override forward(): never {
+    throw new Error('forward: ModuleList is a container and has no forward; iterate over it and call each module');
+  }
+
+  /** PyTorch's ModuleList repr, which folds repeated modules into `(0-5): 6 x Layer(...)`. */
+  override toString(): string {
+    const reprs = this.items.map((m) => m.toString());
+    if (reprs.length === 0) return `${this._getName()}()`;
+    const blocks: [number, number, string][] = [[0, 0, reprs[0]]];
+    for (let i = 1; i < reprs.length; i++) {
+      const last = blocks[blocks.length - 1];
+      if (reprs[i] === last[2]) last[1] = i;
+      else blocks.push([i, i, reprs[i]]);
+    }
+    const lines = blocks.map(([s, e, r]) => addIndent(s === e ? `(${s}): ${r}` : `(${s}-${e}): ${e - s + 1} x ${r}`, 2));
+    return `${this._getName()}(\n  ${lines.join('\n  ')}\n)`;
+  }
+}
+
+/** Modules applied in order, children '0', '1', ... (or the given names). */
+export class Sequential extends Module {
+  private items: Module[] = [];
+
+  constructor(...modules: Module[] | [Record<string, Module>]) {
+    super();
+    if (modules.length === 1 && !(modules[0] instanceof Module) && typeof modules[0] === 'object' && modules[0] !== null) {
+      for (const [name, m] of Object.entries(modules[0] as Record<string, Module>)) this.items.push(this.registerModule(name, m));
+    } else {
+      (modules as Module[]).forEach((m, i) => {
+        if (!(m instanceof Module)) throw new Error(`Sequential: argument ${i} is not a Module`);
+        this.items.push(this.registerModule(String(i), m));
+      });
+    }
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  at(i: number): Module {
+    return this.items[normIndex('Sequential.at', i, this.items.length)];
+  }
+
+  append(m: Module): this {
+    this.items.push(this.registerModule(String(this._modules.size), m));
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.items[Symbol.iterator]();
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override forward(input: any): any {
+    let x = input;
+    for (const m of this.items) x = m.call(x);
+    return x;
+  }
+}
+
+/** Named child modules (like nn.ModuleDict); keys are the PyTorch names. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  constructor(modules: Record<string, M> = {}) {
+    super();
+    for (const [k, m] of Object.entries(modules)) this.set(k, m);
+  }
+
+  get length(): number {
+    return this._modules.size;
+  }
+
+  get(key: string): M {
+    const m = this._modules.get(key);
+    if (!m) throw new Error(`ModuleDict.get: no module named "${key}"; keys are ${JSON.stringify([...this._modules.keys()])}`);
+    return m as M;
+  }
+
+  set(key: string, m: M): this {
+    if (this._modules.has(key)) this._modules.set(key, m);
+    else this.registerModule(key, m);
+    return this;
+  }
+
+  has(key: string): boolean {
+    return this._modules.has(key);
+  }
+
+  delete(key: string): boolean {
+    return this._modules.delete(key);
+  }
+
+  keys(): string[] {
+    return [...this._modules.keys()];
+  }
+
+  values(): M[] {
+    return [...this._modules.values()] as M[];
+  }
+
+  entries(): [string, M][] {
+    return [...this._modules.entries()] as [string, M][];
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.keys()[Symbol.iterator]();
+  }
+
+  override forward(): never {
+    throw new Error('forward: ModuleDict is a container and has no forward; call its modules');
+  }
+}

@@ -1,0 +1,443 @@
+// nn.Module: a tree of modules holding parameters (leaf tensors that require grad) and buffers, with
+// PyTorch's names and orders, so that `stateDict()` keys match PyTorch's `state_dict()` exactly and
+// weights move both ways (`layers.0.self_attn.in_proj_weight`).
+//
+// JS has no __setattr__, so registration is explicit: a module keeps its parameters in a JS property
+// (camelCase) *and* registers them under the PyTorch name:
+//   this.inProjWeight = this.registerParameter('in_proj_weight', randn([3 * e, e]));
+//   this.outProj = this.registerModule('out_proj', new Linear(e, e));
+
+import { Tensor, type DType } from '../autograd/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { fmtShape } from '../ops/util.js';
+
+export type StateDict = Record<string, Tensor>;
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/** Like `nn.Parameter(t)`: a detached leaf (sharing t's data) that requires grad. */
+export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  if (!(t instanceof Tensor)) throw new Error(`parameter: expects a Tensor, got ${describe(t)}`);
+  if (t.dtype !== 'float32' && t.dtype !== 'float64') {
+    throw new Error(`parameter: only floating point tensors can be parameters, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
+  }
+  const p = t.detach();
+  p.requiresGrad = requiresGrad;
+  return p;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v;
+}
+
+function checkName(fn: string, kind: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw new Error(`${fn}: ${kind} name must be a string, got ${describe(name)}`);
+  if (name === '') throw new Error(`${fn}: ${kind} name can't be empty string ""`);
+  if (name.includes('.')) throw new Error(`${fn}: ${kind} name can't contain ".", got "${name}"`);
+}
+
+/** Python's repr of a float (1e-05, 0.5, 1.0, 1e+16), for module reprs that match PyTorch's. */
+export function pyFloat(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mant, expStr] = x.toExponential().split('e');
+  const exp = Number(expStr);
+  if (exp < -4 || exp >= 16) {
+    return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const digits = mant.replace('-', '').replace('.', '');
+  const neg = x < 0 ? '-' : '';
+  let s: string;
+  if (exp >= 0) {
+    const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+    const frac = digits.slice(exp + 1);
+    s = `${intPart}.${frac || '0'}`;
+  } else {
+    s = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  }
+  return neg + s;
+}
+
+/** Python's repr of a bool. */
+export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+
+/** PyTorch's _addindent: indents every line but the first. */
+export function addIndent(s: string, n: number): string {
+  const lines = s.split('\n');
+  if (lines.length === 1) return s;
+  const pad = ' '.repeat(n);
+  return [lines[0], ...lines.slice(1).map((l) => pad + l)].join('\n');
+}
+
+export class Module {
+  /** Train mode (dropout active); `train()` / `eval()` set it on the whole tree. */
+  training = true;
+  /** @internal PyTorch-named parameters, in registration order (null = registered as None). */
+  readonly _parameters = new Map<string, Tensor | null>();
+  /** @internal PyTorch-named buffers. */
+  readonly _buffers = new Map<string, Tensor | null>();
+  /** @internal names of buffers left out of the state dict. */
+  readonly _nonPersistentBuffers = new Set<string>();
+  /** @internal PyTorch-named child modules. */
+  readonly _modules = new Map<string, Module | null>();
+
+  /** The class name shown by `toString()` (override if a minifier renames classes). */
+  _getName(): string {
+    return this.constructor.name;
+  }
+
+  private checkFree(fn: string, name: string, kind: 'parameters' | 'buffers' | 'modules'): void {
+    const owners: ['parameters' | 'buffers' | 'modules', Map<string, unknown>][] = [
+      ['parameters', this._parameters],
+      ['buffers', this._buffers],
+      ['modules', this._modules],
+    ];
+    for (const [k, map] of owners) {
+      if (k !== kind && map.has(name)) throw new Error(`${fn}: ${this._getName()} already has a ${k.slice(0, -1)} named "${name}"`);
+    }
+  }
+
+  /**
+   * Registers a parameter under its PyTorch name and returns it (made a leaf that requires grad).
+   * `null` registers the name as absent (like `register_parameter('bias', None)`).
+   */
+  registerParameter(name: string, t: Tensor): Tensor;
+  registerParameter(name: string, t: null): null;
+  registerParameter(name: string, t: Tensor | null): Tensor | null;
+  registerParameter(name: string, t: Tensor | null): Tensor | null {
+    checkName('registerParameter', 'parameter', name);
+    this.checkFree('registerParameter', name, 'parameters');
+    if (t === null || t === undefined) {
+      this._parameters.set(name, null);
+      return null;
+    }
+    if (!(t instanceof Tensor)) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got ${describe(t)}`);
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') {
+      throw new Error(`registerParameter: parameter "${name}" must be floating point, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
+    }
+    const p = t.isLeaf ? t : t.detach();
+    p.requiresGrad = true;
+    this._parameters.set(name, p);
+    return p;
+  }
+
+  /** Registers a buffer (state that is not a parameter); non-persistent buffers stay out of the state dict. */
+  registerBuffer(name: string, t: Tensor, persistent?: boolean): Tensor;
+  registerBuffer(name: string, t: null, persistent?: boolean): null;
+  registerBuffer(name: string, t: Tensor | null, persistent?: boolean): Tensor | null;
+  registerBuffer(name: string, t: Tensor | null, persistent = true): Tensor | null {
+    checkName('registerBuffer', 'buffer', name);
+    this.checkFree('registerBuffer', name, 'buffers');
+    if (t !== null && t !== undefined && !(t instanceof Tensor)) {
+      throw new Error(`registerBuffer: buffer "${name}" must be a Tensor or null, got ${describe(t)}`);
+    }
+    this._buffers.set(name, t ?? null);
+    if (persistent) this._nonPersistentBuffers.delete(name);
+    else this._nonPersistentBuffers.add(name);
+    return t ?? null;
+  }
+
+  /** Registers a child module under its PyTorch name ('out_proj', 'layers', '0') and returns it. */
+  registerModule<M extends Module>(name: string, m: M): M;
+  registerModule(name: string, m: null): null;
+  registerModule<M extends Module>(name: string, m: M | null): M | null;
+  registerModule<M extends Module>(name: string, m: M | null): M | null {
+    checkName('registerModule', 'module', name);
+    this.checkFree('registerModule', name, 'modules');
+    if (m !== null && m !== undefined && !(m instanceof Module)) {
+      throw new Error(`registerModule: module "${name}" must be a Module or null, got ${describe(m)}`);
+    }
+    this._modules.set(name, m ?? null);
+    return m ?? null;
+  }
+
+  // ---- traversal ------------------------------------------------------------------------------------
+
+  /** (name, module) for this module and every descendant, pre-order, each module once. */
+  namedModules(prefix = '', memo: Set<Module> = new Set()): [string, Module][] {
+    const out: [string, Module][] = [];
+    const walk = (m: Module, pre: string): void => {
+      if (memo.has(m)) return;
+      memo.add(m);
+      out.push([pre, m]);
+      for (const [name, child] of m._modules) {
+        if (child) walk(child, pre ? `${pre}.${name}` : name);
+      }
+    };
+    walk(this, prefix);
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  namedChildren(): [string, Module][] {
+    const seen = new Set<Module>();
+    const out: [string, Module][] = [];
+    for (const [name, m] of this._modules) {
+      if (m && !seen.has(m)) {
+        seen.add(m);
+        out.push([name, m]);
+      }
+    }
+    return out;
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  private namedMembers(kind: '_parameters' | '_buffers', prefix: string, recurse: boolean): [string, Tensor][] {
+    const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    const seen = new Set<Tensor>();
+    const out: [string, Tensor][] = [];
+    for (const [pre, m] of mods) {
+      for (const [name, t] of m[kind]) {
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        out.push([pre ? `${pre}.${name}` : name, t]);
+      }
+    }
+    return out;
+  }
+
+  /** (dotted PyTorch name, parameter), each parameter once, in PyTorch's order. */
+  namedParameters(prefix = '', recurse = true): [string, Tensor][] {
+    return this.namedMembers('_parameters', prefix, recurse);
+  }
+
+  parameters(recurse = true): Tensor[] {
+    return this.namedParameters('', recurse).map(([, p]) => p);
+  }
+
+  namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
+    return this.namedMembers('_buffers', prefix, recurse);
+  }
+
+  buffers(recurse = true): Tensor[] {
+    return this.namedBuffers('', recurse).map(([, b]) => b);
+  }
+
+  /** The module at a dotted path ('layers.0.self_attn'); '' is this module. */
+  getSubmodule(target: string): Module {
+    if (target === '') return this;
+    let m: Module = this;
+    const walked: string[] = [];
+    for (const part of target.split('.')) {
+      const next = m._modules.get(part);
+      if (!next) throw new Error(`getSubmodule: ${m._getName()}${walked.length ? ` (at "${walked.join('.')}")` : ''} has no submodule "${part}" (looking up "${target}")`);
+      walked.push(part);
+      m = next;
+    }
+    return m;
+  }
+
+  /** The parameter at a dotted path ('layers.0.linear1.weight'). */
+  getParameter(target: string): Tensor {
+    const at = target.lastIndexOf('.');
+    const m = this.getSubmodule(at < 0 ? '' : target.slice(0, at));
+    const p = m._parameters.get(target.slice(at + 1));
+    if (!p) throw new Error(`getParameter: ${m._getName()} has no parameter "${target.slice(at + 1)}" (looking up "${target}")`);
+    return p;
+  }
+
+  /** The buffer at a dotted path. */
+  getBuffer(target: string): Tensor {
+    const at = target.lastIndexOf('.');
+    const m = this.getSubmodule(at < 0 ? '' : target.slice(0, at));
+    const b = m._buffers.get(target.slice(at + 1));
+    if (!b) throw new Error(`getBuffer: ${m._getName()} has no buffer "${target.slice(at + 1)}" (looking up "${target}")`);
+    return b;
+  }
+
+  // ---- modes and bulk changes -------------------------------------------------------------------------
+
+  /** Sets train mode on this module and all descendants (dropout active); returns this. */
+  train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new Error(`train: mode is expected to be a boolean, got ${describe(mode)}`);
+    this.training = mode;
+    for (const m of this.children()) m.train(mode);
+    return this;
+  }
+
+  /** Eval mode (dropout is the identity); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Calls fn on every descendant (children first, like PyTorch) and on this module; returns this. */
+  apply(fn: (m: Module) => void): this {
+    for (const m of this.children()) m.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Drops every parameter's gradient (PyTorch's default set_to_none=True). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Sets requiresGrad on every parameter (freezing with false); returns this. */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requiresGrad;
+    return this;
+  }
+
+  /**
+   * Converts floating point parameters and buffers to `dtype` (float32 or float64). Tensors cannot
+   * change dtype in place, so each one is replaced by a new tensor; every JS property of a module in
+   * this tree that referenced an old tensor is pointed at the new one. Create optimizers after `to()`.
+   */
+  to(dtype: DType): this {
+    if (dtype !== 'float32' && dtype !== 'float64') {
+      throw new Error(`to: Module.to only accepts floating point dtypes (float32, float64), but got dtype=${String(dtype)}`);
+    }
+    const replaced = new Map<Tensor, Tensor>();
+    const convert = (t: Tensor, isParam: boolean): Tensor => {
+      const done = replaced.get(t);
+      if (done) return done;
+      if (t.dtype === dtype || (t.dtype !== 'float32' && t.dtype !== 'float64')) return t;
+      const n = noGrad(() => t.to(dtype));
+      if (isParam) {
+        n.requiresGrad = t.requiresGrad;
+        if (t.grad) n.grad = noGrad(() => t.grad!.to(dtype));
+      }
+      replaced.set(t, n);
+      return n;
+    };
+    const mods = this.modules();
+    for (const m of mods) {
+      for (const [k, p] of m._parameters) if (p) m._parameters.set(k, convert(p, true));
+      for (const [k, b] of m._buffers) if (b) m._buffers.set(k, convert(b, false));
+    }
+    if (replaced.size === 0) return this;
+    for (const m of mods) {
+      const obj = m as unknown as Record<string, unknown>;
+      for (const key of Object.keys(obj)) {
+        const v = obj[key];
+        if (v instanceof Tensor && replaced.has(v)) obj[key] = replaced.get(v);
+      }
+    }
+    return this;
+  }
+
+  float(): this {
+    return this.to('float32');
+  }
+
+  double(): this {
+    return this.to('float64');
+  }
+
+  // ---- state dict -------------------------------------------------------------------------------------
+
+  /**
+   * Parameters then persistent buffers, module by module in PyTorch's order, under PyTorch's dotted
+   * names. Values are detached tensors sharing the data (a snapshot: in-place updates replace a
+   * parameter's data, so later optimizer steps do not show through); `keepVars` returns the tensors themselves.
+   */
+  stateDict(opts: { prefix?: string; keepVars?: boolean } = {}): StateDict {
+    const out: StateDict = {};
+    const keep = opts.keepVars ?? false;
+    const walk = (m: Module, pre: string): void => {
+      for (const [name, p] of m._parameters) if (p) out[pre + name] = keep ? p : p.detach();
+      for (const [name, b] of m._buffers) {
+        if (b && !m._nonPersistentBuffers.has(name)) out[pre + name] = keep ? b : b.detach();
+      }
+      for (const [name, c] of m._modules) if (c) walk(c, `${pre}${name}.`);
+    };
+    walk(this, opts.prefix ?? '');
+    return out;
+  }
+
+  /**
+   * Copies values into the existing parameters and buffers in place (under noGrad, so optimizers keep
+   * their references), converting dtype as needed. Strict mode throws on missing or unexpected keys; a
+   * shape mismatch always throws. Returns the missing and unexpected keys.
+   */
+  loadStateDict(dict: StateDict, opts: { strict?: boolean } = {}): LoadStateDictResult {
+    const strict = opts.strict ?? true;
+    if (dict === null || typeof dict !== 'object') throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describe(dict)}`);
+    const own = this.stateDict({ keepVars: true });
+    const missingKeys: string[] = [];
+    const mismatches: string[] = [];
+    const copies: [Tensor, Tensor][] = [];
+    for (const [key, target] of Object.entries(own)) {
+      if (!Object.prototype.hasOwnProperty.call(dict, key)) {
+        missingKeys.push(key);
+        continue;
+      }
+      const src = dict[key];
+      if (!(src instanceof Tensor)) {
+        mismatches.push(`While copying the parameter named "${key}", expected a Tensor from checkpoint but received ${describe(src)}.`);
+        continue;
+      }
+      if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i])) {
+        mismatches.push(`size mismatch for ${key}: copying a param with shape ${fmtShape(src.shape)} from checkpoint, the shape in current model is ${fmtShape(target.shape)}.`);
+        continue;
+      }
+      copies.push([target, src]);
+    }
+    const unexpectedKeys = Object.keys(dict).filter((k) => !Object.prototype.hasOwnProperty.call(own, k));
+    const errors: string[] = [];
+    if (strict) {
+      if (missingKeys.length) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+      if (unexpectedKeys.length) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    }
+    errors.push(...mismatches);
+    if (errors.length) {
+      throw new Error(`loadStateDict: Error(s) in loading state_dict for ${this._getName()}:\n\t${errors.join('\n\t')}`);
+    }
+    noGrad(() => {
+      for (const [target, src] of copies) if (target !== src) target.copy_(src);
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  // ---- forward and repr ---------------------------------------------------------------------------
+
+  /** The computation; subclasses override it (`override forward(x: Tensor): Tensor`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  forward(..._args: any[]): any {
+    throw new Error(`forward: ${this._getName()} is missing the required "forward" function`);
+  }
+
+  /** Runs forward (like calling a PyTorch module: `model.call(x)`). */
+  call(...args: Parameters<this['forward']>): ReturnType<this['forward']> {
+    return this.forward(...args);
+  }
+
+  /** The text inside the parentheses of a leaf module's repr (`in_features=4, out_features=3, bias=True`). */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** PyTorch's module repr. */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra ? extra.split('\n') : [];
+    const childLines: string[] = [];
+    for (const [key, m] of this._modules) {
+      childLines.push(`(${key}): ${addIndent(m ? m.toString() : 'None', 2)}`);
+    }
+    const lines = [...extraLines, ...childLines];
+    let s = `${this._getName()}(`;
+    if (lines.length) {
+      if (extraLines.length === 1 && childLines.length === 0) s += extraLines[0];
+      else s += `\n  ${lines.join('\n  ')}\n`;
+    }
+    return `${s})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
