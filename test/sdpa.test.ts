@@ -95,20 +95,20 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
   for (const c of CASES) {
     it(`${c.name}: fused kernels on the float64 executor match the math path (P kept, and P recomputed)`, () => {
       for (const limit of [1 << 22, 0]) {
-      const prev = setSdpaKeepProbsLimit(limit);
-      const ref = reference(c);
-      const t = inputs(c);
-      const out = run(SDPBackend.FUSED, c, t);
-      setSdpaKeepProbsLimit(prev);
-      expect(lastSdpBackend()).toBe(SDPBackend.FUSED);
-      expect(out.shape).toEqual(ref.out.shape);
-      expectClose(out, ref.out, 1e-12, 1e-10, 'output');
-      out.backward(ref.g);
-      expectClose(t.q.grad!, ref.t.q.grad!, 1e-12, 1e-10, 'dq');
-      expectClose(t.k.grad!, ref.t.k.grad!, 1e-12, 1e-10, 'dk');
-      expectClose(t.v.grad!, ref.t.v.grad!, 1e-12, 1e-10, 'dv');
-      if (t.mask && t.mask.dtype !== 'bool') expectClose(t.mask.grad!, ref.t.mask!.grad!, 1e-12, 1e-10, 'dmask');
-      for (const x of [out, t.q.grad!, t.k.grad!, t.v.grad!]) expect(values(x).some(Number.isNaN)).toBe(false);
+        const prev = setSdpaKeepProbsLimit(limit);
+        const ref = reference(c);
+        const t = inputs(c);
+        const out = run(SDPBackend.FUSED, c, t);
+        setSdpaKeepProbsLimit(prev);
+        expect(lastSdpBackend()).toBe(SDPBackend.FUSED);
+        expect(out.shape).toEqual(ref.out.shape);
+        expectClose(out, ref.out, 1e-12, 1e-10, 'output');
+        out.backward(ref.g);
+        expectClose(t.q.grad!, ref.t.q.grad!, 1e-12, 1e-10, 'dq');
+        expectClose(t.k.grad!, ref.t.k.grad!, 1e-12, 1e-10, 'dk');
+        expectClose(t.v.grad!, ref.t.v.grad!, 1e-12, 1e-10, 'dv');
+        if (t.mask && t.mask.dtype !== 'bool') expectClose(t.mask.grad!, ref.t.mask!.grad!, 1e-12, 1e-10, 'dmask');
+        for (const x of [out, t.q.grad!, t.k.grad!, t.v.grad!]) expect(values(x).some(Number.isNaN)).toBe(false);
       }
     });
     it(`${c.name}: gradcheck through the math path and through the fused kernels`, () => {
@@ -165,43 +165,32 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
   });
 });
 
+/** Fused float32 on the current mode against the float64 math reference: output and every gradient. */
+function checkFloat32(c: Case): void {
+  const ref = reference(c);
+  const q = ref.t.q.detach().float().requiresGrad_();
+  const k = ref.t.k.detach().float().requiresGrad_();
+  const v = ref.t.v.detach().float().requiresGrad_();
+  const m = ref.t.mask ? (ref.t.mask.dtype === 'bool' ? ref.t.mask : ref.t.mask.detach().float().requiresGrad_()) : undefined;
+  const out = sdpa(q, k, v, { ...c.opts, attnMask: m });
+  expect(lastSdpBackend()).toBe(SDPBackend.FUSED);
+  expect(out.dtype).toBe('float32');
+  expectClose(out, ref.out, 2e-5, 1e-4, `${c.name} output`);
+  out.backward(ref.g.float());
+  expectClose(q.grad!, ref.t.q.grad!, 1e-4, 1e-3, `${c.name} dq`);
+  expectClose(k.grad!, ref.t.k.grad!, 1e-4, 1e-3, `${c.name} dk`);
+  expectClose(v.grad!, ref.t.v.grad!, 1e-4, 1e-3, `${c.name} dv`);
+  if (m && m.dtype !== 'bool') expectClose(m.grad!, ref.t.mask!.grad!, 1e-4, 1e-3, `${c.name} dmask`);
+}
+
 describe.each(MODES)('scaledDotProductAttention on %s: fused float32 vs float64 math', (mode) => {
   beforeAll(() => useMode(mode));
-  for (const c of CASES) {
-    it(c.name, () => {
-      const ref = reference(c);
-      const q = ref.t.q.detach().float().requiresGrad_();
-      const k = ref.t.k.detach().float().requiresGrad_();
-      const v = ref.t.v.detach().float().requiresGrad_();
-      const m = ref.t.mask ? (ref.t.mask.dtype === 'bool' ? ref.t.mask : ref.t.mask.detach().float().requiresGrad_()) : undefined;
-      const out = sdpa(q, k, v, { ...c.opts, attnMask: m });
-      expect(lastSdpBackend()).toBe(SDPBackend.FUSED);
-      expect(out.dtype).toBe('float32');
-      expectClose(out, ref.out, 2e-5, 1e-4, 'output');
-      out.backward(ref.g.float());
-      expectClose(q.grad!, ref.t.q.grad!, 1e-4, 1e-3, 'dq');
-      expectClose(k.grad!, ref.t.k.grad!, 1e-4, 1e-3, 'dk');
-      expectClose(v.grad!, ref.t.v.grad!, 1e-4, 1e-3, 'dv');
-      if (m && m.dtype !== 'bool') expectClose(m.grad!, ref.t.mask!.grad!, 1e-4, 1e-3, 'dmask');
-    });
-  }
+  for (const c of CASES) it(c.name, () => checkFloat32(c));
 
   it('with P recomputed in the backward (very large weights), gradients still match', () => {
     const prev = setSdpaKeepProbsLimit(0);
     try {
-      for (const c of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]]) {
-        const ref = reference(c);
-        const q = ref.t.q.detach().float().requiresGrad_();
-        const k = ref.t.k.detach().float().requiresGrad_();
-        const v = ref.t.v.detach().float().requiresGrad_();
-        const m = ref.t.mask ? (ref.t.mask.dtype === 'bool' ? ref.t.mask : ref.t.mask.detach().float().requiresGrad_()) : undefined;
-        const out = sdpa(q, k, v, { ...c.opts, attnMask: m });
-        out.backward(ref.g.float());
-        expectClose(q.grad!, ref.t.q.grad!, 1e-4, 1e-3, `${c.name} dq`);
-        expectClose(k.grad!, ref.t.k.grad!, 1e-4, 1e-3, `${c.name} dk`);
-        expectClose(v.grad!, ref.t.v.grad!, 1e-4, 1e-3, `${c.name} dv`);
-        if (m && m.dtype !== 'bool') expectClose(m.grad!, ref.t.mask!.grad!, 1e-4, 1e-3, `${c.name} dmask`);
-      }
+      for (const c of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]]) checkFloat32(c);
     } finally {
       setSdpaKeepProbsLimit(prev);
     }
