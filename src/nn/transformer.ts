@@ -117,24 +117,34 @@ export class TransformerEncoderLayer extends Module {
   }
 }
 
-export class TransformerEncoder extends Module {
-  layers: ModuleList<TransformerEncoderLayer>;
+/** `numLayers` copies of a layer (as PyTorch deep-copies it) under 'layers', with an optional final 'norm'. */
+abstract class LayerStack<L extends Module & { clone(): L }> extends Module {
+  layers: ModuleList<L>;
   norm: LayerNorm | null;
   readonly numLayers: number;
 
-  /** Stacks `numLayers` copies of `encoderLayer` (as PyTorch deep-copies it), with an optional final norm. */
-  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+  constructor(name: string, layer: L, numLayers: number, norm: LayerNorm | null) {
     super();
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`TransformerEncoder: numLayers must be a positive integer, got ${numLayers}`);
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`${name}: numLayers must be a positive integer, got ${numLayers}`);
     this.numLayers = numLayers;
-    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => encoderLayer.clone())));
-    this.norm = this.registerModule('norm', opts.norm ?? null);
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => layer.clone())));
+    this.norm = this.registerModule('norm', norm);
+  }
+
+  protected finish(x: Tensor): Tensor {
+    return this.norm ? this.norm.forward(x) : x;
+  }
+}
+
+export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
+  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+    super('TransformerEncoder', encoderLayer, numLayers, opts.norm ?? null);
   }
 
   override forward(src: Tensor, opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
     let x = src;
     for (const layer of this.layers) x = layer.forward(x, { srcMask: opts.mask ?? null, srcKeyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal });
-    return this.norm ? this.norm.forward(x) : x;
+    return this.finish(x);
   }
 }
 
@@ -211,22 +221,14 @@ export class TransformerDecoderLayer extends Module {
   }
 }
 
-export class TransformerDecoder extends Module {
-  layers: ModuleList<TransformerDecoderLayer>;
-  norm: LayerNorm | null;
-  readonly numLayers: number;
-
+export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
   constructor(decoderLayer: TransformerDecoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
-    super();
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`TransformerDecoder: numLayers must be a positive integer, got ${numLayers}`);
-    this.numLayers = numLayers;
-    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => decoderLayer.clone())));
-    this.norm = this.registerModule('norm', opts.norm ?? null);
+    super('TransformerDecoder', decoderLayer, numLayers, opts.norm ?? null);
   }
 
   override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
     let x = tgt;
     for (const layer of this.layers) x = layer.forward(x, memory, o);
-    return this.norm ? this.norm.forward(x) : x;
+    return this.finish(x);
   }
 }
