@@ -14,14 +14,18 @@ export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 export class GradNode {
   private backwardFn: BackwardFn | null;
   private saved: { t: Tensor; version: number }[];
+  private owned: Tensor[];
+  /** `owned`: tensors the op made for its backward only (scalar operands, masks, statistics); disposed when the node is freed. */
   constructor(
     readonly name: string,
     readonly inputs: (Tensor | null)[],
     backward: BackwardFn,
     saved: Tensor[],
+    owned: Tensor[] = [],
   ) {
     this.backwardFn = backward;
     this.saved = saved.map((t) => ({ t, version: t._version }));
+    this.owned = owned;
   }
 
   get freed(): boolean {
@@ -49,18 +53,31 @@ export class GradNode {
   free(): void {
     this.backwardFn = null;
     this.saved = [];
+    for (const t of this.owned) t.dispose();
+    this.owned = [];
   }
 }
 
 /**
  * Records `out = op(inputs)` on the tape when grad mode is on and any input requires grad.
  * `backward` receives dL/dout and returns dL/dinput for each input (null where there is none).
+ * `owned` are internal tensors only the backward needs: they are disposed when the node is freed, or
+ * at once when nothing is recorded.
  */
-export function record(out: Tensor, name: string, inputs: (Tensor | null | undefined)[], backward: BackwardFn, saved: Tensor[] = []): Tensor {
-  if (!isGradEnabled()) return out;
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: (Tensor | null | undefined)[],
+  backward: BackwardFn,
+  saved: Tensor[] = [],
+  owned: Tensor[] = [],
+): Tensor {
   const ins = inputs.map((t) => t ?? null);
-  if (!ins.some((t) => t !== null && t.requiresGrad)) return out;
-  out._setGradFn(new GradNode(name, ins, backward, saved));
+  if (!isGradEnabled() || !ins.some((t) => t !== null && t.requiresGrad)) {
+    for (const t of owned) t.dispose();
+    return out;
+  }
+  out._setGradFn(new GradNode(name, ins, backward, saved, owned));
   return out;
 }
 
@@ -108,7 +125,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
   } else if (!sameShape(gradient.shape, root.shape)) {
     throw new Error(`backward: gradient has shape ${fmtShape(gradient.shape)} but the output has shape ${fmtShape(root.shape)}`);
   } else if (gradient.dtype !== root.dtype) {
-    throw new Error(`backward: gradient is ${gradient.dtype} but the output is ${root.dtype}`);
+    throw new Error(`backward: gradient is ${gradient.dtype} but the output is ${root.dtype} (shape ${fmtShape(root.shape)})`);
   }
   noGrad(() => {
     const g0 = gradient ? gradient._view(root.shape) : root._onesLikeSelf();

@@ -71,7 +71,8 @@ export class GpuRuntime {
 
   /** Runs a kernel; GL results stay on the device as textures. */
   run(key: string, build: () => string, args: Storage[], size: number): Storage {
-    const inputs = args.map((s) => (this.isGL && s.texture ? s.texture : s.float32()));
+    // GPU.js cannot take a zero-length array argument; a kernel never reads an empty input, so pad it.
+    const inputs = args.map((s) => (this.isGL && s.texture ? s.texture : s.size === 0 ? new Float32Array(1) : s.float32()));
     const kinds = inputs.map((x) => (x instanceof Float32Array ? 'a' : 't')).join('');
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);

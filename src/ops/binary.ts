@@ -14,18 +14,29 @@ import { mapKernel } from './map.js';
 import { broadcastShapes, floatDType, isFloat } from './util.js';
 
 /** Signed power that matches Math.pow for negative bases with integer exponents on every mode
- * (GLSL's pow is undefined for negative bases). */
+ * (GLSL's pow is undefined for negative bases, and for a zero base with an exponent <= 0: GL gives 0
+ * for 0^-1; here it is 1 / (0 * 0) = Infinity at run time, as PyTorch). */
 export const POW = (a: string, b: string): string =>
-  `(${a} >= 0 ? Math.pow(${a}, ${b}) : (${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0)))`;
+  `(${a} == 0 ? (${b} > 0 ? 0 : (${b} == 0 ? 1 : 1 / (${a} * ${a}))) : (${a} > 0 ? Math.pow(${a}, ${b}) : ` +
+  `(${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0))))`;
 
 export function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
+  const [ta, tb] = operandsWithTemps(op, a, b);
+  return [ta, tb];
+}
+
+/** Like `operands`, plus the 0-d tensors made for number operands (the caller disposes them). */
+export function operandsWithTemps(op: string, a: Operand, b: Operand): [Tensor, Tensor, Tensor[]] {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${op}: at least one operand must be a Tensor`);
   for (const [n, v] of [['input', a], ['other', b]] as const) {
     if (!(v instanceof Tensor) && typeof v !== 'number') throw new Error(`${op}: ${n} must be a Tensor or a number, got ${typeof v}`);
   }
+  const temps: Tensor[] = [];
   const ta = a instanceof Tensor ? a : scalarTensor(a, b as Tensor);
+  if (ta !== a) temps.push(ta);
   const tb = b instanceof Tensor ? b : scalarTensor(b, ta);
-  return [ta, tb];
+  if (tb !== b) temps.push(tb);
+  return [ta, tb, temps];
 }
 
 function resultDType(op: string, a: Tensor, b: Tensor, intToFloat: boolean): DType {
@@ -42,11 +53,20 @@ interface BinarySpec {
 }
 
 function binary(spec: BinarySpec, x: Operand, y: Operand): Tensor {
-  const [a, b] = operands(spec.name, x, y);
-  const shape = broadcastShapes(spec.name, [a.shape, b.shape], ['input', 'other']);
-  const dtype = resultDType(spec.name, a, b, spec.intToFloat ?? false);
-  const out = mapKernel(spec.name, spec.fwd, [['a', a], ['b', b]], shape, dtype);
-  if (!needsGrad(a, b)) return out;
+  const [a, b, temps] = operandsWithTemps(spec.name, x, y);
+  let out: Tensor;
+  try {
+    const shape = broadcastShapes(spec.name, [a.shape, b.shape], ['input', 'other']);
+    const dtype = resultDType(spec.name, a, b, spec.intToFloat ?? false);
+    out = mapKernel(spec.name, spec.fwd, [['a', a], ['b', b]], shape, dtype);
+  } catch (e) {
+    for (const t of temps) t.dispose();
+    throw e;
+  }
+  if (!needsGrad(a, b)) {
+    for (const t of temps) t.dispose();
+    return out;
+  }
   const args: [string, Tensor][] = [['a', a], ['b', b]];
   return record(
     out,
@@ -57,6 +77,7 @@ function binary(spec: BinarySpec, x: Operand, y: Operand): Tensor {
       b.requiresGrad && spec.db ? gradExpr(spec.name + '.db', spec.db, g, args) : null,
     ],
     [a, b],
+    temps,
   );
 }
 
@@ -77,15 +98,16 @@ const POWS: BinarySpec = {
   db: `((a == 0 && b >= 0) ? 0 : g * ${POW('a', 'b')} * Math.log(a))`,
   intToFloat: true,
 };
+// NaN propagates (as PyTorch): `a != a` is the NaN test that every mode keeps.
 const MAXIMUM: BinarySpec = {
   name: 'maximum',
-  fwd: '(a >= b ? a : b)',
+  fwd: '((a >= b || a != a) ? a : b)',
   da: '(a > b ? g : (a == b ? 0.5 * g : 0))',
   db: '(b > a ? g : (a == b ? 0.5 * g : 0))',
 };
 const MINIMUM: BinarySpec = {
   name: 'minimum',
-  fwd: '(a <= b ? a : b)',
+  fwd: '((a <= b || a != a) ? a : b)',
   da: '(a < b ? g : (a == b ? 0.5 * g : 0))',
   db: '(b < a ? g : (a == b ? 0.5 * g : 0))',
 };

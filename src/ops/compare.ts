@@ -4,16 +4,20 @@
 
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor, type Operand } from '../autograd/tensor.js';
-import { operands } from './binary.js';
+import { operandsWithTemps } from './binary.js';
 import { scalarTensor } from './creation.js';
 import { mapKernel } from './map.js';
 import { broadcastShapes, floatDType, fmtShape, isFloat, precisionOf, sameShape } from './util.js';
 
 function compare(op: string, expr: string, x: Operand, y: Operand): Tensor {
-  const [a, b] = operands(op, x, y);
-  if (isFloat(a.dtype) && isFloat(b.dtype)) floatDType(op, [['input', a], ['other', b]]);
-  const shape = broadcastShapes(op, [a.shape, b.shape], ['input', 'other']);
-  return mapKernel(op, expr, [['a', a], ['b', b]], shape, 'bool');
+  const [a, b, temps] = operandsWithTemps(op, x, y);
+  try {
+    if (isFloat(a.dtype) && isFloat(b.dtype)) floatDType(op, [['input', a], ['other', b]]);
+    const shape = broadcastShapes(op, [a.shape, b.shape], ['input', 'other']);
+    return mapKernel(op, expr, [['a', a], ['b', b]], shape, 'bool');
+  } finally {
+    for (const t of temps) t.dispose();
+  }
 }
 
 export const eq = (a: Operand, b: Operand): Tensor => compare('eq', '(a == b ? 1 : 0)', a, b);
@@ -43,10 +47,15 @@ function checkMask(op: string, name: string, m: Tensor): void {
 /** `condition ? input : other`, elementwise with broadcasting. */
 export function where(condition: Tensor, input: Operand, other: Operand): Tensor {
   checkMask('where', 'condition', condition);
-  const [a, b] = operands('where', input, other);
-  const shape = broadcastShapes('where', [condition.shape, a.shape, b.shape], ['condition', 'input', 'other']);
-  const dtype = isFloat(a.dtype) || isFloat(b.dtype) ? floatDType('where', [['input', a], ['other', b]]) : a.dtype;
-  const out = mapKernel('where', '(c != 0 ? a : b)', [['c', condition], ['a', a], ['b', b]], shape, dtype);
+  const [a, b, temps] = operandsWithTemps('where', input, other);
+  let out: Tensor;
+  try {
+    const shape = broadcastShapes('where', [condition.shape, a.shape, b.shape], ['condition', 'input', 'other']);
+    const dtype = isFloat(a.dtype) || isFloat(b.dtype) ? floatDType('where', [['input', a], ['other', b]]) : a.dtype;
+    out = mapKernel('where', '(c != 0 ? a : b)', [['c', condition], ['a', a], ['b', b]], shape, dtype);
+  } finally {
+    for (const t of temps) t.dispose(); // the backward reads only the condition
+  }
   if (!needsGrad(a, b)) return out;
   return record(out, 'Where', [condition, a, b], (g) => [
     null,

@@ -1,7 +1,7 @@
 // dropout: y = x * m / (1 - p) with m ~ Bernoulli(1 - p) drawn on the host from the seeded generator,
 // so the same seed gives the same mask on every mode;  dx = g * m / (1 - p) with the forward's mask.
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { uniform } from '../autograd/random.js';
 import { fromValues } from './creation.js';
@@ -27,6 +27,6 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   const mask = dropoutMask(x.shape, p);
   const scale = p === 1 ? 0 : 1 / (1 - p);
   const y = mapKernel('dropout', `(m != 0 ? x * ${lit(scale)} : 0)`, [['x', x], ['m', mask]], x.shape, x.dtype);
-  if (!needsGrad(x)) return y;
-  return record(y, 'Dropout', [x], (g) => [mapKernel('dropout.bwd', `(m != 0 ? g * ${lit(scale)} : 0)`, [['g', g], ['m', mask]], g.shape, g.dtype)]);
+  // the mask lives as long as the backward needs it (record disposes it at once when nothing is recorded)
+  return record(y, 'Dropout', [x], (g) => [mapKernel('dropout.bwd', `(m != 0 ? g * ${lit(scale)} : 0)`, [['g', g], ['m', mask]], g.shape, g.dtype)], [], [mask]);
 }

@@ -39,7 +39,7 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
     named.push([n, t]);
   }
   const dtype = floatDType('layerNorm', named);
-  if (named.some(([, t]) => t.dtype !== dtype)) throw new Error(`layerNorm: input, weight and bias must share one floating dtype, got ${named.map(([n, t]) => `${n} ${t.dtype}`).join(', ')}`);
+  if (named.some(([, t]) => t.dtype !== dtype)) throw new Error(`layerNorm: input, weight and bias must share one floating dtype, got ${named.map(([n, t]) => `${n} ${t.dtype} (shape ${fmtShape(t.shape)})`).join(', ')}`);
   const D = numelOf(ns);
   const rows = x.numel / D;
   const w = weight ?? undefined;
@@ -94,5 +94,6 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
       return [dx, w?.requiresGrad ? col('w') : null, b?.requiresGrad ? col('b') : null];
     },
     [x, ...(w ? [w] : [])],
+    [stats],
   );
 }

@@ -40,10 +40,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
   const dtype = floatDType('matmul', [['input', a], ['other', b]]);
   if (a.dtype !== dtype || b.dtype !== dtype) {
-    throw new Error(`matmul: expects floating point tensors of one dtype, got input ${a.dtype} and other ${b.dtype}`);
+    throw new Error(`matmul: expects floating point tensors of one dtype, got input ${a.dtype} (shape ${fmtShape(a.shape)}) and other ${b.dtype} (shape ${fmtShape(b.shape)})`);
   }
   if (a.ndim === 0 || b.ndim === 0) {
     throw new Error(`matmul: both arguments need at least 1 dimension, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  }
+  const K1 = a.shape[a.ndim - 1];
+  const K2 = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
+  if (K1 !== K2) {
+    throw new Error(`matmul: inner dimensions do not match: input has shape ${fmtShape(a.shape)} (${K1} columns), other has shape ${fmtShape(b.shape)} (${K2} rows)`);
   }
   // 1-D operands: promote, multiply, then drop the added dim (as torch.matmul).
   if (a.ndim === 1 || b.ndim === 1) {
@@ -56,10 +61,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     return reshape(c, shape);
   }
   const [M, K] = a.shape.slice(-2);
-  const [K2, N] = b.shape.slice(-2);
-  if (K !== K2) {
-    throw new Error(`matmul: inner dimensions do not match: input has shape ${fmtShape(a.shape)} (${K} columns), other has shape ${fmtShape(b.shape)} (${K2} rows)`);
-  }
+  const N = b.shape[b.ndim - 1];
   const aB = a.shape.slice(0, -2);
   const bB = b.shape.slice(0, -2);
   const batch = broadcastShapes('matmul', [aB, bB], ['input batch dims', 'other batch dims']);

@@ -16,7 +16,7 @@ type Kind = 'sum' | 'mean' | 'amax' | 'amin' | 'argmax' | 'argmin' | 'var';
 export function reduceDims(op: string, x: Tensor, dim: number | number[] | undefined): number[] {
   if (dim === undefined || (Array.isArray(dim) && dim.length === 0)) return x.shape.map((_, i) => i);
   const list = (Array.isArray(dim) ? dim : [dim]).map((d) => normDim(op, d, x.ndim, x.shape));
-  if (new Set(list).size !== list.length) throw new Error(`${op}: dim ${JSON.stringify(dim)} names a dimension twice`);
+  if (new Set(list).size !== list.length) throw new Error(`${op}: dim ${JSON.stringify(dim)} names a dimension twice (shape ${fmtShape(x.shape)})`);
   return x.ndim === 0 ? [] : list.sort((a, b) => a - b);
 }
 
@@ -54,14 +54,15 @@ function reduceKernel(kind: Kind, x: Tensor, dims: number[], dtype: DType, corre
         break;
       case 'amax':
       case 'amin': {
+        // NaN wins (as PyTorch); the explicit test also stops GL compilers from turning this into max(), which drops NaN
         const cmp = kind === 'amax' ? '>' : '<';
-        body = `let acc = a[base]; ${loops(`const v = a[${off}]; if (v ${cmp} acc) { acc = v; }`)} return acc;`;
+        body = `let acc = a[base]; ${loops(`const v = a[${off}]; if (v ${cmp} acc || (v != v && acc == acc)) { acc = v; }`)} return acc;`;
         break;
       }
       case 'argmax':
       case 'argmin': {
         const cmp = kind === 'argmax' ? '>' : '<';
-        body = `let acc = a[base]; let at = 0; ${loops(`const v = a[${off}]; if (v ${cmp} acc) { acc = v; at = ${flat}; }`)} return at;`;
+        body = `let acc = a[base]; let at = 0; ${loops(`const v = a[${off}]; if (v ${cmp} acc || (v != v && acc == acc)) { acc = v; at = ${flat}; }`)} return at;`;
         break;
       }
       case 'var':
@@ -182,16 +183,26 @@ export function variance(x: Tensor, dim?: number | number[], opts: { correction?
   const correction = opts.correction ?? 1;
   const dims = reduceDims('var', x, dim);
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
-  const y = finish(reduceKernel('var', x, dims, x.dtype, correction), x, dims, opts.keepdim ?? false);
+  const denom = Math.max(n - correction, 0);
+  // No degrees of freedom left: PyTorch divides by 0 (inf, or nan for 0/0). A kernel's x / 0 is not
+  // reliable on GL (var of one element gave 0 there, not NaN), so that division happens on the host.
+  const y = finish(denom === 0 ? divideByZero(reduceKernel('var', x, dims, x.dtype, 0)) : reduceKernel('var', x, dims, x.dtype, correction), x, dims, opts.keepdim ?? false);
   if (!needsGrad(x)) return y;
   return record(y, 'Var', [x], (g) => {
     const m = reduceKernel('mean', x, dims, x.dtype);
     const mk = m._view(keptShape(x.shape, dims, true));
     const gk = g._view(mk.shape);
-    const dx = mapKernel('var.bwd', `g * 2 * (x - m) / ${Math.max(n - correction, 0)}`, [['g', gk], ['x', x], ['m', mk]], x.shape, x.dtype);
+    const num = mapKernel('var.bwd', `g * 2 * (x - m) / ${denom === 0 ? 1 : denom}`, [['g', gk], ['x', x], ['m', mk]], x.shape, x.dtype);
     for (const t of [m, mk, gk]) t.dispose();
-    return [dx];
+    return [denom === 0 ? divideByZero(num) : num];
   });
+}
+
+/** v / 0 for every element, on the host (Infinity with v's sign, NaN for 0); disposes `t`. */
+function divideByZero(t: Tensor): Tensor {
+  const out = fromValues(Array.from(t.toArray() as ArrayLike<number>, (v) => v / 0), [...t.shape], t.dtype);
+  t.dispose();
+  return out;
 }
 
 /** Sums a broadcast gradient back to `shape` (the engine's one place for broadcasting). */

@@ -35,7 +35,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
-  const d = normDim('unsqueeze', dim, x.ndim + 1);
+  const d = normDim('unsqueeze', dim, x.ndim + 1, x.shape);
   const shape = [...x.shape];
   shape.splice(d, 0, 1);
   return reshape(x, shape, 'unsqueeze');
@@ -200,7 +200,7 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const d = normDim('cat', dim, first.ndim, first.shape);
   tensors.forEach((t, k) => {
     if (!(t instanceof Tensor)) throw new Error(`cat: tensors[${k}] is not a Tensor`);
-    if (t.dtype !== first.dtype) throw new Error(`cat: tensors[${k}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
+    if (t.dtype !== first.dtype) throw new Error(`cat: tensors[${k}] is ${t.dtype} (shape ${fmtShape(t.shape)}) but tensors[0] is ${first.dtype} (shape ${fmtShape(first.shape)})`);
     if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
       throw new Error(`cat: sizes must match except in dimension ${dim}: tensors[0] has shape ${fmtShape(first.shape)}, tensors[${k}] has shape ${fmtShape(t.shape)}`);
     }
@@ -226,7 +226,7 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
 
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expects a non-empty array of tensors');
-  const d = normDim('stack', dim, tensors[0].ndim + 1);
+  const d = normDim('stack', dim, tensors[0].ndim + 1, tensors[0].shape);
   tensors.forEach((t, k) => {
     if (!sameShape(t.shape, tensors[0].shape)) throw new Error(`stack: all tensors must have one shape: tensors[0] has ${fmtShape(tensors[0].shape)}, tensors[${k}] has ${fmtShape(t.shape)}`);
   });
@@ -234,7 +234,9 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function checkIndex(op: string, index: Tensor, size: number, what: string): void {
-  if (!(index instanceof Tensor) || index.dtype !== 'int32') throw new Error(`${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype}` : ''}`);
+  if (!(index instanceof Tensor) || index.dtype !== 'int32') {
+    throw new Error(`${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype} (shape ${fmtShape(index.shape)})` : ''}`);
+  }
   const data = index.toArray();
   for (let k = 0; k < data.length; k++) {
     if (data[k] < 0 || data[k] >= size) throw new Error(`${op}: index ${data[k]} is out of range for ${what} of size ${size}`);
@@ -242,6 +244,11 @@ export function checkIndex(op: string, index: Tensor, size: number, what: string
 }
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  return indexSelectOwning(x, dim, index, false);
+}
+
+/** indexSelect; with `ownIndex` the index tensor is internal and is disposed once the backward no longer needs it. */
+function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: boolean): Tensor {
   const d = normDim('indexSelect', dim, x.ndim, x.shape);
   if (index instanceof Tensor && index.ndim > 1) throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
   checkIndex('indexSelect', index, x.shape[d] ?? 1, `dim ${dim} of a tensor of shape ${fmtShape(x.shape)}`);
@@ -255,8 +262,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
     `function (a, idx) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${L}); ` +
     `const p = q - o * ${L}; const e = i - q * ${inner}; return a[o * ${n * inner} + idx[p] * ${inner} + e]; }`;
   const y = launch(key, build, [x, index], outShape, x.dtype, x.dtype === 'float64' ? 'float64' : x.dtype === 'float32' ? 'float32' : 'float64');
-  if (!needsGrad(x)) return y;
-  return record(y, 'IndexSelect', [x, null], (g) => [scatterAdd(g, index, x.shape, d)]);
+  return record(y, 'IndexSelect', [x, null], (g) => [scatterAdd(g, index, x.shape, d)], [], ownIndex ? [index] : []);
 }
 
 /** dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's paddingIdx). */
@@ -278,5 +284,5 @@ export function repeatInterleave(x: Tensor, repeats: number, dim: number): Tenso
   const d = normDim('repeatInterleave', dim, x.ndim, x.shape);
   if (repeats === 1) return reshape(x, x.shape, 'repeatInterleave');
   const idx = fromValues(Array.from({ length: x.shape[d] * repeats }, (_, k) => Math.floor(k / repeats)), [x.shape[d] * repeats], 'int32');
-  return indexSelect(x, d, idx);
+  return indexSelectOwning(x, d, idx, true);
 }

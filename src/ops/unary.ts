@@ -1,7 +1,7 @@
 // Unary elementwise ops: forward expression over x, backward expression over g (dL/dy), x and y.
 //   exp: dx = g*y        log: dx = g/x          sqrt: dx = g/(2y)       rsqrt: dx = -g*y^3/2
 //   abs: dx = g*sign(x)  tanh: dx = g*(1-y^2)   sigmoid: dx = g*y*(1-y) relu: dx = g*[x>0]
-//   gelu: dx = g*(Phi(x) + x*phi(x)); tanh approximation differentiated exactly
+//   gelu: y = x*Phi(x), dx = g*(Phi(x) + x*phi(x)); tanh approximation differentiated exactly
 // Formulas are written to be safe on GL (no Infinity arithmetic, tanh clamped, sigmoid split by sign).
 
 import { needsGrad, record } from '../autograd/engine.js';
@@ -17,6 +17,18 @@ export const ERF = (z: string, out: string): string =>
   `for (let ${out}_n = 1; ${out}_n < 400; ${out}_n++) { ${out}_t = ${out}_t * 2 * ${out}_a * ${out}_a / (2 * ${out}_n + 1); ${out}_s += ${out}_t; if (${out}_t < ${out}_s * 1e-17) { break; } } ` +
   `const ${out}_e = Math.min(1.1283791670955126 * Math.exp(-${out}_a * ${out}_a) * ${out}_s, 1); ` +
   `const ${out} = ${z} < 0 ? -${out}_e : ${out}_e;`;
+
+/** Statements that set `out` = Phi(x), the standard normal CDF, accurate relative to its value in the lower
+ * tail too (GELU of a large negative x must be ~0, not the float32 rounding error of 1 + erf): the erf series
+ * for |x|/sqrt(2) < 2, else erfc by its continued fraction (64 terms, evaluated bottom up; no Infinity). */
+export const PHI = (x: string, out: string): string =>
+  `const ${out}_z = ${x} * 0.7071067811865476; const ${out}_a = ${out}_z < 0 ? -${out}_z : ${out}_z; let ${out}_c = 0; ` +
+  `if (${out}_a < 2) { let ${out}_t = ${out}_a; let ${out}_s = ${out}_a; ` +
+  `for (let ${out}_n = 1; ${out}_n < 200; ${out}_n++) { ${out}_t = ${out}_t * 2 * ${out}_a * ${out}_a / (2 * ${out}_n + 1); ${out}_s += ${out}_t; if (${out}_t < ${out}_s * 1e-17) { break; } } ` +
+  `${out}_c = 1 - Math.min(1.1283791670955126 * Math.exp(-${out}_a * ${out}_a) * ${out}_s, 1); } else { let ${out}_f = ${out}_a; ` +
+  `for (let ${out}_j = 0; ${out}_j < 64; ${out}_j++) { ${out}_f = ${out}_a + (64 - ${out}_j) * 0.5 / ${out}_f; } ` +
+  `${out}_c = Math.exp(-${out}_a * ${out}_a) / (1.7724538509055159 * ${out}_f); } ` +
+  `const ${out} = ${out}_z < 0 ? 0.5 * ${out}_c : 1 - 0.5 * ${out}_c;`;
 
 export const TANH = (x: string): string => `(${x} > 20 ? 1 : (${x} < -20 ? -1 : Math.tanh(${x})))`;
 export const SIGMOID = (x: string): string => `(${x} >= 0 ? 1 / (1 + Math.exp(-${x})) : Math.exp(${x}) / (1 + Math.exp(${x})))`;
@@ -42,13 +54,13 @@ const SPECS: Record<string, UnarySpec> = {
   abs: { name: 'abs', fwd: '(x < 0 ? -x : x)', bwd: '(x > 0 ? g : (x < 0 ? -g : 0))', intOk: true },
   tanh: { name: 'tanh', fwd: TANH('x'), bwd: 'g * (1 - y * y)' },
   sigmoid: { name: 'sigmoid', fwd: SIGMOID('x'), bwd: 'g * y * (1 - y)' },
-  relu: { name: 'relu', fwd: '(x > 0 ? x : 0)', bwd: '(x > 0 ? g : 0)', intOk: true },
+  relu: { name: 'relu', fwd: '((x > 0 || x != x) ? x : 0)', bwd: '(x > 0 ? g : 0)', intOk: true }, // relu(NaN) = NaN
   gelu: {
     name: 'gelu',
-    pre: ERF('x * 0.7071067811865476', 'ef'),
-    fwd: '0.5 * x * (1 + ef)',
-    bpre: ERF('x * 0.7071067811865476', 'ef'),
-    bwd: 'g * (0.5 * (1 + ef) + x * 0.3989422804014327 * Math.exp(-0.5 * x * x))',
+    pre: PHI('x', 'cdf'),
+    fwd: 'x * cdf',
+    bpre: PHI('x', 'cdf'),
+    bwd: 'g * (cdf + x * 0.3989422804014327 * Math.exp(-0.5 * x * x))',
   },
   geluTanh: {
     name: 'geluTanh',

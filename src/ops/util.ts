@@ -138,13 +138,18 @@ export function precisionOf(...ts: (Tensor | null | undefined)[]): Precision {
 export function floatDType(op: string, named: [string, Tensor][]): DType {
   let found: DType | null = null;
   let who = '';
+  let whoShape: readonly number[] = [];
   for (const [name, t] of named) {
     if (!isFloat(t.dtype)) continue;
     if (found && found !== t.dtype) {
-      throw new Error(`${op}: dtype mismatch: ${who} is ${found} but ${name} is ${t.dtype}; convert one with .float() or .double()`);
+      throw new Error(
+        `${op}: dtype mismatch: ${who} is ${found} but ${name} is ${t.dtype} (shapes ${fmtShape(whoShape)} and ${fmtShape(t.shape)}); ` +
+          `convert one with .float() or .double()`,
+      );
     }
     found = t.dtype;
     who = name;
+    whoShape = t.shape;
   }
   return found ?? 'float32';
 }

@@ -89,3 +89,21 @@ describe('binary ops: errors', () => {
     expect(w._version).toBe(1);
   });
 });
+
+describe.each(MODES)('binary ops on %s: special values as PyTorch', (mode) => {
+  beforeAll(() => useMode(mode));
+  it('pow with a zero base: 0^-1 = Infinity, 0^0 = 1, 0^2 = 0; its gradient at 0', () => {
+    const r = tensor([0, 0, 0, 0, 2]).pow(tensor([-1, 0, 2, -2, -1]));
+    expect(Array.from(r.toArray())).toEqual([Infinity, 1, 0, Infinity, 0.5]);
+    const a = tensor([0, 0], { requiresGrad: true });
+    a.pow(tensor([2, 0.5])).sum().backward();
+    expect(Array.from(a.grad!.toArray())).toEqual([0, Infinity]);
+  });
+  it('maximum / minimum propagate NaN; division by zero gives ±Infinity and NaN', () => {
+    const a = tensor([NaN, 1, 2]);
+    const b = tensor([1, NaN, 3]);
+    expect(Array.from(a.maximum(b).toArray())).toEqual([NaN, NaN, 3]);
+    expect(Array.from(a.minimum(b).toArray())).toEqual([NaN, NaN, 2]);
+    expect(Array.from(tensor([1, -1, 0]).div(tensor([0, 0, 0])).toArray())).toEqual([Infinity, -Infinity, NaN]);
+  });
+});
