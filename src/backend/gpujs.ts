@@ -36,6 +36,8 @@ export class GpuRuntime {
   readonly isGL: boolean;
   private cache: LRU<string, Cached>;
   compiles = 0;
+  /** The GL renderer string found by probe(), null for cpu/webasm. */
+  renderer: string | null = null;
 
   constructor(readonly mode: GpuMode, cacheLimit = 384) {
     if (!GPUClass) throw new Error('gpugrad: GPU.js is not loaded');

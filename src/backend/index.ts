@@ -19,13 +19,20 @@ function envBackend(): BackendName | undefined {
   return v ? (v as BackendName) : undefined;
 }
 
-function isSoftwareRenderer(r: string | null): boolean {
-  return r === null || /llvmpipe|softpipe|swiftshader|software|mesa offscreen/i.test(r);
+/**
+ * Whether a GL renderer is software (or cannot be shown to be hardware). headless-gl reports only
+ * "ANGLE" (its translator), never the driver behind it; under Xvfb that is Mesa's llvmpipe, so an
+ * unidentified renderer counts as software unless GPUGRAD_GL_HARDWARE=1 says otherwise.
+ */
+export function isSoftwareRenderer(r: string | null): boolean {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  if (g.process?.env?.GPUGRAD_GL_HARDWARE === '1') return false;
+  return r === null || r.trim() === 'ANGLE' || /llvmpipe|softpipe|swiftshader|software|mesa offscreen|basic render/i.test(r);
 }
 
 function tryRuntime(mode: GpuMode): { rt: GpuRuntime; real: string; renderer: string | null } | { error: string } {
   const existing = runtimes.get(mode);
-  if (existing) return { rt: existing, real: mode, renderer: activeInfo?.mode === mode ? activeInfo.renderer : null };
+  if (existing) return { rt: existing, real: mode, renderer: existing.renderer };
   try {
     const rt = new GpuRuntime(mode);
     const { mode: real, renderer } = rt.probe();
@@ -33,6 +40,7 @@ function tryRuntime(mode: GpuMode): { rt: GpuRuntime; real: string; renderer: st
       rt.destroy();
       return { error: `GPU.js fell back from '${mode}' to '${real}'` };
     }
+    rt.renderer = renderer;
     runtimes.set(mode, rt);
     return { rt, real, renderer };
   } catch (e) {
