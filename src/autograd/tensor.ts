@@ -442,10 +442,7 @@ export class Tensor {
   /** Transposes a 2-D tensor (like `.t()`). */
   t(): Tensor {
     if (this.ndim > 2) throw new Error(`t: expects a tensor with at most 2 dims, got shape [${this.shape.join(', ')}]; use transpose(dim0, dim1)`);
-    return this.ndim < 2 ? this.detachedViewIfNoGrad() : S.transpose(this, 0, 1);
-  }
-  private detachedViewIfNoGrad(): Tensor {
-    return S.reshape(this, [...this.shape]);
+    return this.ndim < 2 ? S.reshape(this, [...this.shape], 't') : S.transpose(this, 0, 1);
   }
   unsqueeze(dim: number): Tensor {
     return S.unsqueeze(this, dim);
