@@ -7,6 +7,8 @@ import {
   gradcheck,
   lastSdpBackend,
   manualSeed,
+  memory,
+  noGrad,
   randn,
   sdpaKernel,
   tensor,
@@ -338,5 +340,40 @@ describe('scaledDotProductAttention: errors and backend selection', () => {
     expect(() => sdpaKernel([SDPBackend.FUSED], () => sdpa(qb, kb, kb))).toThrow(/fused: the attention weights/);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0][0])).toMatch(/fused kernels cannot run: the attention weights have 16777216 elements/);
+  });
+});
+
+describe('scaledDotProductAttention frees what it makes', () => {
+  it('no data is left behind once the caller disposes the output (with and without backward)', () => {
+    manualSeed(9);
+    const q = randn([1, 4, 3, 4], { requiresGrad: true });
+    const k = randn([1, 2, 5, 4], { requiresGrad: true });
+    const v = randn([1, 2, 5, 4], { requiresGrad: true });
+    const run = (grad: boolean, withWeights: boolean) => {
+      const opts = { dropoutP: 0.2, enableGqa: true };
+      const call = () => (withWeights ? scaledDotProductAttentionWithWeights(q, k, v, opts) : { out: sdpa(q, k, v, opts), weights: null });
+      const r = grad ? call() : noGrad(call);
+      if (grad) {
+        const l = r.out.sum();
+        l.backward();
+        l.dispose();
+        for (const t of [q, k, v]) t.zeroGrad();
+      }
+      r.out.dispose();
+      r.weights?.dispose();
+    };
+    for (const grad of [false, true]) {
+      for (const withWeights of [false, true]) {
+        run(grad, withWeights);
+        const before = memory();
+        run(grad, withWeights);
+        run(grad, withWeights);
+        const after = memory();
+        // storages hold the data (textures on GL); after a backward the only leftovers are the GQA head-split
+        // views of q, k, v (tensor objects without data of their own, collected by GC)
+        expect({ storages: after.storages, textures: after.textures }, `grad ${grad}, weights ${withWeights}`).toEqual({ storages: before.storages, textures: before.textures });
+        if (!grad) expect(after.tensors).toBe(before.tensors);
+      }
+    }
   });
 });

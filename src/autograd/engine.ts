@@ -8,6 +8,7 @@ import type { Tensor } from './tensor.js';
 import { fmtShape, sameShape } from '../ops/util.js';
 import { sumToShape } from '../ops/reduce.js';
 import { add } from '../ops/binary.js';
+import { clone } from '../ops/convert.js';
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 
@@ -33,6 +34,9 @@ export class GradNode {
   }
 
   apply(grad: Tensor): (Tensor | null | undefined)[] {
+    if (!this.backwardFn && this.outputDisposed) {
+      throw new Error(`backward: the output of ${this.name} was disposed (dispose() or tidy()), which freed what its backward needed; backward before disposing`);
+    }
     if (!this.backwardFn) {
       throw new Error(
         `backward: trying to backward through the graph a second time (through ${this.name}), or to use tensors ` +
@@ -48,6 +52,14 @@ export class GradNode {
       }
     }
     return this.backwardFn(grad);
+  }
+
+  private outputDisposed = false;
+
+  /** The node's output tensor was disposed: free what only this node's backward needs. */
+  releaseForDisposedOutput(): void {
+    if (this.backwardFn) this.outputDisposed = true;
+    this.free();
   }
 
   free(): void {
@@ -131,6 +143,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
     const g0 = gradient ? gradient._view(root.shape) : root._onesLikeSelf();
     if (!root.gradFn) {
       accumulateLeaf(root, g0);
+      g0.dispose();
       return;
     }
     const grads = new Map<GradNode, Tensor>([[root.gradFn, g0]]);
@@ -138,7 +151,11 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
     for (const node of order) {
       const g = grads.get(node);
       grads.delete(node);
-      if (!g) continue;
+      if (!g) {
+        // reached by no gradient (e.g. only through inputs that do not require grad): nothing to do but free
+        if (!opts.retainGraph) node.free();
+        continue;
+      }
       const gis = node.apply(g);
       node.inputs.forEach((inp, i) => {
         const gi = gis[i];
@@ -169,12 +186,17 @@ function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
-  if (g.dtype !== leaf.dtype) throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype}`);
+  if (g.dtype !== leaf.dtype) throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype} (shape ${fmtShape(leaf.shape)})`);
   if (leaf.grad) {
-    const sum = add(leaf.grad, g);
-    leaf.grad.dispose();
-    leaf.grad = sum;
-  } else {
+    // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current
+    leaf.grad._assign(add(leaf.grad, g), 'backward (gradient accumulation)', true);
+  } else if (g._storageForKernel().refCount === 1) {
     leaf.grad = g._view(leaf.shape);
+  } else {
+    // the gradient's data is shared (another leaf's grad, the graph): give this leaf its own copy, so
+    // accumulating into one .grad later never changes another
+    const c = clone(g);
+    leaf.grad = c._view(leaf.shape);
+    c.dispose();
   }
 }

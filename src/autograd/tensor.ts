@@ -4,7 +4,7 @@
 
 import { Storage } from '../backend/storage.js';
 import { GradNode, runBackward, type BackwardOptions } from './engine.js';
-import { isGradEnabled } from './grad-mode.js';
+import { isGradEnabled, noGrad } from './grad-mode.js';
 import { formatTensor } from './format.js';
 import { keep, trackTensor } from './tidy.js';
 import * as B from '../ops/binary.js';
@@ -38,8 +38,6 @@ export class Tensor {
   private rg = false;
   private g: Tensor | null = null;
   private fn: GradNode | null = null;
-  /** Bumped by every in-place change; saved tensors are checked against it in backward. */
-  _version = 0;
   private disposed = false;
 
   private constructor(storage: Storage, shape: number[], dtype: DType) {
@@ -58,6 +56,9 @@ export class Tensor {
   }
 
   set grad(v: Tensor | null) {
+    if (v !== null && v !== undefined && (v.dtype !== this.dtype || v.shape.join() !== this.shape.join())) {
+      throw new Error(`grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})`);
+    }
     this.g = v === null || v === undefined ? null : keep(v);
   }
 
@@ -95,7 +96,7 @@ export class Tensor {
   }
 
   /** @internal replaces the data in place (optimizer updates, `copy_`); bumps the version. */
-  _assign(src: Tensor, op = 'copy_'): this {
+  _assign(src: Tensor, op = 'copy_', steal = false): this {
     this.assertLive();
     if (isGradEnabled() && this.rg) {
       throw new Error(
@@ -106,16 +107,26 @@ export class Tensor {
     if (src.shape.join() !== this.shape.join()) {
       throw new Error(`${op}: source has shape [${src.shape.join(', ')}] but the tensor has shape [${this.shape.join(', ')}]`);
     }
-    const converted = src.dtype === this.dtype ? src : src.to(this.dtype);
-    const next = converted._storageForKernel();
-    next.retain();
-    this.st.release();
-    this.st = next;
-    finalizer?.unregister(this);
-    finalizer?.register(this, next, this);
-    if (converted !== src) converted.dispose();
-    this._version++;
+    // The new values are written into this tensor's storage, so every view of it (detach(), reshape(),
+    // the tensor itself as saved by an op) sees them, as in PyTorch. A source the caller owns (steal) and
+    // that nothing else views hands over its data; otherwise it is copied first.
+    let fresh = src.dtype === this.dtype ? null : src.to(this.dtype);
+    const from = fresh ?? src;
+    const own = fresh !== null || steal;
+    if (!own || from._storageForKernel().refCount !== 1 || from._storageForKernel() === this.st) {
+      const copy = CV.clone(from);
+      fresh?.dispose();
+      fresh = copy;
+    }
+    this.st.adopt((fresh ?? from)._storageForKernel());
+    fresh?.dispose();
+    if (steal && fresh !== src) src.dispose();
     return this;
+  }
+
+  /** Bumped by every in-place change (through any view); saved tensors are checked against it in backward. */
+  get _version(): number {
+    return this.st.version;
   }
 
   get requiresGrad(): boolean {
@@ -176,7 +187,9 @@ export class Tensor {
     liveTensors--;
     finalizer?.unregister(this);
     this.st.release();
-    // gradFn stays: a backward through a disposed tensor must fail loudly, not treat it as a leaf
+    // gradFn stays (a backward through a disposed tensor must fail loudly, not treat it as a leaf), but what
+    // its backward saved is freed now: disposing an op's output releases the op's graph state too
+    this.fn?.releaseForDisposedOutput();
   }
 
   // ---- data access -------------------------------------------------------------------------------
@@ -262,37 +275,30 @@ export class Tensor {
   copy_(src: Tensor): this {
     return this._assign(src, 'copy_');
   }
+  /** Runs an out-of-place update and writes its result into this tensor (autograd does not track in-place ops). */
+  private inPlace(op: string, operand: Operand | null, compute: () => Tensor): this {
+    if (isGradEnabled() && (this.rg || (operand instanceof Tensor && operand.requiresGrad))) {
+      if (this.rg) {
+        throw new Error(`${op}: a tensor that requires grad (shape [${this.shape.join(', ')}]) cannot be modified in place while grad mode is on; wrap the update in noGrad(() => ...)`);
+      }
+      throw new Error(`${op}: the operand requires grad, but in-place ops are not recorded by autograd (tensor shape [${this.shape.join(', ')}]); use the out-of-place op, or wrap the update in noGrad(() => ...)`);
+    }
+    return this._assign(noGrad(compute), op, true);
+  }
   add_(other: Operand, alpha = 1): this {
-    const scaled = alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha;
-    const upd = B.add(this, scaled);
-    this._assign(upd, 'add_');
-    upd.dispose();
-    if (scaled !== other && scaled instanceof Tensor) scaled.dispose();
-    return this;
+    return this.inPlace('add_', other, () => B.add(this, alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha));
   }
   sub_(other: Operand): this {
-    const upd = B.sub(this, other);
-    this._assign(upd, 'sub_');
-    upd.dispose();
-    return this;
+    return this.inPlace('sub_', other, () => B.sub(this, other));
   }
   mul_(other: Operand): this {
-    const upd = B.mul(this, other);
-    this._assign(upd, 'mul_');
-    upd.dispose();
-    return this;
+    return this.inPlace('mul_', other, () => B.mul(this, other));
   }
   div_(other: Operand): this {
-    const upd = B.div(this, other);
-    this._assign(upd, 'div_');
-    upd.dispose();
-    return this;
+    return this.inPlace('div_', other, () => B.div(this, other));
   }
   fill_(value: number): this {
-    const upd = CV.fullOf(this.shape, value, this.dtype);
-    this._assign(upd, 'fill_');
-    upd.dispose();
-    return this;
+    return this.inPlace('fill_', null, () => CV.fullOf(this.shape, value, this.dtype));
   }
   zero_(): this {
     return this.fill_(0);

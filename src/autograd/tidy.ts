@@ -39,9 +39,12 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
     scopes.pop();
+    for (const t of scope) if (!kept.has(t) && !t.isDisposed && !(t.requiresGrad && t.isLeaf)) t.dispose();
+    throw e;
   }
+  scopes.pop();
   if (result instanceof Promise) throw new Error('tidy: the function returned a Promise; tidy is synchronous');
   const returned = new Set<Tensor>();
   collect(result, returned, new Set());

@@ -68,6 +68,39 @@ export class Storage {
     return this.f64;
   }
 
+  /** Bumped by every in-place write; shared by all views, so a saved tensor sees changes made through any view. */
+  version = 0;
+
+  /** How many tensors view this storage. */
+  get refCount(): number {
+    return this.refs;
+  }
+
+  /**
+   * In-place write: takes over the data of `src` (same size), which must have no other viewer; every
+   * tensor viewing this storage sees the new values. `src` is left empty (its next release frees nothing).
+   */
+  adopt(src: Storage): void {
+    this.assertLive();
+    src.assertLive();
+    if (src.size !== this.size) throw new Error(`gpugrad internal: in-place write of ${src.size} elements into ${this.size}`);
+    if (this.tex) {
+      this.tex.delete();
+      liveTextures--;
+    }
+    this.hostData = src.hostData;
+    this.tex = src.tex;
+    this.f32 = src.f32;
+    this.f64 = src.f64;
+    src.hostData = null;
+    src.tex = null;
+    src.f32 = null;
+    src.f64 = null;
+    src.released = true; // nothing left to free; the texture (if any) now belongs to this storage
+    liveStorages--;
+    this.version++;
+  }
+
   retain(): void {
     this.assertLive();
     this.refs++;

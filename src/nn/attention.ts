@@ -175,14 +175,17 @@ export class MultiheadAttention extends Module {
     let pad = kpm ? toFloatMask(kpm, q.dtype) : null; // (N, S)
     let isCausal = false;
     if (opts.isCausal) {
-      // Without padding masks or extra key columns, the causal hint goes to the attention op, which skips
-      // masked scores by index (an attnMask passed with the hint is promised to be that causal mask).
-      // Otherwise the causal mask is materialised and merged. PyTorch requires attnMask with the hint;
-      // gpugrad builds the causal mask when it is missing.
-      if (!kpm && !this.biasK && !this.addZeroAttn) {
+      // As PyTorch: with an attnMask, the hint lets the attention op apply causality by index only when
+      // there is no padding mask and no weights are asked for; otherwise the given attnMask is used as is.
+      // Without an attnMask PyTorch raises; gpugrad applies the causal mask (by index where it can).
+      const plain = !kpm && !this.biasK && !this.addZeroAttn;
+      if (!mask) {
+        if (plain) isCausal = true;
+        else mask = causalMask(L, S0, q.dtype);
+      } else if (plain && !needWeights) {
         mask = null;
         isCausal = true;
-      } else if (!mask) mask = causalMask(L, S0, q.dtype);
+      }
     }
 
     if (this.biasK && this.biasV) {

@@ -74,7 +74,7 @@ function fill(t: Tensor, draw: () => number): Tensor {
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = draw();
   const src = fromValues(vals, [...t.shape], t.dtype);
-  noGrad(() => t._assign(src, 'init'));
+  noGrad(() => t._assign(src, 'init', true));
   src.dispose();
   return t;
 }

@@ -169,7 +169,7 @@ export class Embedding extends Module {
       const v = Float64Array.from(this.weight.toArray());
       v.fill(0, this.paddingIdx * D, (this.paddingIdx + 1) * D);
       const src = fromValues(v, [...this.weight.shape], this.weight.dtype);
-      noGrad(() => this.weight._assign(src, 'Embedding.resetParameters'));
+      noGrad(() => this.weight._assign(src, 'Embedding.resetParameters', true));
       src.dispose();
     }
   }

@@ -341,8 +341,8 @@ export class Module {
 
   /**
    * Parameters then persistent buffers, module by module in PyTorch's order, under PyTorch's dotted
-   * names. Values are detached tensors sharing the data (a snapshot: in-place updates replace a
-   * parameter's data, so later optimizer steps do not show through); `keepVars` returns the tensors themselves.
+   * names. Values are detached tensors sharing the data (as in PyTorch, later in-place updates such as
+   * optimizer steps show through; clone() them for a snapshot); `keepVars` returns the tensors themselves.
    */
   stateDict(opts: { prefix?: string; keepVars?: boolean } = {}): StateDict {
     const out: StateDict = {};

@@ -73,7 +73,7 @@ class Scalars {
 
 /** Replaces t's data with the kernel result and disposes the result. */
 function assignFrom(t: Tensor, result: Tensor, op: string): void {
-  t._assign(result, op);
+  t._assign(result, op, true);
   result.dispose();
 }
 

@@ -84,7 +84,7 @@ export function clipGradValue(parameters: Tensor | Iterable<Tensor>, clipValue: 
       const lo = full([], -clipValue, { dtype: g.dtype });
       const a = g.minimum(hi);
       const b = a.maximum(lo);
-      g._assign(b, 'clipGradValue');
+      g._assign(b, 'clipGradValue', true);
       for (const t of [hi, lo, a, b]) t.dispose();
     }
   });

@@ -181,9 +181,14 @@ function fusedPath(c: Checked, drop: Tensor | null, withWeights: boolean): { out
   let { q, k, v, mask } = c;
   let batch = c.batch;
   const outShape = [...c.batch, c.L, c.v.shape[c.v.ndim - 1]];
+  const views: Tensor[] = [];
   if (c.gqa && c.groups > 1) {
     // query heads (H·G) -> (H, G); key/value heads H -> (H, 1); masks and dropout follow the query.
-    const split = (t: Tensor, at: number, into: number[]): Tensor => reshape(t, [...t.shape.slice(0, at), ...into, ...t.shape.slice(at + 1)]);
+    const split = (t: Tensor, at: number, into: number[]): Tensor => {
+      const r = reshape(t, [...t.shape.slice(0, at), ...into, ...t.shape.slice(at + 1)]);
+      views.push(r);
+      return r;
+    };
     const Hq = q.shape[q.ndim - 3];
     const H = Hq / c.groups;
     q = split(q, q.ndim - 3, [H, c.groups]);
@@ -194,10 +199,16 @@ function fusedPath(c: Checked, drop: Tensor | null, withWeights: boolean): { out
       mask = split(mask, mask.ndim - 3, mh === 1 ? [1, 1] : [H, c.groups]);
     }
     batch = [...batch.slice(0, -1), H, c.groups];
-    if (drop) drop = drop._view([...batch, c.L, c.S]);
+    if (drop) {
+      drop = drop._view([...batch, c.L, c.S]);
+      views.push(drop);
+    }
   }
-  const r = sdpaFused({ q, k, v, mask, causal: c.causal, scale: c.scale, drop, p: c.p, batch }, withWeights);
-  return { out: reshape(r.out, outShape), weights: r.weights ? reshape(r.weights, [...c.batch, c.L, c.S]) : null };
+  const r = sdpaFused({ q, k, v, mask, causal: c.causal, scale: c.scale, drop, p: c.p, batch }, outShape, withWeights ? [...c.batch, c.L, c.S] : null);
+  // the head-split views are graph inputs while a backward is pending; without one they can go now
+  if (!r.out.gradFn) for (const t of views) t.dispose();
+  else if (drop) drop.dispose();
+  return r;
 }
 
 /** Why the fused kernels cannot take this call (null when they can). */
@@ -247,5 +258,7 @@ function attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions,
   // One keep-mask draw of the weights' shape, in the same order on both paths, so a seed gives the
   // same dropout whichever backend runs.
   const drop = c.p > 0 ? dropoutMask([...c.batch, c.L, c.S], c.p) : null;
-  return use === SDPBackend.FUSED ? fusedPath(c, drop, withWeights) : mathPath(c, drop);
+  const r = use === SDPBackend.FUSED ? fusedPath(c, drop, withWeights) : mathPath(c, drop);
+  drop?.dispose(); // the graph keeps what it needs
+  return r;
 }

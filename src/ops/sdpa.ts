@@ -18,7 +18,7 @@ import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
 import { bmmKernel } from './matmul.js';
-import { rowLogSumExp } from './softmax.js';
+import { SOFTMAX_ENTRY, rowLogSumExp } from './softmax.js';
 import { bcastIndex, broadcastStrides, gatherIndex, launch, lit, sk } from './util.js';
 
 export interface FusedArgs {
@@ -68,16 +68,21 @@ function scoresKernel(a: FusedArgs): Tensor {
 function probsKernel(scores: Tensor, lse: Tensor, a: FusedArgs, withDrop: boolean): Tensor {
   if (withDrop && a.drop) {
     const f = a.p >= 1 ? 0 : 1 / (1 - a.p);
-    return mapKernel('sdpa.probsDrop', `(x > -1e30 && d != 0 ? Math.exp(x - l) * ${lit(f)} : 0)`, [['x', scores], ['l', lse], ['d', a.drop]], scores.shape, scores.dtype);
+    return mapKernel('sdpa.probsDrop', `(d != 0 ? (${SOFTMAX_ENTRY}) * ${lit(f)} : 0)`, [['x', scores], ['l', lse], ['d', a.drop]], scores.shape, scores.dtype);
   }
-  return mapKernel('sdpa.probs', '(x > -1e30 ? Math.exp(x - l) : 0)', [['x', scores], ['l', lse]], scores.shape, scores.dtype);
+  return mapKernel('sdpa.probs', `(${SOFTMAX_ENTRY})`, [['x', scores], ['l', lse]], scores.shape, scores.dtype);
+}
+
+/** Pd = P·drop/(1−p). */
+function applyDrop(p: number, P: Tensor, drop: Tensor): Tensor {
+  return mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(p >= 1 ? 0 : 1 / (1 - p))} : 0)`, [['P', P], ['d', drop]], P.shape, P.dtype);
 }
 
 /** dS = P ⊙ (g·drop/(1−p) − D): the softmax backward shared by the output and the weights. */
-function scoresGrad(a: FusedArgs, P: Tensor, g: Tensor, D: Tensor): Tensor {
-  if (!a.drop) return mapKernel('sdpa.dS', 'P * (g - D)', [['P', P], ['g', g], ['D', D]], P.shape, P.dtype);
-  const f = a.p >= 1 ? 0 : 1 / (1 - a.p);
-  return mapKernel('sdpa.dS.drop', `P * ((d != 0 ? g * ${lit(f)} : 0) - D)`, [['P', P], ['g', g], ['d', a.drop], ['D', D]], P.shape, P.dtype);
+function scoresGrad(p: number, P: Tensor, g: Tensor, D: Tensor, drop: Tensor | null): Tensor {
+  if (!drop) return mapKernel('sdpa.dS', 'P * (g - D)', [['P', P], ['g', g], ['D', D]], P.shape, P.dtype);
+  const f = p >= 1 ? 0 : 1 / (1 - p);
+  return mapKernel('sdpa.dS.drop', `P * ((d != 0 ? g * ${lit(f)} : 0) - D)`, [['P', P], ['g', g], ['d', drop], ['D', D]], P.shape, P.dtype);
 }
 
 /** From dS: [dq, dk, dmask] (scale folded into the two matmuls). */
@@ -93,12 +98,21 @@ function inputGrads(a: FusedArgs, dS: Tensor, floatMask: Tensor | null): (Tensor
   return [dq, dk, dmask];
 }
 
+/** What one backward reads besides its saved inputs; each graph node holds its own views and owns them. */
+interface Held {
+  lse: Tensor;
+  kept: Tensor | null;
+  drop: Tensor | null;
+}
+
 /**
- * Runs the fused forward and records its backward. With `withWeights` it also returns the attention
- * weights (after dropout, as PyTorch's MultiheadAttention returns them) as a differentiable tensor
- * from the same kernels, so the output is identical whether or not weights are asked for.
+ * Runs the fused forward and records its backward; the output comes back in `outShape` (the same
+ * layout as the kernels' batch shape, e.g. GQA's (..., H, G, L, Ev) seen as (..., Hq, L, Ev)). With
+ * `weightsShape` it also returns the attention weights (after dropout, as PyTorch's MultiheadAttention
+ * returns them) as a differentiable tensor from the same kernels, so the output is identical whether or
+ * not weights are asked for.
  */
-export function sdpaFused(a: FusedArgs, withWeights = false): { out: Tensor; weights: Tensor | null } {
+export function sdpaFused(a: FusedArgs, outShape: number[], weightsShape: number[] | null = null): { out: Tensor; weights: Tensor | null } {
   const { q, k, v, batch } = a;
   const L = q.shape[q.ndim - 2];
   const S = k.shape[k.ndim - 2];
@@ -110,66 +124,76 @@ export function sdpaFused(a: FusedArgs, withWeights = false): { out: Tensor; wei
   const keep = grad && scores.numel <= keepProbsLimit;
   // kept: P (pre-dropout) for the backward; pd: what multiplies v (P itself without dropout)
   const kept = keep ? probsKernel(scores, lse, a, false) : null;
-  const pd = kept ? (a.drop ? applyDrop(a, kept) : kept) : probsKernel(scores, lse, a, true);
+  const pd = kept ? (a.drop ? applyDrop(a.p, kept, a.drop) : kept) : probsKernel(scores, lse, a, true);
   scores.dispose();
-  const out = bmmKernel({ t: pd, batch, rows: L, cols: S, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: false }, batch);
-  /** P: the kept one, or recomputed from the saved row log-sum-exp (scores kernel + exp). */
-  const probs = (): Tensor => {
-    if (kept) return kept;
+  const out0 = bmmKernel({ t: pd, batch, rows: L, cols: S, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: false }, batch);
+  const out = out0._view(outShape);
+  out0.dispose();
+  const weights = weightsShape ? pd._view(weightsShape) : null;
+  const view = (t: Tensor | null): Tensor | null => (t ? t._view([...t.shape]) : null);
+  const hold = (): Held => ({ lse: view(lse)!, kept: view(kept), drop: view(a.drop) });
+  const owned = (h: Held): Tensor[] => [h.lse, h.kept, h.drop].filter((t): t is Tensor => t !== null);
+  /** P: the kept one, or recomputed from the row log-sum-exp (scores kernel + exp). */
+  const probs = (h: Held): Tensor => {
+    if (h.kept) return h.kept;
     const sc = scoresKernel(a);
-    const P = probsKernel(sc, lse, a, false);
+    const P = probsKernel(sc, h.lse, a, false);
     sc.dispose();
     return P;
   };
-  const release = (P: Tensor): void => {
-    if (P !== kept) P.dispose();
+  const release = (h: Held, P: Tensor): void => {
+    if (P !== h.kept) P.dispose();
   };
-  record(
-    out,
-    'ScaledDotProductAttention',
-    [q, k, v, floatMask],
-    (dO) => {
-      const P = probs();
-      const Pd = a.drop ? applyDrop(a, P) : P;
-      const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
-      if (Pd !== P) Pd.dispose();
-      const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
-      const D = rowDot(dO, out);
-      const dS = scoresGrad(a, P, dPd, D);
-      release(P);
-      dPd.dispose();
-      D.dispose();
-      const [dq, dk, dmask] = inputGrads(a, dS, floatMask);
-      return [dq, dk, dv, dmask];
-    },
-    [q, k, v, out, ...(floatMask ? [floatMask] : [])],
-  );
-  if (!withWeights) {
-    if (pd !== kept) pd.dispose();
-    return { out, weights: null };
+  const saved = [q, k, v, ...(a.mask ? [a.mask] : [])];
+  if (grad) {
+    const h = hold();
+    record(
+      out,
+      'ScaledDotProductAttention',
+      [q, k, v, floatMask],
+      (dO) => {
+        const P = probs(h);
+        const Pd = h.drop ? applyDrop(a.p, P, h.drop) : P;
+        const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
+        if (Pd !== P) Pd.dispose();
+        const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
+        const D = rowDot(dO, out, batch);
+        const dS = scoresGrad(a.p, P, dPd, D, h.drop);
+        release(h, P);
+        dPd.dispose();
+        D.dispose();
+        const [dq, dk, dmask] = inputGrads(a, dS, floatMask);
+        return [dq, dk, dv, dmask];
+      },
+      [...saved, out],
+      owned(h),
+    );
   }
-  // The weights are handed out: give them their own tensor object so disposing them leaves `kept` alone.
-  const weights = pd === kept ? pd._view([...pd.shape]) : pd;
-  record(
-    weights,
-    'ScaledDotProductAttentionWeights',
-    [q, k, floatMask],
-    (dW) => {
-      const P = probs();
-      const D = rowDot(dW, weights);
-      const dS = scoresGrad(a, P, dW, D);
-      release(P);
-      D.dispose();
-      return inputGrads(a, dS, floatMask);
-    },
-    [q, k, weights, ...(floatMask ? [floatMask] : [])],
-  );
+  if (grad && weights) {
+    const h = hold();
+    record(
+      weights,
+      'ScaledDotProductAttentionWeights',
+      [q, k, floatMask],
+      (dWeights) => {
+        const dW = dWeights._view([...batch, L, S]); // the kernels' batch shape (GQA: heads as (H, G))
+        const P = probs(h);
+        const D = rowDot(dW, weights, batch);
+        const dS = scoresGrad(a.p, P, dW, D, h.drop);
+        release(h, P);
+        D.dispose();
+        dW.dispose();
+        return inputGrads(a, dS, floatMask);
+      },
+      [...saved, weights],
+      owned(h),
+    );
+  }
+  // the nodes hold views of what they need; these originals can go
+  lse.dispose();
+  kept?.dispose();
+  if (pd !== kept) pd.dispose();
   return { out, weights };
-}
-
-/** Pd = P·drop/(1−p). */
-function applyDrop(a: FusedArgs, P: Tensor): Tensor {
-  return mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(a.p >= 1 ? 0 : 1 / (1 - a.p))} : 0)`, [['P', P], ['d', a.drop!]], P.shape, P.dtype);
 }
 
 /**
@@ -184,12 +208,12 @@ export function setSdpaKeepProbsLimit(elements: number): number {
 }
 let keepProbsLimit = 1 << 22;
 
-/** D[b, l] = Σ_e dO[b, l, e]·O[b, l, e], kept as (..., L, 1). */
-function rowDot(dO: Tensor, o: Tensor): Tensor {
+/** D[b, l] = Σ_e dO[b, l, e]·O[b, l, e], shaped (...batch, L, 1) to broadcast against the weights. */
+function rowDot(dO: Tensor, o: Tensor, batch: number[]): Tensor {
   const Ev = o.shape[o.ndim - 1];
   const rows = o.numel / Ev;
   const key = `sdpa.rowdot:${rows}:${Ev}`;
   const build = (): string =>
     `function (g, o) { const i = this.thread.x; let s = 0; for (let e = 0; e < ${Ev}; e++) { s += g[i * ${Ev} + e] * o[i * ${Ev} + e]; } return s; }`;
-  return launch(key, build, [dO, o], [...o.shape.slice(0, -1), 1], o.dtype);
+  return launch(key, build, [dO, o], [...batch, rows / Math.max(1, batch.reduce((x, y) => x * y, 1)), 1], o.dtype);
 }

@@ -3,13 +3,17 @@
 //   softmax:    y = exp(x - lse)   dx = y * (g - sum(g*y))
 //   logSoftmax: y = x - lse        dx = g - exp(y) * sum(g)
 // Entries <= -1e30 (-Infinity, or GL's -3.4e38) are masked: softmax gives them 0, logSoftmax -Infinity.
-// A row masked everywhere gives softmax 0 (never NaN), as PyTorch's fused attention does.
+// A row masked everywhere gives softmax 0 (never NaN), as PyTorch's fused attention does. A NaN input
+// makes its row NaN (it is never mistaken for a masked entry).
 
 import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
 import { sum } from './reduce.js';
 import { fmtShape, isFloat, launch, normDim, sk, stridesOf } from './util.js';
+
+/** exp(x − lse) for live entries, 0 for masked ones; NaN stays NaN (and a NaN in a row makes lse NaN). */
+export const SOFTMAX_ENTRY = 'x > -1e30 ? Math.exp(x - l) : (x != x ? x : 0)';
 
 /** Per-row kernel over `dim`: `lse` (log-sum-exp of x) or `dot` (sum of x*y). Output drops `dim`. */
 function rowKernel(kind: 'lse' | 'dot', x: Tensor, d: number, y?: Tensor): Tensor {
@@ -24,8 +28,8 @@ function rowKernel(kind: 'lse' | 'dot', x: Tensor, d: number, y?: Tensor): Tenso
     }
     return (
       `function (a) { ${head} let m = -1e30; for (let k = 0; k < ${n}; k++) { const v = a[base + k * ${inner}]; if (v > m) { m = v; } } ` +
-      `let s = 0; for (let j = 0; j < ${n}; j++) { const w = a[base + j * ${inner}]; if (w > -1e30) { s += Math.exp(w - m); } } ` +
-      `return s > 0 ? m + Math.log(s) : 0; }`
+      `let s = 0; let bad = 0; let nan = 0; for (let j = 0; j < ${n}; j++) { const w = a[base + j * ${inner}]; if (w > -1e30) { s += Math.exp(w - m); } else if (w != w) { bad = w; nan = 1; } } ` +
+      `if (nan > 0) { return bad; } return s > 0 ? m + Math.log(s) : 0; }`
     );
   };
   return launch(key, build, y ? [x, y] : [x], outShape, x.dtype);
@@ -52,7 +56,7 @@ export function rowLogSumExp(x: Tensor, d: number): Tensor {
 export function softmax(x: Tensor, dim: number): Tensor {
   const d = check('softmax', x, dim);
   const lse = rowLogSumExp(x, d);
-  const y = mapKernel('softmax', '(x > -1e30 ? Math.exp(x - l) : 0)', [['x', x], ['l', lse]], x.shape, x.dtype);
+  const y = mapKernel('softmax', `(${SOFTMAX_ENTRY})`, [['x', x], ['l', lse]], x.shape, x.dtype);
   lse.dispose();
   if (!needsGrad(x)) return y;
   return record(

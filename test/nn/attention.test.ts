@@ -156,9 +156,16 @@ describe('MultiheadAttention behaviour', () => {
     const causal = tensor([0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0].map((v) => v === 1), { shape: [4, 4] });
     const [ref] = m.forward(x, x, x, { attnMask: causal, needWeights: false });
     const [hinted] = m.forward(x, x, x, { attnMask: causal, isCausal: true, needWeights: false });
-    const [built] = m.forward(x, x, x, { isCausal: true });
+    const [built, bw] = m.forward(x, x, x, { isCausal: true });
     expectClose(hinted, ref, 1e-6, 1e-5);
     expectClose(built, ref, 1e-6, 1e-5);
+    expect(values(bw!).filter((w, i) => i % 4 > Math.floor(i / 4) % 4 && w !== 0)).toEqual([]);
+    // with weights asked for, PyTorch uses the attnMask as given (the hint does not replace it)
+    const diag = tensor(Array.from({ length: 16 }, (_, i) => i % 5 !== 0), { shape: [4, 4] });
+    const [dOut, dW] = m.forward(x, x, x, { attnMask: diag, isCausal: true, needWeights: true });
+    const [dRef] = m.forward(x, x, x, { attnMask: diag, needWeights: false });
+    expectClose(dOut, dRef, 1e-6, 1e-5);
+    expectClose(dW!.narrow(1, 3, 1).narrow(0, 0, 1).reshape([4]), [0, 0, 0, 1], 1e-6, 1e-6);
     const kpm = tensor([false, false, false, true, false, false, false, false], { shape: [2, 4] });
     const [ref2] = m.forward(x, x, x, { attnMask: causal, keyPaddingMask: kpm });
     const [c2] = m.forward(x, x, x, { isCausal: true, keyPaddingMask: kpm });

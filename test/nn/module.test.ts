@@ -192,12 +192,14 @@ describe('Module: state dicts', () => {
     expect(b.parameters().every((p) => p.requiresGrad && p.isLeaf)).toBe(true);
   });
 
-  it('stateDict values are snapshots: a later in-place update does not change them', () => {
+  it('stateDict values share the parameter data (as in PyTorch): a later in-place update shows through', () => {
     const l = new Linear(2, 2);
     const sd = l.stateDict();
     const w0 = values(sd.weight);
     noGrad(() => l.weight.add_(1));
-    expect(values(sd.weight)).toEqual(w0);
+    expect(values(sd.weight)).toEqual(w0.map((v) => Math.fround(v + 1)));
+    expect(sd.weight).not.toBe(l.weight);
+    expect(sd.weight.requiresGrad).toBe(false);
     expect(l.stateDict({ keepVars: true }).weight).toBe(l.weight);
   });
 
