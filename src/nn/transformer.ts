@@ -57,6 +57,13 @@ function resolve(dModel: number, nhead: number, o: TransformerLayerOptions): Res
   };
 }
 
+/** `fresh` (same configuration) with a copy of `from`'s weights and its train/eval mode (PyTorch's deepcopy). */
+function copyOf<M extends Module>(from: Module, fresh: M): M {
+  fresh.loadStateDict(from.stateDict());
+  fresh.train(from.training);
+  return fresh;
+}
+
 export interface EncoderForwardOptions {
   srcMask?: Tensor | null;
   srcKeyPaddingMask?: Tensor | null;
@@ -109,11 +116,7 @@ export class TransformerEncoderLayer extends Module {
 
   /** A fresh layer with the same configuration and a copy of the weights. */
   clone(): TransformerEncoderLayer {
-    const { dModel, nhead, ...rest } = this.config;
-    const c = new TransformerEncoderLayer(dModel, nhead, rest);
-    c.loadStateDict(this.stateDict());
-    c.train(this.training);
-    return c;
+    return copyOf(this, new TransformerEncoderLayer(this.config.dModel, this.config.nhead, this.config));
   }
 }
 
@@ -213,11 +216,7 @@ export class TransformerDecoderLayer extends Module {
   }
 
   clone(): TransformerDecoderLayer {
-    const { dModel, nhead, ...rest } = this.config;
-    const c = new TransformerDecoderLayer(dModel, nhead, rest);
-    c.loadStateDict(this.stateDict());
-    c.train(this.training);
-    return c;
+    return copyOf(this, new TransformerDecoderLayer(this.config.dModel, this.config.nhead, this.config));
   }
 }
 
