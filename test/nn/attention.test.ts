@@ -179,6 +179,23 @@ describe('MultiheadAttention behaviour', () => {
     const [o] = m.forward(x, x, x, { keyPaddingMask: tensor([[true, true, true]]) });
     expect(values(o)).toEqual(new Array(12).fill(0));
   });
+  it("PyTorch's initialisation, parameter names and repr", () => {
+    manualSeed(6);
+    const E = 64;
+    const m = new MultiheadAttention(E, 4, { addBiasKv: true });
+    expect(m.namedParameters().map(([n]) => n)).toEqual(['in_proj_weight', 'in_proj_bias', 'bias_k', 'bias_v', 'out_proj.weight', 'out_proj.bias']);
+    const w = values(m.inProjWeight!);
+    const bound = Math.sqrt(6 / (E + 3 * E)); // xavier-uniform over (3E, E)
+    expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
+    const std = Math.sqrt(w.reduce((a, x) => a + x * x, 0) / w.length);
+    expect(Math.abs(std - bound / Math.sqrt(3)) / (bound / Math.sqrt(3))).toBeLessThan(0.05);
+    expect(values(m.inProjBias!).every((x) => x === 0)).toBe(true);
+    expect(values(m.outProj.bias!).every((x) => x === 0)).toBe(true);
+    const sep = new MultiheadAttention(8, 2, { kdim: 6, vdim: 5 });
+    expect(Object.keys(sep.stateDict())).toEqual(['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']);
+    expect(sep.kProjWeight!.shape).toEqual([8, 6]);
+    expect(String(new MultiheadAttention(8, 2))).toBe('MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)\n)');
+  });
   it("PyTorch's shape checks", () => {
     const m = new MultiheadAttention(8, 2);
     const x = randn([5, 2, 8]);
