@@ -1,6 +1,7 @@
 // `npm test`: runs the vitest suite once with every GPU.js mode that can run here (cpu, webasm, and
-// headlessgl under xvfb-run). GPUGRAD_TEST_MODES=cpu,webasm narrows it. Under CI a missing headlessgl
-// is a failure, not a silent skip.
+// headlessgl under xvfb-run), plus test/browser.test.ts (webgl2 and webgl in Debian's headless Chromium,
+// /usr/bin/chromium). GPUGRAD_TEST_MODES=cpu,webasm narrows the Node modes. Under CI a missing
+// headlessgl or Chromium is a failure, not a silent skip.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,6 +30,17 @@ if (!modes) {
     modes = 'cpu,webasm';
   }
 }
+const CHROMIUM = '/usr/bin/chromium';
+const vitestExtra = [];
+if (!existsSync(CHROMIUM)) {
+  const msg = `the browser test (GPU.js webgl2/webgl in headless Chromium) cannot run here: ${CHROMIUM} is missing; install: apt-get install chromium`;
+  if (process.env.CI) {
+    console.error(`npm test: ${msg}`);
+    process.exit(1);
+  }
+  console.warn(`\n*** npm test: ${msg}\n*** test/browser.test.ts is excluded\n`);
+  vitestExtra.push('--exclude', 'test/browser.test.ts');
+}
 // type-check first: a type error fails the run before any test does
 const tsc = spawnSync(process.execPath, [path.join(path.dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
 if (tsc.status !== 0) {
@@ -37,9 +49,9 @@ if (tsc.status !== 0) {
 }
 const needsX = modes.split(',').some((m) => m.includes('gl')) && !process.env.DISPLAY;
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
-const args = [vitest, 'run', ...process.argv.slice(2)];
+const args = [vitest, 'run', ...vitestExtra, ...process.argv.slice(2)];
 const cmd = needsX ? 'xvfb-run' : process.execPath;
 const cmdArgs = needsX ? ['-a', '-s', '-screen 0 1024x768x24', process.execPath, ...args] : args;
-console.log(`npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}`);
+console.log(`npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}${vitestExtra.length ? '' : '; webgl2 and webgl in headless Chromium'}`);
 const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, GPUGRAD_TEST_MODES: modes } });
 process.exit(r.status ?? 1);

@@ -1,0 +1,168 @@
+// gpugrad in a browser: bundles test/browser/page.ts (which imports src/index.ts) for the browser with
+// esbuild, gpu.js resolved to its browser build, serves it from a local HTTP server and runs it in
+// Debian's headless Chromium (playwright-core, /usr/bin/chromium; WebGL from SwiftShader, no GPU needed).
+// On GPU.js modes webgl2 and webgl the page runs ops, attention, MultiheadAttention, optimizer steps and
+// a safetensors round trip in float32 and compares each result and gradient with the float64 host path
+// in the same page; this file asserts on the JSON report it returns.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { builtinModules } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnvReport, ModeReport } from './browser/page.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const MODES = ['webgl2', 'webgl'] as const;
+/** WebGL without a GPU (ANGLE on SwiftShader), and a quiet, isolated browser. */
+const CHROMIUM_FLAGS = [
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--ignore-gpu-blocklist',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !process.env.CI) {
+  console.warn(`\n*** test/browser.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser test is skipped\n`);
+}
+
+/** gpu.js's browser build (its package.json "browser" field), never its Node entry. */
+function gpujsBrowserBuild(): string {
+  const pkgPath = require.resolve('gpu.js/package.json');
+  const pkg = require(pkgPath) as { browser?: string };
+  if (typeof pkg.browser !== 'string') throw new Error(`gpu.js's package.json has no "browser" field (${pkgPath})`);
+  return path.join(path.dirname(pkgPath), pkg.browser);
+}
+
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+async function bundle(): Promise<{ js: string; inputs: string[] }> {
+  const gpuBrowser = gpujsBrowserBuild();
+  const r = await esbuild.build({
+    entryPoints: [path.join(here, 'browser', 'page.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    sourcemap: 'inline',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'gpugrad-browser',
+        setup(b) {
+          b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
+          b.onResolve({ filter: /.*/ }, (a) =>
+            builtins.has(a.path) ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] } : undefined,
+          );
+        },
+      },
+    ],
+  });
+  return { js: r.outputFiles[0].text, inputs: Object.keys(r.metafile.inputs) };
+}
+
+function serve(js: string): Promise<{ server: Server; url: string; requests: string[] }> {
+  const requests: string[] = [];
+  const html = '<!doctype html><meta charset="utf-8"><title>gpugrad browser test</title><link rel="icon" href="data:,"><script src="/page.js"></script>';
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(js);
+    else res.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
+      resolve({ server, url: `http://127.0.0.1:${addr.port}/`, requests });
+    });
+  });
+}
+
+describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium (GPU.js webgl2 and webgl)', () => {
+  let built: { js: string; inputs: string[] };
+  let served: Awaited<ReturnType<typeof serve>> | undefined;
+  let userDataDir: string | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
+    built = await bundle();
+    served = await serve(built.js);
+    userDataDir = mkdtempSync(path.join(os.tmpdir(), 'gpugrad-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      timeout: 60_000,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(served.url, { waitUntil: 'load', timeout: 60_000 });
+    await page.waitForFunction(() => typeof globalThis.gpugradBrowserTest === 'object', null, { timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    await new Promise<void>((r) => (served ? served.server.close(() => r()) : r()));
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  it('the page bundle holds src/ and gpu.js\'s browser build, and no Node entry points', () => {
+    const gpuBrowser = path.relative(process.cwd(), gpujsBrowserBuild()).split(path.sep).join('/');
+    expect(built.inputs, 'gpu.js browser build in the bundle').toContain(gpuBrowser);
+    expect(built.inputs.filter((f) => f.startsWith('src/')).length, 'src/ files in the bundle').toBeGreaterThan(10);
+    expect(built.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)), 'Node-only code in the bundle').toEqual([]);
+    expect(served!.requests).toEqual(['/', '/page.js']);
+  });
+
+  it('Chromium gives WebGL2 and WebGL contexts', async () => {
+    const env = (await page.evaluate(() => globalThis.gpugradBrowserTest.environment())) as EnvReport;
+    console.log(`browser: ${env.userAgent}\n  webgl2 renderer: ${env.webgl2}\n  webgl renderer: ${env.webgl}`);
+    expect(env.webgl2, 'no WebGL2 context: check the Chromium flags (SwiftShader)').not.toBeNull();
+    expect(env.webgl, 'no WebGL context: check the Chromium flags (SwiftShader)').not.toBeNull();
+  });
+
+  for (const mode of MODES) {
+    it(`${mode}: ops, attention, MultiheadAttention, optimizers and safetensors match the float64 path`, async () => {
+      const checkNames = (await page.evaluate(() => globalThis.gpugradBrowserTest.checkNames)) as string[];
+      const r = (await page.evaluate((m) => globalThis.gpugradBrowserTest.run(m), mode)) as ModeReport;
+      console.log(
+        `browser ${mode}: GPU.js ran '${r.backend}' on renderer ${JSON.stringify(r.renderer)}; ${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks passed in ${r.ms} ms (${r.compiles} kernels compiled; live at the end: ${JSON.stringify(r.memory)})` +
+          r.checks.map((c) => `\n  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join(''),
+      );
+      expect(r.backend, `GPU.js fell back from '${mode}' to '${r.backend}' (renderer ${r.renderer})`).toBe(mode);
+      expect(r.renderer, `no renderer reported for ${mode}`).toBeTruthy();
+      const failed = r.checks.filter((c) => !c.ok).map((c) => `${mode} / ${c.name}: ${c.detail}`);
+      expect(failed, `failed checks in Chromium on ${mode}:\n${failed.join('\n')}`).toEqual([]);
+      const missing = checkNames.filter((n) => !r.checks.some((c) => c.name === n));
+      expect(missing, `checks that did not run on ${mode}`).toEqual([]);
+      expect(r.warnings, `gpugrad warned on ${mode}`).toEqual([]);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+      expect(consoleErrors, 'console errors in the page').toEqual([]);
+    });
+  }
+});
