@@ -1,17 +1,11 @@
 // PyTorch golden values for the core ops (test/fixtures/core.json, made by scripts/make_fixtures.py with
 // PyTorch 1.13 in float64; schema in test/fixtures/README.md). Every case runs once on the float64 path
 // (tight tolerance) and, on every GPU.js mode under test, in float32 against the same float64 values.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, cat, stack, tensor, where, type DType, type Tensor } from '../src/index.js';
 import { MODES, expectClose, useMode } from './helpers.js';
+import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from './fixture-io.js';
 
-type JsonNum = number | boolean | 'Infinity' | '-Infinity' | 'NaN';
-interface TensorJson {
-  shape: number[];
-  dtype: DType;
-  data: JsonNum[];
-}
 type Arg = number | string | boolean | null | number[];
 interface CoreCase {
   name: string;
@@ -23,27 +17,10 @@ interface CoreCase {
   grads: Record<string, TensorJson | TensorJson[]>;
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/core.json', import.meta.url), 'utf8')) as { schema: number; cases: CoreCase[] };
+const fixture = readFixture('core.json') as { schema: number; cases: CoreCase[] };
 const CASES = fixture.cases;
 
-/** JSON numbers, with the strings "Infinity", "-Infinity" and "NaN" for non-finite values. */
-function decode(v: JsonNum | Arg): number {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v === 'Infinity') return Infinity;
-  if (v === '-Infinity') return -Infinity;
-  if (v === 'NaN') return NaN;
-  throw new Error(`golden: cannot decode ${JSON.stringify(v)} as a number`);
-}
-
-const isFloatJson = (t: TensorJson): boolean => t.dtype === 'float64' || t.dtype === 'float32';
-
-/** A leaf tensor from the fixture; floating data takes `floatDtype` and requires grad. */
-function load(t: TensorJson, floatDtype: 'float32' | 'float64', requiresGrad = false): Tensor {
-  const values = Float64Array.from(t.data, decode);
-  const dtype = isFloatJson(t) ? floatDtype : t.dtype;
-  return tensor(values, { shape: t.shape, dtype, requiresGrad: requiresGrad && isFloatJson(t) });
-}
+const load = (t: TensorJson, floatDtype: 'float32' | 'float64', requiresGrad = false): Tensor => fixtureTensor(t, floatDtype, requiresGrad);
 
 type Inputs = Record<string, Tensor | Tensor[]>;
 const one = (ins: Inputs, k: string): Tensor => {
@@ -58,7 +35,7 @@ const dimArg = (a: Arg): number | number[] | undefined => (a === null || a === u
 function run(c: CoreCase, ins: Inputs): Record<string, Tensor> {
   const a = c.args;
   const x = (): Tensor => one(ins, 'input');
-  const other = (): Tensor | number => (ins.other !== undefined ? one(ins, 'other') : decode(a.other));
+  const other = (): Tensor | number => (ins.other !== undefined ? one(ins, 'other') : decodeNum(a.other));
   switch (c.op) {
     case 'add':
       return { out: x().add(other()) };
@@ -88,7 +65,7 @@ function run(c: CoreCase, ins: Inputs): Record<string, Tensor> {
     case 'where':
       return { out: where(one(ins, 'condition'), x(), one(ins, 'other')) };
     case 'maskedFill':
-      return { out: x().maskedFill(one(ins, 'mask'), decode(a.value)) };
+      return { out: x().maskedFill(one(ins, 'mask'), decodeNum(a.value)) };
     case 'sum':
       return { out: x().sum(dimArg(a.dim), a.keepdim as boolean) };
     case 'mean':
@@ -150,10 +127,10 @@ function check(c: CoreCase, dtype: 'float32' | 'float64', atol: number, rtol: nu
       expect(got.shape, `${c.name}: shape of '${k}'`).toEqual(exp.shape);
       if (isFloatJson(exp)) {
         expect(got.dtype, `${c.name}: dtype of '${k}'`).toBe(dtype);
-        expectClose(got, exp.data.map(decode), atol, rtol, `${c.name}: ${k}`);
+        expectClose(got, exp.data.map(decodeNum), atol, rtol, `${c.name}: ${k}`);
       } else {
         expect(got.dtype, `${c.name}: dtype of '${k}'`).toBe(exp.dtype);
-        expect(Array.from(got.toArray()), `${c.name}: ${k}`).toEqual(exp.data.map(decode));
+        expect(Array.from(got.toArray()), `${c.name}: ${k}`).toEqual(exp.data.map(decodeNum));
       }
     }
     const gradKeys = Object.keys(c.gradOut);
@@ -169,7 +146,7 @@ function check(c: CoreCase, dtype: 'float32' | 'float64', atol: number, rtol: nu
       exps.forEach((e, i) => {
         const what = `${c.name}: d/d${k}${Array.isArray(exp) ? `[${i}]` : ''}`;
         const grad = ls[i].grad;
-        const want = e.data.map(decode);
+        const want = e.data.map(decodeNum);
         if (grad === null) {
           expect(want.every((v) => v === 0), `${what}: no gradient, expected a nonzero one`).toBe(true);
           return;

@@ -1,24 +1,14 @@
 // F.scaledDotProductAttention against the PyTorch reference fixtures (scripts/make_fixtures.py):
 // float64 through the math path and through the fused kernels on the host executor, and float32
 // fused kernels on every GPU.js mode.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, SDPBackend, lastSdpBackend, sdpaKernel, tensor, type DType, type Tensor } from '../src/index.js';
 import { MODES, expectClose, useMode } from './helpers.js';
+import { decodeNum, fixtureTensor, readFixture, type TensorJson } from './fixture-io.js';
 
-interface TJ {
-  shape: number[];
-  dtype: string;
-  data: (number | boolean | string)[];
-}
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/sdpa.json', import.meta.url), 'utf8'));
-const num = (v: number | boolean | string): number =>
-  typeof v === 'boolean' ? (v ? 1 : 0) : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : (v as number);
-function T(j: TJ, dtype: DType, requiresGrad = false): Tensor {
-  const t = tensor(j.data.map(num), { shape: j.shape, dtype: j.dtype === 'bool' ? 'bool' : dtype });
-  if (requiresGrad && t.dtype !== 'bool') t.requiresGrad = true;
-  return t;
-}
+const fixture = readFixture('sdpa.json');
+const T = (j: TensorJson, dtype: DType, requiresGrad = false): Tensor => fixtureTensor(j, dtype, requiresGrad);
+const num = decodeNum;
 
 function check(c: any, dtype: DType, backend: SDPBackend, atol: number, rtol: number): void {
   const q = T(c.inputs.query, dtype, true);

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, noGrad, randn, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
 import { MultiheadAttention } from '../../src/nn/attention.js';
@@ -6,30 +5,14 @@ import { TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, t
 import { LayerNorm } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { MODES, expectClose, useMode, values } from '../helpers.js';
+import { decodeNum, fixtureTensor, readFixture, type TensorJson } from '../fixture-io.js';
 
-interface TJ {
-  shape: number[];
-  dtype: string;
-  data: (number | boolean | string)[];
-}
-const FIX = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
-const mha = FIX('mha.json');
-const tr = FIX('transformer.json');
-
-function num(v: number | boolean | string): number {
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v === 'inf' || v === 'Infinity') return Infinity;
-  if (v === '-inf' || v === '-Infinity') return -Infinity;
-  if (v === 'nan' || v === 'NaN') return NaN;
-  return v as number;
-}
+type TJ = TensorJson;
+const mha = readFixture('mha.json');
+const tr = readFixture('transformer.json');
+const num = decodeNum;
 /** A fixture tensor as a gpugrad tensor; float data in `dtype` (the fixture's, or a forced one). */
-function T(j: TJ, dtype?: DType, requiresGrad = false): Tensor {
-  const dt = j.dtype === 'bool' ? 'bool' : ((dtype ?? j.dtype) as DType);
-  const t = tensor(j.data.map(num), { shape: j.shape, dtype: dt });
-  if (requiresGrad) t.requiresGrad = true;
-  return t;
-}
+const T = (j: TJ, dtype?: DType, requiresGrad = false): Tensor => fixtureTensor(j, dtype, requiresGrad);
 const kw = (kwargs: Record<string, unknown>, dtype: DType) => {
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(kwargs)) o[k] = v && typeof v === 'object' && 'shape' in (v as object) ? T(v as TJ, dtype) : v;
