@@ -17,7 +17,7 @@
 import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
-import { bmmKernel } from './matmul.js';
+import { bmmKernel, dotLoop } from './matmul.js';
 import { SOFTMAX_ENTRY, rowLogSumExp } from './softmax.js';
 import { bcastIndex, broadcastStrides, gatherIndex, launch, lit, sk } from './util.js';
 
@@ -58,7 +58,7 @@ function scoresKernel(a: FusedArgs): Tensor {
       `const l = Math.floor((r + 0.5) / ${S}); const s = r - l * ${S}; ` +
       (cond ? `if (${cond}) { return ${MASKED}; } ` : '') +
       `const qo = ${gatherIndex(batch, qStr, 0, 'bt')} + l * ${E}; const ko = ${gatherIndex(batch, kStr, 0, 'bt')} + s * ${E}; ` +
-      `let s0 = 0; for (let e = 0; e < ${E}; e++) { s0 += qa[qo + e] * ka[ko + e]; } return ${val}; }`
+      `${dotLoop('qa', 'qo', 1, 'ka', 'ko', 1, E, 's0')} return ${val}; }`
     );
   };
   return launch(key, build, mask ? [q, k, mask] : [q, k], shape, q.dtype);
