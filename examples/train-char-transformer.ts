@@ -7,7 +7,8 @@
 import { mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { F, nn, optim, manualSeed, noGrad, randint, tensor, arange, setBackend, backendInfo, memory, tidy, type Tensor, type BackendName } from '../src/index.js';
+import { nn, optim, manualSeed, setBackend, backendInfo, memory, type BackendName } from '../src/index.js';
+import { CharTransformer, SEED, TOKENS_PER_STEP, buildVocab, checkpointTensors, generate, makeOptimizer, trainStep } from './char-model.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -18,11 +19,6 @@ const STEPS = Number(opt('steps', '300'));
 const BACKEND = opt('backend', process.env.GPUGRAD_BACKEND ?? 'auto') as BackendName;
 const OUT = path.resolve(opt('out', 'out/train'));
 const RESUME = args.includes('--resume');
-const BATCH = 16;
-const CONTEXT = 32;
-const D_MODEL = 48;
-const HEADS = 4;
-const LAYERS = 2;
 
 setBackend(BACKEND);
 const info = backendInfo();
@@ -30,45 +26,11 @@ console.log(`gpugrad: GPU.js mode ${info.mode}${info.renderer ? ` (${info.render
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const text = readFileSync(path.join(here, 'data', 'corpus.txt'), 'utf8');
-const vocab = [...new Set(text)].sort();
-const stoi = new Map(vocab.map((c, i) => [c, i]));
-const ids = Int32Array.from(text, (c) => stoi.get(c)!);
+const vocab = buildVocab(text);
 
-class CharTransformer extends nn.Module {
-  tokEmb = this.registerModule('tok_emb', new nn.Embedding(vocab.length, D_MODEL));
-  posEmb = this.registerModule('pos_emb', new nn.Embedding(CONTEXT, D_MODEL));
-  encoder = this.registerModule(
-    'encoder',
-    new nn.TransformerEncoder(
-      new nn.TransformerEncoderLayer(D_MODEL, HEADS, { dimFeedforward: 4 * D_MODEL, dropout: 0.1, activation: 'gelu', batchFirst: true, normFirst: true }),
-      LAYERS,
-      { norm: new nn.LayerNorm(D_MODEL) },
-    ),
-  );
-  head = this.registerModule('head', new nn.Linear(D_MODEL, vocab.length));
-
-  override forward(idx: Tensor): Tensor {
-    const T = idx.shape[1];
-    const x = this.tokEmb.forward(idx).add(this.posEmb.forward(arange(T)));
-    return this.head.forward(this.encoder.forward(x, { isCausal: true }));
-  }
-}
-
-function batch(): { x: Tensor; y: Tensor } {
-  const starts = randint(0, ids.length - CONTEXT - 1, [BATCH]).toArray();
-  const xs = new Int32Array(BATCH * CONTEXT);
-  const ys = new Int32Array(BATCH * CONTEXT);
-  starts.forEach((s, b) => {
-    xs.set(ids.subarray(s, s + CONTEXT), b * CONTEXT);
-    ys.set(ids.subarray(s + 1, s + CONTEXT + 1), b * CONTEXT);
-  });
-  return { x: tensor(xs, { shape: [BATCH, CONTEXT] }), y: tensor(ys, { shape: [BATCH * CONTEXT] }) };
-}
-
-manualSeed(1234);
-const model = new CharTransformer();
-const opt_ = new optim.AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
-const sched = new optim.lrScheduler.CosineAnnealingLR(opt_, { tMax: STEPS, etaMin: 3e-4 });
+manualSeed(SEED);
+const model = new CharTransformer(vocab.chars.length);
+const { optimizer: opt_, scheduler: sched } = makeOptimizer(model, STEPS);
 mkdirSync(OUT, { recursive: true });
 const ckpt = path.join(OUT, 'checkpoint.safetensors');
 const csv = path.join(OUT, 'loss.csv');
@@ -80,37 +42,26 @@ if (RESUME && existsSync(ckpt)) {
   opt_.loadStateDict(optim.unflattenOptimizerState(tensors, metadata));
   start = Number(metadata.step);
   for (let i = 0; i < start; i++) sched.step();
-  manualSeed(1234 + start);
+  manualSeed(SEED + start);
   console.log(`resumed from ${path.relative(process.cwd(), ckpt)} at step ${start}`);
 } else {
   writeFileSync(csv, 'step,loss,lr\n');
 }
 
 async function save(step: number): Promise<void> {
-  const { tensors, metadata } = optim.flattenOptimizerState(opt_.stateDict());
-  const all: Record<string, Tensor> = { ...tensors };
-  for (const [k, v] of Object.entries(model.stateDict())) all[`model.${k}`] = v;
-  await nn.saveSafetensors(all, ckpt, { ...metadata, step: String(step) });
+  const { tensors, metadata } = checkpointTensors(model, opt_, step);
+  await nn.saveSafetensors(tensors, ckpt, metadata);
 }
 
 const t0 = Date.now();
 let last = NaN;
 for (let step = start; step < STEPS; step++) {
-  // tidy() frees every intermediate of the step (textures on the GL modes) when it returns
-  last = tidy(() => {
-    const { x, y } = batch();
-    const logits = model.forward(x);
-    const loss = F.crossEntropy(logits.reshape([-1, vocab.length]), y);
-    opt_.zeroGrad();
-    loss.backward();
-    nn.clipGradNorm(model.parameters(), 1.0);
-    opt_.step();
-    return loss.item();
-  });
+  // one step inside tidy(): every intermediate (textures on the GL modes) is freed when it returns
+  last = trainStep(model, opt_, vocab.ids);
   sched.step();
   appendFileSync(csv, `${step + 1},${last},${opt_.paramGroups[0].lr}\n`);
   const done = step + 1 - start;
-  const rate = (done * BATCH * CONTEXT) / ((Date.now() - t0) / 1000);
+  const rate = (done * TOKENS_PER_STEP) / ((Date.now() - t0) / 1000);
   const width = 30;
   const fill = Math.round(((step + 1) / STEPS) * width);
   const line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] step ${step + 1}/${STEPS} loss ${last.toFixed(4)} ${rate.toFixed(0)} tok/s`;
@@ -137,17 +88,7 @@ if (rows.length > 1) {
 }
 
 // a sample from the trained model
-model.eval();
-const sample = noGrad(() => tidy(() => {
-  let ctx = Array.from('the ', (c) => stoi.get(c)!);
-  for (let i = 0; i < 80; i++) {
-    const window = ctx.slice(-CONTEXT);
-    const logits = model.forward(tensor(Int32Array.from(window), { shape: [1, window.length] }));
-    const lastRow = logits.narrow(1, window.length - 1, 1).reshape([vocab.length]);
-    ctx.push(lastRow.argmax().item());
-  }
-  return ctx.map((i) => vocab[i]).join('');
-}));
+const sample = generate(model, vocab, 'the ', 80);
 console.log(`final loss ${last.toFixed(4)} after ${STEPS} steps; ${((Date.now() - t0) / 1000).toFixed(1)} s; memory ${JSON.stringify(memory())}`);
 console.log(`sample: ${JSON.stringify(sample)}`);
 console.log(`wrote ${path.relative(process.cwd(), csv)}, ${path.relative(process.cwd(), path.join(OUT, 'loss.svg'))}, ${path.relative(process.cwd(), ckpt)}`);

@@ -1,7 +1,8 @@
 // `npm test`: runs the vitest suite once with every GPU.js mode that can run here (cpu, webasm, and
-// headlessgl under xvfb-run), plus test/browser.test.ts (webgl2 and webgl in Debian's headless Chromium,
-// /usr/bin/chromium). GPUGRAD_TEST_MODES=cpu,webasm narrows the Node modes. Under CI a missing
-// headlessgl or Chromium is a failure, not a silent skip.
+// headlessgl under xvfb-run), plus the browser tests test/browser*.test.ts (webgl2 and webgl in Debian's
+// headless Chromium, /usr/bin/chromium; the character transformer training page on webgl2).
+// GPUGRAD_TEST_MODES=cpu,webasm narrows the Node modes. Under CI a missing headlessgl or Chromium is a
+// failure, not a silent skip.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,8 +39,8 @@ if (!existsSync(CHROMIUM)) {
     console.error(`npm test: ${msg}`);
     process.exit(1);
   }
-  console.warn(`\n*** npm test: ${msg}\n*** test/browser.test.ts is excluded\n`);
-  vitestExtra.push('--exclude', 'test/browser.test.ts');
+  console.warn(`\n*** npm test: ${msg}\n*** the browser tests (test/browser*.test.ts) are excluded\n`);
+  vitestExtra.push('--exclude', 'test/browser*.test.ts');
 }
 // type-check first: a type error fails the run before any test does
 const tsc = spawnSync(process.execPath, [path.join(path.dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });

@@ -62,6 +62,24 @@ describe('kernel runtime', () => {
     expect(rt.compiles).toBe(10);
     rt.destroy();
   });
+  for (const m of MODES.filter((x) => x === 'headlessgl')) {
+    it(`${m}: an evicted kernel lives until the last texture it produced is released (GPU.js reads textures back through their kernel)`, () => {
+      const rt = new GpuRuntime(m, 4);
+      const x = Storage.fromHost(new Float32Array([1, 2]));
+      const outs: Storage[] = [];
+      for (let k = 0; k < 10; k++) {
+        const s = rt.run(`test:add${k}`, () => `function (a) { return a[this.thread.x] + ${k}; }`, [x], 2);
+        s.retain();
+        outs.push(s);
+      }
+      expect(rt.cachedKernels).toBe(4);
+      expect(rt.destroyed).toBe(0);
+      outs.forEach((s, k) => expect(Array.from(s.host())).toEqual([1 + k, 2 + k]));
+      for (const s of outs) s.release();
+      expect(rt.destroyed).toBe(6);
+      rt.destroy();
+    });
+  }
   it('outputs of 2^24 elements or more are refused with a clear error', () => {
     expect(() => runKernel('float32', 'test:big', () => 'function () { return 0; }', [], 1 << 24)).toThrow(/too large \(flat indices are exact only below 2\^24/);
   });

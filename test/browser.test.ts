@@ -4,77 +4,20 @@
 // On GPU.js modes webgl2 and webgl the page runs ops, attention, MultiheadAttention, optimizer steps and
 // a safetensors round trip in float32 and compares each result and gradient with the float64 host path
 // in the same page; this file asserts on the JSON report it returns.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import { builtinModules } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvReport, ModeReport } from './browser/page.js';
+import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
+import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const MODES = ['webgl2', 'webgl'] as const;
-/** WebGL without a GPU (ANGLE on SwiftShader), and a quiet, isolated browser. */
-const CHROMIUM_FLAGS = [
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--ignore-gpu-blocklist',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !process.env.CI) {
   console.warn(`\n*** test/browser.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser test is skipped\n`);
-}
-
-/** gpu.js's browser build (its package.json "browser" field), never its Node entry. */
-function gpujsBrowserBuild(): string {
-  const pkgPath = require.resolve('gpu.js/package.json');
-  const pkg = require(pkgPath) as { browser?: string };
-  if (typeof pkg.browser !== 'string') throw new Error(`gpu.js's package.json has no "browser" field (${pkgPath})`);
-  return path.join(path.dirname(pkgPath), pkg.browser);
-}
-
-const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-
-async function bundle(): Promise<{ js: string; inputs: string[] }> {
-  const gpuBrowser = gpujsBrowserBuild();
-  const r = await esbuild.build({
-    entryPoints: [path.join(here, 'browser', 'page.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    sourcemap: 'inline',
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'gpugrad-browser',
-        setup(b) {
-          b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
-          b.onResolve({ filter: /.*/ }, (a) =>
-            builtins.has(a.path) ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] } : undefined,
-          );
-        },
-      },
-    ],
-  });
-  return { js: r.outputFiles[0].text, inputs: Object.keys(r.metafile.inputs) };
 }
 
 function serve(js: string): Promise<{ server: Server; url: string; requests: string[] }> {
@@ -97,26 +40,19 @@ function serve(js: string): Promise<{ server: Server; url: string; requests: str
 }
 
 describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium (GPU.js webgl2 and webgl)', () => {
-  let built: { js: string; inputs: string[] };
+  let built: BrowserBundle;
   let served: Awaited<ReturnType<typeof serve>> | undefined;
-  let userDataDir: string | undefined;
-  let context: BrowserContext | undefined;
+  let browser: LaunchedChromium | undefined;
   let page: Page;
   const pageErrors: string[] = [];
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
-    built = await bundle();
+    built = await bundleForBrowser(path.join(here, 'browser', 'page.ts'));
     served = await serve(built.js);
-    userDataDir = mkdtempSync(path.join(os.tmpdir(), 'gpugrad-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      timeout: 60_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    page = browser.page;
     page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
@@ -126,9 +62,8 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
+    await browser?.close();
     await new Promise<void>((r) => (served ? served.server.close(() => r()) : r()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('the page bundle holds src/ and gpu.js\'s browser build, and no Node entry points', () => {

@@ -29,7 +29,35 @@ export function kernelMode(k: AnyKernel): GpuMode | string {
 
 interface Cached {
   fn: AnyKernel;
+  /** Output textures of this kernel still held by storages (GL): GPU.js reads a texture back through
+   * the kernel that made it, so a kernel is destroyed only when it is evicted and none of these is left. */
+  live: number;
+  evicted: boolean;
 }
+
+/**
+ * GPU.js decides once per process whether headless-gl works, from one 2×2 test context, and caches a
+ * failure for good. Under load that context has been seen to fail transiently (about once in thirty test
+ * processes here), which silently demoted headlessgl to webasm. Retry the test context a few times
+ * before GPU.js looks, and tell GPU.js the answer so it does not make (and maybe lose) another one.
+ */
+function ensureHeadlessGL(): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const K: any = (gpujs as any).HeadlessGLKernel;
+  if (!K || typeof K.setupFeatureChecks !== 'function' || ensuredHeadlessGL) return;
+  // without an X display (Linux) headless-gl cannot work at all: nothing to retry
+  const env = (globalThis as { process?: { platform?: string; env?: Record<string, string | undefined> } }).process;
+  const attempts = env?.platform === 'linux' && !env.env?.DISPLAY ? 1 : 6;
+  for (let attempt = 0; attempt < attempts && !K.testContext; attempt++) {
+    if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100 * attempt);
+    K.setupFeatureChecks();
+  }
+  if (K.testContext) {
+    ensuredHeadlessGL = true;
+    Object.defineProperty(K, 'isSupported', { get: () => true, configurable: true });
+  }
+}
+let ensuredHeadlessGL = false;
 
 export class GpuRuntime {
   readonly gpu: AnyKernel;
@@ -41,22 +69,32 @@ export class GpuRuntime {
 
   constructor(readonly mode: GpuMode, cacheLimit = 384) {
     if (!GPUClass) throw new Error('gpugrad: GPU.js is not loaded');
+    if (mode === 'headlessgl') ensureHeadlessGL();
     this.gpu = new GPUClass({ mode });
     this.isGL = GL_MODES.includes(mode);
     this.cache = new LRU<string, Cached>(cacheLimit, (c) => {
-      try {
-        c.fn.destroy?.(true);
-      } catch {
-        /* a kernel that never ran has nothing to free */
-      }
-      // gpu.kernels pins every kernel it ever made; drop the evicted one so its memory can go.
-      const list = this.gpu.kernels;
-      if (Array.isArray(list)) {
-        const at = list.indexOf(c.fn.kernel);
-        if (at >= 0) list.splice(at, 1);
-      }
+      c.evicted = true;
+      if (c.live === 0) this.destroyKernel(c);
     });
   }
+
+  private destroyKernel(c: Cached): void {
+    try {
+      c.fn.destroy?.(true);
+    } catch {
+      /* a kernel that never ran has nothing to free */
+    }
+    // gpu.kernels pins every kernel it ever made; drop the destroyed one so its memory can go.
+    const list = this.gpu.kernels;
+    if (Array.isArray(list)) {
+      const at = list.indexOf(c.fn.kernel);
+      if (at >= 0) list.splice(at, 1);
+    }
+    this.destroyed++;
+  }
+
+  /** Kernels destroyed after eviction (for tests). */
+  destroyed = 0;
 
   private compile(source: string, size: number): AnyKernel {
     const fn = this.gpu.createKernel(source, {
@@ -79,12 +117,19 @@ export class GpuRuntime {
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);
     if (!c) {
-      c = { fn: this.compile(build(), size) };
+      c = { fn: this.compile(build(), size), live: 0, evicted: false };
       if (c.fn.kernel && 'moduleCacheLimit' in c.fn.kernel) c.fn.kernel.moduleCacheLimit = 64;
       this.cache.set(fullKey, c);
     }
     const result = c.fn(...inputs);
-    if (this.isGL) return new Storage(size, null, result as DeviceTexture);
+    if (this.isGL) {
+      const owner = c;
+      owner.live++;
+      return new Storage(size, null, result as DeviceTexture, () => {
+        owner.live--;
+        if (owner.evicted && owner.live === 0) this.destroyKernel(owner);
+      });
+    }
     const arr = result as Float32Array;
     return Storage.fromHost(arr.length === size ? arr : arr.slice(0, size));
   }

@@ -22,9 +22,13 @@ export class Storage {
   private refs = 0;
   private released = false;
 
-  constructor(readonly size: number, host: HostArray | null, texture: DeviceTexture | null = null) {
+  /** Called once the texture is deleted (the kernel cache keeps the producing kernel alive until then). */
+  private texReleased: (() => void) | null;
+
+  constructor(readonly size: number, host: HostArray | null, texture: DeviceTexture | null = null, onTextureReleased: (() => void) | null = null) {
     this.hostData = host;
     this.tex = texture;
+    this.texReleased = texture ? onTextureReleased : null;
     liveStorages++;
     if (texture) liveTextures++;
   }
@@ -84,12 +88,11 @@ export class Storage {
     this.assertLive();
     src.assertLive();
     if (src.size !== this.size) throw new Error(`gpugrad internal: in-place write of ${src.size} elements into ${this.size}`);
-    if (this.tex) {
-      this.tex.delete();
-      liveTextures--;
-    }
+    this.dropTexture();
     this.hostData = src.hostData;
     this.tex = src.tex;
+    this.texReleased = src.texReleased;
+    src.texReleased = null;
     this.f32 = src.f32;
     this.f64 = src.f64;
     src.hostData = null;
@@ -115,14 +118,20 @@ export class Storage {
   private free(): void {
     this.released = true;
     liveStorages--;
-    if (this.tex) {
-      this.tex.delete();
-      this.tex = null;
-      liveTextures--;
-    }
+    this.dropTexture();
     this.hostData = null;
     this.f32 = null;
     this.f64 = null;
+  }
+
+  private dropTexture(): void {
+    if (!this.tex) return;
+    this.tex.delete();
+    this.tex = null;
+    liveTextures--;
+    const cb = this.texReleased;
+    this.texReleased = null;
+    cb?.();
   }
 
   private assertLive(): void {

@@ -1,0 +1,54 @@
+// Bundles a TypeScript entry (which imports src/index.ts) for the browser with esbuild, gpu.js resolved to
+// its browser build (its package.json "browser" field), never its Node entry; a Node built-in imported
+// anywhere in the bundle is a build error. Shared by test/browser.test.ts, test/browser-train.test.ts and
+// `npm run train:browser` (examples/browser/serve.ts). No vitest or playwright here.
+import { createRequire, builtinModules } from 'node:module';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+
+const require = createRequire(import.meta.url);
+
+/** gpu.js's browser build (its package.json "browser" field), never its Node entry. */
+export function gpujsBrowserBuild(): string {
+  const pkgPath = require.resolve('gpu.js/package.json');
+  const pkg = require(pkgPath) as { browser?: string };
+  if (typeof pkg.browser !== 'string') throw new Error(`gpu.js's package.json has no "browser" field (${pkgPath})`);
+  return path.join(path.dirname(pkgPath), pkg.browser);
+}
+
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+export interface BrowserBundle {
+  /** The bundle: one IIFE script with an inline source map. */
+  js: string;
+  /** The files in it, relative to the working directory (esbuild's metafile). */
+  inputs: string[];
+}
+
+/** One IIFE script for the browser from `entry`, with an inline source map. */
+export async function bundleForBrowser(entry: string): Promise<BrowserBundle> {
+  const gpuBrowser = gpujsBrowserBuild();
+  const r = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    sourcemap: 'inline',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'gpugrad-browser',
+        setup(b) {
+          b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
+          b.onResolve({ filter: /.*/ }, (a) =>
+            builtins.has(a.path) ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] } : undefined,
+          );
+        },
+      },
+    ],
+  });
+  return { js: r.outputFiles[0].text, inputs: Object.keys(r.metafile.inputs) };
+}
