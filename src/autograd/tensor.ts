@@ -15,6 +15,7 @@ import * as S from '../ops/shape.js';
 import * as M from '../ops/matmul.js';
 import * as SM from '../ops/softmax.js';
 import * as CV from '../ops/convert.js';
+import { full } from '../ops/creation.js';
 import type { MaxResult } from '../ops/reduce.js';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
@@ -298,7 +299,7 @@ export class Tensor {
     return this.inPlace('div_', other, () => B.div(this, other));
   }
   fill_(value: number): this {
-    return this.inPlace('fill_', null, () => CV.fullOf(this.shape, value, this.dtype));
+    return this.inPlace('fill_', null, () => full(this.shape, value, { dtype: this.dtype }));
   }
   zero_(): this {
     return this.fill_(0);

@@ -151,23 +151,22 @@ export class MultiheadAttention extends Module {
     let kp: Tensor;
     let vp: Tensor;
     const b = this.inProjBias;
-    const bq = b ? narrow(b, 0, 0, E) : null;
-    const bk = b ? narrow(b, 0, E, E) : null;
-    const bv = b ? narrow(b, 0, 2 * E, E) : null;
+    // the i-th E-slice of the packed bias, cut only on the paths that use it (the packed one does not)
+    const bias = (i: number): Tensor | null => (b ? narrow(b, 0, i * E, E) : null);
     if (this.inProjWeight) {
       const w = this.inProjWeight;
       if (query === key && key === value) {
         const packed = F.linear(q, w, b);
         [qp, kp, vp] = [0, 1, 2].map((i) => narrow(packed, -1, i * E, E));
       } else {
-        qp = F.linear(q, narrow(w, 0, 0, E), bq);
-        kp = F.linear(k, narrow(w, 0, E, E), bk);
-        vp = F.linear(v, narrow(w, 0, 2 * E, E), bv);
+        qp = F.linear(q, narrow(w, 0, 0, E), bias(0));
+        kp = F.linear(k, narrow(w, 0, E, E), bias(1));
+        vp = F.linear(v, narrow(w, 0, 2 * E, E), bias(2));
       }
     } else {
-      qp = F.linear(q, this.qProjWeight!, bq);
-      kp = F.linear(k, this.kProjWeight!, bk);
-      vp = F.linear(v, this.vProjWeight!, bv);
+      qp = F.linear(q, this.qProjWeight!, bias(0));
+      kp = F.linear(k, this.kProjWeight!, bias(1));
+      vp = F.linear(v, this.vProjWeight!, bias(2));
     }
 
     // masks as one float mask broadcastable to (N, H, L, S); -Infinity where not allowed

@@ -64,6 +64,11 @@ function copyOf<M extends Module>(from: Module, fresh: M): M {
   return fresh;
 }
 
+/** The position-wise block both layers share: out(linear2(dropout(act(linear1(x))))). */
+function feedForward(l: { linear1: Linear; dropout: Dropout; linear2: Linear }, act: (x: Tensor) => Tensor, x: Tensor, out: Dropout): Tensor {
+  return out.forward(l.linear2.forward(l.dropout.forward(act(l.linear1.forward(x)))));
+}
+
 export interface EncoderForwardOptions {
   srcMask?: Tensor | null;
   srcKeyPaddingMask?: Tensor | null;
@@ -102,7 +107,7 @@ export class TransformerEncoderLayer extends Module {
       this.dropout1.forward(
         this.selfAttn.forward(x, x, x, { attnMask: opts.srcMask ?? null, keyPaddingMask: opts.srcKeyPaddingMask ?? null, needWeights: false, isCausal: opts.isCausal ?? false })[0],
       );
-    const ff = (x: Tensor): Tensor => this.dropout2.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    const ff = (x: Tensor): Tensor => feedForward(this, this.act, x, this.dropout2);
     let x = src;
     if (this.config.normFirst) {
       x = add(x, sa(this.norm1.forward(x)));
@@ -201,7 +206,7 @@ export class TransformerDecoderLayer extends Module {
       this.dropout2.forward(
         this.multiheadAttn.forward(x, memory, memory, { attnMask: o.memoryMask ?? null, keyPaddingMask: o.memoryKeyPaddingMask ?? null, needWeights: false, isCausal: o.memoryIsCausal ?? false })[0],
       );
-    const ff = (x: Tensor): Tensor => this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    const ff = (x: Tensor): Tensor => feedForward(this, this.act, x, this.dropout3);
     let x = tgt;
     if (this.config.normFirst) {
       x = add(x, sa(this.norm1.forward(x)));

@@ -4,7 +4,6 @@
 
 import { record } from '../autograd/engine.js';
 import { DTYPES, Tensor, type DType } from '../autograd/tensor.js';
-import { full } from './creation.js';
 import { isFloat, launch } from './util.js';
 
 const copySrc = () => 'function (a) { return a[this.thread.x]; }';
@@ -26,6 +25,3 @@ export function clone(x: Tensor): Tensor {
   return record(y, 'Clone', [x], (g) => [g]);
 }
 
-export function fullOf(shape: number[], value: number, dtype: DType): Tensor {
-  return full(shape, value, { dtype });
-}

@@ -18,7 +18,7 @@ import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
 import { bmmKernel, dotLoop } from './matmul.js';
-import { SOFTMAX_ENTRY, rowLogSumExp } from './softmax.js';
+import { SOFTMAX_ENTRY, rowDot, rowLogSumExp } from './softmax.js';
 import { bcastIndex, broadcastStrides, gatherIndex, launch, lit, sk } from './util.js';
 
 export interface FusedArgs {
@@ -157,7 +157,7 @@ export function sdpaFused(a: FusedArgs, outShape: number[], weightsShape: number
         const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
         if (Pd !== P) Pd.dispose();
         const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
-        const D = rowDot(dO, out, batch);
+        const D = rowDotIn(dO, out, batch);
         const dS = scoresGrad(a.p, P, dPd, D, h.drop);
         release(h, P);
         dPd.dispose();
@@ -178,7 +178,7 @@ export function sdpaFused(a: FusedArgs, outShape: number[], weightsShape: number
       (dWeights) => {
         const dW = dWeights._view([...batch, L, S]); // the kernels' batch shape (GQA: heads as (H, G))
         const P = probs(h);
-        const D = rowDot(dW, weights, batch);
+        const D = rowDotIn(dW, weights, batch);
         const dS = scoresGrad(a.p, P, dW, D, h.drop);
         release(h, P);
         D.dispose();
@@ -208,12 +208,14 @@ export function setSdpaKeepProbsLimit(elements: number): number {
 }
 let keepProbsLimit = 1 << 22;
 
-/** D[b, l] = Σ_e dO[b, l, e]·O[b, l, e], shaped (...batch, L, 1) to broadcast against the weights. */
-function rowDot(dO: Tensor, o: Tensor, batch: number[]): Tensor {
-  const Ev = o.shape[o.ndim - 1];
-  const rows = o.numel / Ev;
-  const key = `sdpa.rowdot:${rows}:${Ev}`;
-  const build = (): string =>
-    `function (g, o) { const i = this.thread.x; let s = 0; for (let e = 0; e < ${Ev}; e++) { s += g[i * ${Ev} + e] * o[i * ${Ev} + e]; } return s; }`;
-  return launch(key, build, [dO, o], [...batch, rows / Math.max(1, batch.reduce((x, y) => x * y, 1)), 1], o.dtype);
+/** D[b, l] = Σ_e a[b, l, e]·o[b, l, e] with a and o seen in the kernels' batch shape: (...batch, L, 1). */
+function rowDotIn(a: Tensor, o: Tensor, batch: number[]): Tensor {
+  const last = o.shape[o.ndim - 1];
+  const shape = [...batch, o.numel / last / Math.max(1, batch.reduce((x, y) => x * y, 1)), last];
+  const av = a._view(shape);
+  const ov = o._view(shape);
+  const d = rowDot(av, ov, shape.length - 1);
+  av.dispose();
+  ov.dispose();
+  return d;
 }

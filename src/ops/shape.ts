@@ -237,7 +237,7 @@ export function checkIndex(op: string, index: Tensor, size: number, what: string
   if (!(index instanceof Tensor) || index.dtype !== 'int32') {
     throw new Error(`${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype} (shape ${fmtShape(index.shape)})` : ''}`);
   }
-  const data = index.toArray();
+  const data = index._storageForKernel().host(); // int data lives on the host: read it in place, no copy
   for (let k = 0; k < data.length; k++) {
     if (data[k] < 0 || data[k] >= size) throw new Error(`${op}: index ${data[k]} is out of range for ${what} of size ${size}`);
   }

@@ -45,6 +45,14 @@ function check(op: string, x: Tensor, dim: number): number {
   return normDim(op, dim, x.ndim, x.shape);
 }
 
+/** Σ over `dim` of x·y, kept as a broadcastable tensor (softmax's backward and the attention op's). */
+export function rowDot(x: Tensor, y: Tensor, d: number): Tensor {
+  const r = rowKernel('dot', x, d, y);
+  const k = keep(r, x.shape, d);
+  r.dispose();
+  return k;
+}
+
 /** The row log-sum-exp kept as a broadcastable tensor (shared with the attention op). */
 export function rowLogSumExp(x: Tensor, d: number): Tensor {
   const l = rowKernel('lse', x, d);
@@ -64,10 +72,8 @@ export function softmax(x: Tensor, dim: number): Tensor {
     'Softmax',
     [x],
     (g) => {
-      const dot = rowKernel('dot', g, d, y);
-      const dk = keep(dot, x.shape, d);
+      const dk = rowDot(g, y, d);
       const dx = mapKernel('softmax.bwd', 'y * (g - s)', [['g', g], ['y', y], ['s', dk]], x.shape, x.dtype);
-      dot.dispose();
       dk.dispose();
       return [dx];
     },

@@ -272,6 +272,15 @@ function boolMask(spec: NonNullable<SdpaCase['mask']>): Tensor {
   return tensor(v, { shape: spec.shape, dtype: 'bool' });
 }
 
+/** Backpropagates one seeded gradient through the float32 and float64 outputs and compares dq, dk, dv. */
+function backwardQkv(n: Notes, seed: number, y32: Tensor, y64: Tensor, in32: Tensor[], in64: Tensor[]): void {
+  manualSeed(seed);
+  const g = randn(y64.shape, { dtype: 'float64' });
+  y64.backward(g);
+  y32.backward(g.float());
+  ['dq', 'dk', 'dv'].forEach((name, i) => n.close(name, in32[i].grad!, in64[i].grad!, 1e-4, 1e-3));
+}
+
 function sdpaCheck(c: SdpaCase, n: Notes): void {
   manualSeed(11);
   const q64 = r64(c.q);
@@ -284,13 +293,7 @@ function sdpaCheck(c: SdpaCase, n: Notes): void {
   const out = F.scaledDotProductAttention(q32, k32, v32, opts);
   n.expect(lastSdpBackend() === SDPBackend.FUSED, `float32 attention ran on ${String(lastSdpBackend())}, not the fused kernels`);
   n.close('out', out, ref, 2e-5, 1e-4);
-  manualSeed(99);
-  const g = randn(ref.shape, { dtype: 'float64' });
-  ref.backward(g);
-  out.backward(g.float());
-  n.close('dq', q32.grad!, q64.grad!, 1e-4, 1e-3);
-  n.close('dk', k32.grad!, k64.grad!, 1e-4, 1e-3);
-  n.close('dv', v32.grad!, v64.grad!, 1e-4, 1e-3);
+  backwardQkv(n, 99, out, ref, [q32, k32, v32], [q64, k64, v64]);
   n.expect([out, q32.grad!, k32.grad!, v32.grad!].every((t) => flat(t).every((x) => !Number.isNaN(x))), 'NaN in the float32 output or gradients');
 }
 
@@ -353,13 +356,7 @@ function mhaCross(n: Notes): void {
   const [y32, w32] = m32.forward(q32, k32, v32, { attnMask, needWeights: false });
   n.expect(w32 === null, 'needWeights: false returned weights');
   n.close('out', y32, y64, 2e-5, 1e-4);
-  manualSeed(25);
-  const g = randn(y64.shape, { dtype: 'float64' });
-  y64.backward(g);
-  y32.backward(g.float());
-  n.close('dq', q32.grad!, q64.grad!, 1e-4, 1e-3);
-  n.close('dk', k32.grad!, k64.grad!, 1e-4, 1e-3);
-  n.close('dv', v32.grad!, v64.grad!, 1e-4, 1e-3);
+  backwardQkv(n, 25, y32, y64, [q32, k32, v32], [q64, k64, v64]);
   paramGrads(n, m32, m64);
 }
 
