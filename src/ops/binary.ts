@@ -11,14 +11,19 @@ import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor, type DType, type Operand } from '../autograd/tensor.js';
 import { scalarTensor } from './creation.js';
 import { mapKernel } from './map.js';
-import { broadcastShapes, floatDType, isFloat } from './util.js';
+import { broadcastShapes, floatDType, isFloat, paren } from './util.js';
 
 /** Signed power that matches Math.pow for negative bases with integer exponents on every mode
  * (GLSL's pow is undefined for negative bases, and for a zero base with an exponent <= 0: GL gives 0
  * for 0^-1; here it is 1 / (0 * 0) = Infinity at run time, as PyTorch). */
-export const POW = (a: string, b: string): string =>
-  `(${a} == 0 ? (${b} > 0 ? 0 : (${b} == 0 ? 1 : 1 / (${a} * ${a}))) : (${a} > 0 ? Math.pow(${a}, ${b}) : ` +
-  `(${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0))))`;
+export const POW = (base: string, exponent: string): string => {
+  const a = paren(base);
+  const b = paren(exponent);
+  return (
+    `(${a} == 0 ? (${b} > 0 ? 0 : (${b} == 0 ? 1 : 1 / (${a} * ${a}))) : (${a} > 0 ? Math.pow(${a}, ${b}) : ` +
+    `(${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0))))`
+  );
+};
 
 export function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
   const [ta, tb] = operandsWithTemps(op, a, b);

@@ -7,31 +7,41 @@
 import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
-import { isFloat } from './util.js';
+import { isFloat, paren } from './util.js';
 
 /** Statements that set `erfOut` = erf(`z`): a positive-term series (no cancellation), exact to
  * float64 rounding for |z| <= 6 and clamped beyond, where erf is 1 to 2e-17. */
-export const ERF = (z: string, out: string): string =>
-  `let ${out}_a = ${z} < 0 ? -${z} : ${z}; if (${out}_a > 6) { ${out}_a = 6; } ` +
+export const ERF = (arg: string, out: string): string => {
+  const z = paren(arg);
+  return `let ${out}_a = ${z} < 0 ? -${z} : ${z}; if (${out}_a > 6) { ${out}_a = 6; } ` +
   `let ${out}_t = ${out}_a; let ${out}_s = ${out}_a; ` +
   `for (let ${out}_n = 1; ${out}_n < 400; ${out}_n++) { ${out}_t = ${out}_t * 2 * ${out}_a * ${out}_a / (2 * ${out}_n + 1); ${out}_s += ${out}_t; if (${out}_t < ${out}_s * 1e-17) { break; } } ` +
   `const ${out}_e = Math.min(1.1283791670955126 * Math.exp(-${out}_a * ${out}_a) * ${out}_s, 1); ` +
   `const ${out} = ${z} < 0 ? -${out}_e : ${out}_e;`;
+};
 
 /** Statements that set `out` = Phi(x), the standard normal CDF, accurate relative to its value in the lower
  * tail too (GELU of a large negative x must be ~0, not the float32 rounding error of 1 + erf): the erf series
  * for |x|/sqrt(2) < 2, else erfc by its continued fraction (64 terms, evaluated bottom up; no Infinity). */
-export const PHI = (x: string, out: string): string =>
-  `const ${out}_z = ${x} * 0.7071067811865476; const ${out}_a = ${out}_z < 0 ? -${out}_z : ${out}_z; let ${out}_c = 0; ` +
+export const PHI = (arg: string, out: string): string => {
+  const x = paren(arg);
+  return `const ${out}_z = ${x} * 0.7071067811865476; const ${out}_a = ${out}_z < 0 ? -${out}_z : ${out}_z; let ${out}_c = 0; ` +
   `if (${out}_a < 2) { let ${out}_t = ${out}_a; let ${out}_s = ${out}_a; ` +
   `for (let ${out}_n = 1; ${out}_n < 200; ${out}_n++) { ${out}_t = ${out}_t * 2 * ${out}_a * ${out}_a / (2 * ${out}_n + 1); ${out}_s += ${out}_t; if (${out}_t < ${out}_s * 1e-17) { break; } } ` +
   `${out}_c = 1 - Math.min(1.1283791670955126 * Math.exp(-${out}_a * ${out}_a) * ${out}_s, 1); } else { let ${out}_f = ${out}_a; ` +
   `for (let ${out}_j = 0; ${out}_j < 64; ${out}_j++) { ${out}_f = ${out}_a + (64 - ${out}_j) * 0.5 / ${out}_f; } ` +
   `${out}_c = Math.exp(-${out}_a * ${out}_a) / (1.7724538509055159 * ${out}_f); } ` +
   `const ${out} = ${out}_z < 0 ? 0.5 * ${out}_c : 1 - 0.5 * ${out}_c;`;
+};
 
-export const TANH = (x: string): string => `(${x} > 20 ? 1 : (${x} < -20 ? -1 : Math.tanh(${x})))`;
-export const SIGMOID = (x: string): string => `(${x} >= 0 ? 1 / (1 + Math.exp(-${x})) : Math.exp(${x}) / (1 + Math.exp(${x})))`;
+export const TANH = (arg: string): string => {
+  const x = paren(arg);
+  return `(${x} > 20 ? 1 : (${x} < -20 ? -1 : Math.tanh(${x})))`;
+};
+export const SIGMOID = (arg: string): string => {
+  const x = paren(arg);
+  return `(${x} >= 0 ? 1 / (1 + Math.exp(-${x})) : Math.exp(${x}) / (1 + Math.exp(${x})))`;
+};
 
 interface UnarySpec {
   name: string;

@@ -56,11 +56,22 @@ export function broadcastShapes(op: string, shapes: readonly (readonly number[])
   return out;
 }
 
+/**
+ * An expression pasted into generated kernel source, parenthesised unless it is a bare name or an
+ * unsigned number literal: every expression builder wraps each argument with this, so `b - 1` pasted into
+ * `X / 2` reads `(b - 1) / 2`, never `b - 1 / 2`.
+ */
+export function paren(expr: string): string {
+  const e = expr.trim();
+  return /^([A-Za-z_$][\w$]*|\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(e) ? e : `(${e})`;
+}
+
 /** A number as a JS literal that round-trips exactly (kernels bake constants in). */
 export function lit(x: number): string {
   if (Number.isNaN(x)) return '(0 / 0)';
   if (x === Infinity) return '1e39';
   if (x === -Infinity) return '-1e39';
+  if (Object.is(x, -0)) return '(-0)';
   const s = String(x);
   return x < 0 ? `(${s})` : s;
 }
