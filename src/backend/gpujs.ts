@@ -14,17 +14,22 @@ type AnyKernel = any;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const GPUClass: any = (gpujs as any).GPU ?? (globalThis as any).GPU?.GPU ?? (globalThis as any).GPU;
 
-const KERNEL_CLASS_TO_MODE: Record<string, GpuMode> = {
-  CPUKernel: 'cpu',
-  WebAssemblyKernel: 'webasm',
-  HeadlessGLKernel: 'headlessgl',
-  WebGL2Kernel: 'webgl2',
-  WebGLKernel: 'webgl',
-};
+// GPU.js's kernel classes by identity, never by name (minifiers rename classes). HeadlessGLKernel extends
+// WebGLKernel, so the exact constructor is compared, not instanceof.
+const GPUJS: any = (gpujs as any).GPU ? gpujs : ((globalThis as any).GPU ?? {});
+const KERNEL_CLASSES: [string, GpuMode][] = [
+  ['CPUKernel', 'cpu'],
+  ['WebAssemblyKernel', 'webasm'],
+  ['HeadlessGLKernel', 'headlessgl'],
+  ['WebGL2Kernel', 'webgl2'],
+  ['WebGLKernel', 'webgl'],
+];
 
+/** The mode a compiled GPU.js kernel really runs on. */
 export function kernelMode(k: AnyKernel): GpuMode | string {
-  const name: string = k?.kernel?.constructor?.name ?? 'unknown';
-  return KERNEL_CLASS_TO_MODE[name] ?? name;
+  const ctor = k?.kernel?.constructor;
+  for (const [exported, mode] of KERNEL_CLASSES) if (ctor && ctor === GPUJS[exported]) return mode;
+  return 'unknown';
 }
 
 interface Cached {
@@ -67,7 +72,10 @@ export class GpuRuntime {
   /** The GL renderer string found by probe(), null for cpu/webasm. */
   renderer: string | null = null;
 
-  constructor(readonly mode: GpuMode, cacheLimit = 384) {
+  /** The kernel cache limit a new runtime starts with (tests lower it to make eviction constant). */
+  static defaultCacheLimit = 384;
+
+  constructor(readonly mode: GpuMode, cacheLimit = GpuRuntime.defaultCacheLimit) {
     if (!GPUClass) throw new Error('gpugrad: GPU.js is not loaded');
     if (mode === 'headlessgl') ensureHeadlessGL();
     this.gpu = new GPUClass({ mode });
@@ -78,9 +86,35 @@ export class GpuRuntime {
     });
   }
 
+  /**
+   * GL: the kernel whose first run (GPU.js builds a kernel then) came last. GPU.js points the context's
+   * vertex attributes (aPos, aTexCoord) at the building kernel's own vertex buffer in build() and never
+   * again in run() (web-gl/kernel.js build(): `this.buffer`, vertexAttribPointer), so every kernel draws
+   * through the buffer of the kernel built last; destroy() deletes that buffer (`deleteBuffer(this.buffer)`)
+   * and every later draw fails (GL_INVALID_OPERATION: nothing is written, the output keeps stale values).
+   * That kernel's destruction waits until another kernel has been built.
+   */
+  private lastBuilt: Cached | null = null;
+  private deferred: Cached | null = null;
+  private closed = false;
+
+  /**
+   * Frees an evicted kernel (program, shaders, framebuffers, textures) and unpins it. Never
+   * `destroy(true)`: GPU.js's WebGL kernels on one canvas share one `maxTexSize` (web-gl/kernel.js,
+   * `canvases`/`maxTexSizes` at the top, `updateMaxTexSize()`): it sizes the shared viewport that build()
+   * sets, and every kernel's run() scales its quad by `texSize / maxTexSize`. `destroy(true)` drops the
+   * canvas's entry, so the next kernel built starts a new, smaller `maxTexSize` and shrinks the viewport,
+   * while the kernels still cached keep dividing by the old one: they draw only part of their output and
+   * with shifted thread ids (stale or wrong numbers). `destroy(true)` is for the last kernel on a canvas.
+   */
   private destroyKernel(c: Cached): void {
+    if (this.closed) return; // gpu.destroy() takes every kernel left, then the context
+    if (c === this.lastBuilt) {
+      this.deferred = c;
+      return;
+    }
     try {
-      c.fn.destroy?.(true);
+      c.fn.destroy?.();
     } catch {
       /* a kernel that never ran has nothing to free */
     }
@@ -116,12 +150,20 @@ export class GpuRuntime {
     const kinds = inputs.map((x) => (x instanceof Float32Array ? 'a' : 't')).join('');
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);
+    const fresh = !c;
     if (!c) {
       c = { fn: this.compile(build(), size), live: 0, evicted: false };
       if (c.fn.kernel && 'moduleCacheLimit' in c.fn.kernel) c.fn.kernel.moduleCacheLimit = 64;
       this.cache.set(fullKey, c);
     }
     const result = c.fn(...inputs);
+    if (this.isGL && fresh) {
+      // built now: the vertex attributes use this kernel's buffer, so a kernel waiting for that can go
+      this.lastBuilt = c;
+      const d = this.deferred;
+      this.deferred = null;
+      if (d) this.destroyKernel(d);
+    }
     if (this.isGL) {
       const owner = c;
       owner.live++;
@@ -151,20 +193,35 @@ export class GpuRuntime {
         const ext = gl.getExtension?.('WEBGL_debug_renderer_info');
         renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
       }
+      // the probe kernel stays until destroy(): gpu.destroy() releases the GL context only through a
+      // kernel still in gpu.kernels, and the cache may have destroyed all of its own by then
       return { mode: kernelMode(k), renderer };
-    } finally {
-      k.destroy?.(true);
+    } catch (e) {
+      this.destroy();
+      throw e;
     }
+  }
+
+  /** Changes the kernel cache limit; kernels beyond it are evicted now. */
+  setCacheLimit(limit: number): void {
+    this.cache.setLimit(limit);
   }
 
   get cachedKernels(): number {
     return this.cache.size;
   }
 
+  /**
+   * Destroys the GPU.js instance: every kernel and the GL context. The cache does not destroy its kernels
+   * itself: gpu.destroy() destroys the kernels in gpu.kernels and then the context through the first of
+   * them (gpu.js destroy()); with none left it would never release the context.
+   */
   destroy(): void {
+    this.closed = true;
     this.cache.clear();
     try {
-      this.gpu.destroy?.();
+      // asynchronous in GPU.js (it waits a tick); a failure there leaves nothing to act on
+      Promise.resolve(this.gpu.destroy?.()).catch(() => undefined);
     } catch {
       /* already gone */
     }

@@ -15,6 +15,16 @@ export class LRU<K, V> {
   set(k: K, v: V): void {
     this.map.delete(k);
     this.map.set(k, v);
+    this.trim();
+  }
+
+  /** Changes the limit, evicting the least recently used entries beyond it. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.trim();
+  }
+
+  private trim(): void {
     while (this.map.size > this.limit) {
       const [oldK, oldV] = this.map.entries().next().value as [K, V];
       this.map.delete(oldK);
