@@ -80,8 +80,13 @@ describe('kernel runtime', () => {
       rt.destroy();
     });
   }
-  it('outputs of 2^24 elements or more are refused with a clear error', () => {
-    expect(() => runKernel('float32', 'test:big', () => 'function () { return 0; }', [], 1 << 24)).toThrow(/too large \(flat indices are exact only below 2\^24/);
+  it('outputs of 2^24 elements or more run on the host executor with exact indices; past 2^31 - 1 they throw naming the op', () => {
+    const s = runKernel('float32', 'test:big', () => 'function () { const i = this.thread.x; return i - 16777216; }', [], (1 << 24) + 3);
+    const h = s.host();
+    expect(h).toBeInstanceOf(Float32Array);
+    expect(Array.from(h.subarray(h.length - 3))).toEqual([0, 1, 2]);
+    s.release();
+    expect(() => runKernel('float32', 'bigop:x', () => 'function () { return 0; }', [], 2 ** 31)).toThrow(/^bigop: a tensor of 2147483648 elements is too large/);
   });
   it('the host executor binds this.thread.x to the element index and runs float64', () => {
     const k = compileHostKernel('function (a) { const i = this.thread.x; return a[i] + 1e-12 * i; }');

@@ -4,7 +4,8 @@
 
 import { LRU } from './lru.js';
 
-type HostKernel = (n: number, out: Float64Array, args: Float64Array[]) => void;
+type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+type HostKernel = (n: number, out: Float32Array | Float64Array, args: HostArray[]) => void;
 
 const cache = new LRU<string, HostKernel>(512);
 
@@ -26,13 +27,13 @@ export function compileHostKernel(source: string): HostKernel {
   };
 }
 
-export function runHost(key: string, build: () => string, args: Float64Array[], size: number): Float64Array {
+/** Runs a kernel over `out` (its length is the output size); float32 outputs round each element once. */
+export function runHost<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
   let k = cache.get(key);
   if (!k) {
     k = compileHostKernel(build());
     cache.set(key, k);
   }
-  const out = new Float64Array(size);
-  k(size, out, args);
+  k(out.length, out, args);
   return out;
 }

@@ -104,22 +104,46 @@ export function isGLBackend(): boolean {
 }
 
 /**
+ * Buffers of this many elements or more are past what GPU.js's float index maths reaches exactly
+ * (float32 integers stop at 2^24 on webasm and GL), so kernels that touch one run on the host executor:
+ * the same source, exact index maths in JS doubles, float32 results rounded once (like the cpu mode).
+ */
+export const HOST_ROUTE_ELEMENTS = 1 << 24;
+/** Typed arrays (and gpugrad's flat indices) stop here. */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/**
  * Runs one kernel. `key` must identify the kernel source completely (op, shapes, baked constants);
- * `build` makes the source only on a cache miss.
+ * `build` makes the source only on a cache miss. The op's name is the key's first `:` field.
  */
 export function runKernel(precision: Precision, key: string, build: () => string, args: Storage[], size: number): Storage {
-  if (size === 0) return Storage.fromHost(precision === 'float64' ? new Float64Array(0) : new Float32Array(0));
-  if (size >= 1 << 24) {
-    throw new Error(`gpugrad: a kernel output of ${size} elements is too large (flat indices are exact only below 2^24 = 16777216 elements)`);
+  if (size > MAX_ELEMENTS || args.some((a) => a.size > MAX_ELEMENTS)) {
+    const big = Math.max(size, ...args.map((a) => a.size));
+    throw new Error(`${key.split(':')[0]}: a tensor of ${big} elements is too large (gpugrad's limit is 2^31 - 1 = ${MAX_ELEMENTS} elements)`);
   }
-  if (precision === 'float64') {
-    return Storage.fromHost(runHost(key, build, args.map((a) => a.float64()), size));
+  if (size === 0) return Storage.fromHost(precision === 'float64' ? new Float64Array(0) : new Float32Array(0));
+  if (precision === 'float64') return Storage.fromHost(runHost(key, build, args.map((a) => a.host()), new Float64Array(size)));
+  if (size >= HOST_ROUTE_ELEMENTS || args.some((a) => a.size >= HOST_ROUTE_ELEMENTS)) {
+    return Storage.fromHost(runHost(key, build, args.map((a) => a.host()), new Float32Array(size)));
   }
   return runtime().run(key, build, args, size);
 }
 
 export function memoryCounts(): { storages: number; textures: number } {
   return storageCounts();
+}
+
+/**
+ * Internal (for tests): sets how many compiled kernels each GPU.js runtime keeps, on the runtimes that
+ * exist and on those started later; a small limit makes the cache evict (and destroy kernels) constantly.
+ * Returns the previous limit, to restore it.
+ */
+export function _setKernelCacheLimit(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`_setKernelCacheLimit: the limit must be a positive integer, got ${n}`);
+  const previous = GpuRuntime.defaultCacheLimit;
+  GpuRuntime.defaultCacheLimit = n;
+  for (const rt of runtimes.values()) rt.setCacheLimit(n);
+  return previous;
 }
 
 /** Destroys every GPU.js instance (and their kernels). The next kernel starts the backend again. */

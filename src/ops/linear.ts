@@ -4,7 +4,9 @@
 
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
-import { bmmKernel, dotLoop } from './matmul.js';
+import { add } from './binary.js';
+import { DOT_CHUNK, bmmKernel, dotLoop, matmul } from './matmul.js';
+import { transpose } from './shape.js';
 import { sum } from './reduce.js';
 import { fmtShape, isFloat, launch } from './util.js';
 
@@ -22,6 +24,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
   }
   const R = x.numel / I;
+  if (I > DOT_CHUNK) return longLinear(x, weight, bias ?? null);
   const key = `linear:${R}:${I}:${O}:${bias ? 'b' : ''}`;
   const build = (): string =>
     `function (a, w${bias ? ', b' : ''}) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${O}); const o = i - r * ${O}; ` +
@@ -47,4 +50,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     },
     [x, weight],
   );
+}
+
+/** Inner dims past DOT_CHUNK: x·Wᵀ (+ b) from the differentiable matmul, whose kernels split the inner dim. */
+function longLinear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  // intermediates the graph saved for the backward stay alive; without a graph they are freed now
+  const graph = needsGrad(x, weight, bias);
+  const wt = transpose(weight, 0, 1);
+  const y = matmul(x, wt);
+  if (!graph) wt.dispose();
+  if (!bias) return y;
+  const out = add(y, bias);
+  if (!graph) y.dispose();
+  return out;
 }

@@ -29,51 +29,162 @@ function keptShape(shape: number[], dims: number[], keepdim: boolean): number[] 
   return out;
 }
 
-/** The reduction kernel: `kind` over `dims` of `x`; output has the kept dims (no keepdim 1s). */
-function reduceKernel(kind: Kind, x: Tensor, dims: number[], dtype: DType, correction = 0): Tensor {
+/**
+ * Elements one kernel thread reduces in one pass. Long reductions run in passes: each thread reduces a
+ * chunk of at most this many elements to one partial, and the partials are reduced again until one is
+ * left. That keeps every thread's loop short (Mesa's llvmpipe, the software GL here, stops every loop of
+ * a shader after 65,535 iterations in all; GPUs have watchdogs) and sums in a tree of blocks, so float32
+ * sums of millions of elements keep float32 accuracy instead of drifting by one rounding per element.
+ */
+export const REDUCE_CHUNK = 1024;
+
+/** Statements that accumulate `len` elements `read(k)` (k < ${'len'}, a literal) into `out` with four interleaved accumulators. */
+export function blockedSum(out: string, read: (k: string) => string, len: number, guard?: string): string {
+  const g = (k: string, body: string): string => (guard ? `if (${k} < ${guard}) { ${body} } ` : `${body} `);
+  if (len < 8) return `let ${out} = 0; for (let ${out}k = 0; ${out}k < ${len}; ${out}k++) { ${g(`${out}k`, `${out} += ${read(`${out}k`)};`)}} `;
+  const L4 = len - (len % 4);
+  let code = `let ${out}0 = 0; let ${out}1 = 0; let ${out}2 = 0; let ${out}3 = 0; for (let ${out}k = 0; ${out}k < ${L4}; ${out}k += 4) { `;
+  for (let j = 0; j < 4; j++) {
+    const k = j === 0 ? `${out}k` : `${out}k + ${j}`;
+    code += g(k, `${out}${j} += ${read(k)};`);
+  }
+  code += `} let ${out} = (${out}0 + ${out}1) + (${out}2 + ${out}3); `;
+  if (len > L4) code += `for (let ${out}r = ${L4}; ${out}r < ${len}; ${out}r++) { ${g(`${out}r`, `${out} += ${read(`${out}r`)};`)}} `;
+  return code;
+}
+
+/** `x` viewed as [O, n, I] with the reduced dims as the middle block (permuted there by a copy when they are not adjacent). */
+function asBlock(x: Tensor, dims: number[]): { t: Tensor; O: number; n: number; I: number; temp: boolean } {
+  const adjacent = dims.every((d, k) => k === 0 || d === dims[k - 1] + 1);
+  if (adjacent && dims.length > 0) {
+    const O = x.shape.slice(0, dims[0]).reduce((a, b) => a * b, 1);
+    const n = dims.reduce((a, d) => a * x.shape[d], 1);
+    return { t: x, O, n, I: x.numel / (O * n), temp: false };
+  }
+  const kept = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const perm = [...kept, ...dims];
   const st = stridesOf(x.shape);
+  const outShape = perm.map((p) => x.shape[p]);
+  const t = launch(`reduce.permute:${sk(x.shape)}:${perm.join(',')}`, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, perm.map((p) => st[p]))}]; }`, [x], outShape, x.dtype);
+  const n = dims.reduce((a, d) => a * x.shape[d], 1);
+  return { t, O: n === 0 ? 0 : x.numel / n, n, I: 1, temp: true };
+}
+
+type PassKind = 'sum' | 'amax' | 'amin' | 'argmax' | 'argmin';
+
+/**
+ * One pass over a [O, n, I] block: output [O, C, I] with C = ceil(n / chunk), each element the
+ * reduction of its chunk. argmax/argmin passes read (values, indices) of the previous pass when `idx` is
+ * given (the indices are those of the original reduced dim) and return indices; their values come from
+ * the matching amax/amin pass.
+ */
+function passKernel(kind: PassKind, a: Tensor, O: number, n: number, I: number, chunk: number, dtype: DType, idx?: Tensor): Tensor {
+  const C = Math.ceil(n / chunk);
+  const len = C === 1 ? n : chunk;
+  const last = n - (C - 1) * chunk; // elements in the last chunk
+  const key = `reduce.pass:${kind}:${O}:${n}:${I}:${chunk}:${idx ? 'i' : ''}`;
+  const build = (): string => {
+    const head =
+      `const i = this.thread.x; const o = Math.floor((i + 0.5) / ${C * I}); const rem = i - o * ${C * I}; ` +
+      `const c = Math.floor((rem + 0.5) / ${I}); const e = rem - c * ${I}; const base = o * ${n * I} + c * ${chunk * I} + e; ` +
+      `const len = c < ${C - 1} ? ${len} : ${last}; `;
+    const at = (k: string): string => (I === 1 ? `a[base + ${k}]` : `a[base + (${k}) * ${I}]`);
+    let body: string;
+    if (kind === 'sum') {
+      body = `${blockedSum('s', at, len, C === 1 ? undefined : 'len')}return s;`;
+    } else {
+      // NaN wins (as PyTorch), the first extreme wins ties; the explicit NaN test also stops GL compilers
+      // from turning the comparison into max(), which drops NaN
+      const cmp = kind === 'amax' || kind === 'argmax' ? '>' : '<';
+      const arg = kind === 'argmax' || kind === 'argmin';
+      const where = (k: string): string => (idx ? (I === 1 ? `ix[base + ${k}]` : `ix[base + (${k}) * ${I}]`) : `c * ${chunk} + ${k}`);
+      body =
+        `let acc = ${at('0')}; let at = ${where('0')}; for (let k = 1; k < ${len}; k++) { if (k < len) { const v = ${at('k')}; ` +
+        `if (v ${cmp} acc || (v != v && acc == acc)) { acc = v; at = ${where('k')}; } } } return ${arg ? 'at' : 'acc'};`;
+    }
+    return `function (a${idx ? ', ix' : ''}) { ${head}${body} }`;
+  };
+  return launch(key, build, idx ? [a, idx] : [a], [O, C, I], dtype);
+}
+
+/**
+ * The reduction `kind` over `dims` of `x`; output has the kept dims (no keepdim 1s). Runs as passes of
+ * at most REDUCE_CHUNK elements per thread (see there).
+ */
+function reduceKernel(kind: Kind, x: Tensor, dims: number[], outDType: DType, correction = 0): Tensor {
+  let dtype = outDType;
   const kept = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
   const outShape = kept.map((d) => x.shape[d]);
-  const red = dims.filter((d) => x.shape[d] !== 1).map((d) => ({ size: x.shape[d], st: st[d] }));
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
-  const key = `reduce:${kind}:${sk(x.shape)}:${dims.join(',')}:${correction}`;
-  const build = (): string => {
-    const base = gatherIndex(outShape, kept.map((d) => st[d]), 0, 'i');
-    const loops = (inner: string): string => {
-      let code = inner;
-      for (let k = red.length - 1; k >= 0; k--) code = `for (let r${k} = 0; r${k} < ${red[k].size}; r${k}++) { ${code} }`;
-      return code;
-    };
-    const off = ['base', ...red.map((r, k) => (r.st === 1 ? `r${k}` : `r${k} * ${r.st}`))].join(' + ');
-    const flat = red.map((r, k) => `r${k} * ${red.slice(k + 1).reduce((a, q) => a * q.size, 1)}`).join(' + ') || '0';
-    let body: string;
-    switch (kind) {
-      case 'sum':
-      case 'mean':
-        body = `let acc = 0; ${loops(`acc += a[${off}];`)} return acc${kind === 'mean' ? ` / ${n}` : ''};`;
-        break;
-      case 'amax':
-      case 'amin': {
-        // NaN wins (as PyTorch); the explicit test also stops GL compilers from turning this into max(), which drops NaN
-        const cmp = kind === 'amax' ? '>' : '<';
-        body = `let acc = a[base]; ${loops(`const v = a[${off}]; if (v ${cmp} acc || (v != v && acc == acc)) { acc = v; }`)} return acc;`;
-        break;
-      }
-      case 'argmax':
-      case 'argmin': {
-        const cmp = kind === 'argmax' ? '>' : '<';
-        body = `let acc = a[base]; let at = 0; ${loops(`const v = a[${off}]; if (v ${cmp} acc || (v != v && acc == acc)) { acc = v; at = ${flat}; }`)} return at;`;
-        break;
-      }
-      case 'var':
-        body =
-          `let s = 0; ${loops(`s += a[${off}];`)} const m = s / ${n}; ` +
-          `let q = 0; ${loops(`const d = a[${off}] - m; q += d * d;`).replace(/\br(\d+)\b/g, 'u$1')} return q / ${Math.max(n - correction, 0)};`;
-        break;
+  if (kind === 'var') {
+    const m = reduceKernel('mean', x, dims, x.dtype);
+    const mk = m._view(keptShape(x.shape, dims, true));
+    const sq = mapKernel('var.sq', '(x - m) * (x - m)', [['x', x], ['m', mk]], x.shape, x.dtype);
+    m.dispose();
+    mk.dispose();
+    const q = reduceKernel('sum', sq, dims, x.dtype);
+    sq.dispose();
+    const denom = Math.max(n - correction, 0);
+    const out = mapKernel('var.div', `q / ${denom === 0 ? 1 : denom}`, [['q', q]], outShape, x.dtype);
+    q.dispose();
+    return out;
+  }
+  if (numelOf(outShape) === 0 || n === 0) {
+    // nothing to reduce: PyTorch's identities (sum 0, mean NaN); amax/argmax of empty dims threw before
+    const v = kind === 'mean' ? NaN : 0;
+    return fromValues(new Array<number>(numelOf(outShape)).fill(v), outShape, dtype);
+  }
+  const intSum = kind === 'sum' && dtype === 'int32';
+  if (intSum) dtype = 'float64'; // exact on the host path; checked and cast below
+  const blk = asBlock(x, dims);
+  const { O, I } = blk;
+  const pass: PassKind = kind === 'mean' ? 'sum' : kind;
+  const arg = kind === 'argmax' || kind === 'argmin';
+  // argmax/argmin carry (values, indices) through the passes: values by amax/amin, indices by argmax/argmin
+  const valKind: PassKind = kind === 'argmax' ? 'amax' : kind === 'argmin' ? 'amin' : pass;
+  const accDType: DType = arg ? (x.dtype === 'float64' ? 'float64' : isFloat(x.dtype) ? x.dtype : 'float64') : dtype;
+  let vals: Tensor = blk.t;
+  let idxs: Tensor | null = null;
+  let len = blk.n;
+  let owned = blk.temp;
+  do {
+    const nextIdx: Tensor | null = arg ? passKernel(pass, vals, O, len, I, REDUCE_CHUNK, 'int32', idxs ?? undefined) : null;
+    const nextVals = arg && Math.ceil(len / REDUCE_CHUNK) === 1 ? null : passKernel(valKind, vals, O, len, I, REDUCE_CHUNK, arg ? accDType : dtype);
+    if (owned) vals.dispose();
+    idxs?.dispose();
+    idxs = nextIdx;
+    len = Math.ceil(len / REDUCE_CHUNK);
+    if (nextVals) {
+      vals = nextVals;
+      owned = true;
+    } else break;
+  } while (len > 1);
+  let out: Tensor = arg ? idxs! : vals;
+  if (kind === 'mean') {
+    const m = mapKernel('mean.div', `s / ${n}`, [['s', out]], [O, 1, I], x.dtype);
+    out.dispose();
+    out = m;
+  }
+  if (intSum) {
+    const h = checkIntRange('sum', out, x);
+    out.dispose();
+    return fromValues(h, outShape, 'int32');
+  }
+  const v = out._view(outShape);
+  out.dispose();
+  return v;
+}
+
+/** int32 sums are exact (they run on the float64 host path) but PyTorch returns int64; gpugrad has no
+ * int64, so a sum outside the int32 range throws instead of wrapping. */
+function checkIntRange(op: string, s: Tensor, x: Tensor): ArrayLike<number> {
+  const h = s._storageForKernel().host();
+  for (let k = 0; k < h.length; k++) {
+    if (h[k] > 2147483647 || h[k] < -2147483648) {
+      throw new Error(`${op}: the int32 result ${h[k]} does not fit in int32 (input shape ${fmtShape(x.shape)}); gpugrad has no int64: convert the input with .double() first`);
     }
-    return `function (a) { const i = this.thread.x; const base = ${base}; ${body} }`;
-  };
-  return launch(key, build, [x], outShape, dtype);
+  }
+  return h;
 }
 
 function expandGrad(op: string, g: Tensor, x: Tensor, dims: number[], scale?: number): Tensor {

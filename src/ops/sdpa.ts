@@ -18,7 +18,7 @@ import { needsGrad, record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mapKernel } from './map.js';
 import { bmmKernel, dotLoop } from './matmul.js';
-import { SOFTMAX_ENTRY, rowDot, rowLogSumExp } from './softmax.js';
+import { rowDot, rowLogSumExp, softmaxEntry } from './softmax.js';
 import { bcastIndex, broadcastStrides, gatherIndex, launch, lit, sk } from './util.js';
 
 export interface FusedArgs {
@@ -33,7 +33,9 @@ export interface FusedArgs {
   batch: number[]; // broadcast batch shape of the output
 }
 
-const MASKED = '-2e30'; // below the -1e30 threshold the row kernels treat as "masked"
+const MASKED = '-2e30'; // what the scores kernel writes for a masked entry
+const MASK_BELOW = '-1e30'; // what the row kernels skip: the marker, and -Infinity from a float mask
+const SOFTMAX_ENTRY = softmaxEntry(MASK_BELOW);
 
 /** S[b, l, s] for the broadcast batch b; masked entries get -2e30. */
 function scoresKernel(a: FusedArgs): Tensor {
@@ -119,7 +121,7 @@ export function sdpaFused(a: FusedArgs, outShape: number[], weightsShape: number
   const Ev = v.shape[v.ndim - 1];
   const floatMask = a.mask && a.mask.dtype !== 'bool' ? a.mask : null;
   const scores = scoresKernel(a);
-  const lse = rowLogSumExp(scores, scores.ndim - 1);
+  const lse = rowLogSumExp(scores, scores.ndim - 1, MASK_BELOW);
   const grad = needsGrad(q, k, v, floatMask);
   const keep = grad && scores.numel <= keepProbsLimit;
   // kept: P (pre-dropout) for the backward; pd: what multiplies v (P itself without dropout)

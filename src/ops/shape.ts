@@ -8,6 +8,7 @@ import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { fromValues } from './creation.js';
 import { mapKernel } from './map.js';
+import { REDUCE_CHUNK, blockedSum, sum } from './reduce.js';
 import { fmtShape, gatherIndex, launch, normDim, numelOf, sameShape, sk, stridesOf } from './util.js';
 
 export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
@@ -265,17 +266,47 @@ function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: bool
   return record(y, 'IndexSelect', [x, null], (g) => [scatterAdd(g, index, x.shape, d)], [], ownIndex ? [index] : []);
 }
 
-/** dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's paddingIdx). */
+/**
+ * dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's
+ * paddingIdx). The positions are grouped by index on the host (the index is host data), so each output
+ * element sums only its own positions; a row looked up more than REDUCE_CHUNK times is summed in chunks
+ * whose partial sums are added by the chunked sum (short thread loops on GL, blocked float32 sums).
+ */
 export function scatterAdd(g: Tensor, index: Tensor, shape: number[], d: number, skip = -1): Tensor {
   const L = index.numel;
   const inner = stridesOf(shape)[d] ?? 1;
   const n = shape[d] ?? 1;
-  const key = `scatterAdd:${sk(shape)}:${d}:${L}:${skip}`;
+  const idx = index._storageForKernel().host();
+  const start = new Int32Array(n + 1);
+  for (let p = 0; p < L; p++) start[idx[p] + 1]++;
+  let most = 0;
+  for (let c = 0; c < n; c++) {
+    if (c !== skip) most = Math.max(most, start[c + 1]);
+    start[c + 1] += start[c];
+  }
+  const order = new Int32Array(Math.max(L, 1));
+  const fill = start.slice(0, n);
+  for (let p = 0; p < L; p++) order[fill[idx[p]]++] = p;
+  const chunk = Math.max(1, Math.min(most, REDUCE_CHUNK));
+  const chunks = Math.max(1, Math.ceil(most / chunk));
+  const size = numelOf(shape);
+  const ord = fromValues(order, [order.length], 'int32');
+  const st = fromValues(start, [n + 1], 'int32');
+  const key = `scatterAdd:${sk(shape)}:${d}:${L}:${skip}:${chunk}x${chunks}`;
   const build = (): string =>
-    `function (g, idx) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
-    `const c = q - o * ${n}; const e = i - q * ${inner}; if (c == ${skip}) { return 0; } let s = 0; ` +
-    `for (let p = 0; p < ${L}; p++) { if (idx[p] == c) { s += g[o * ${L * inner} + p * ${inner} + e]; } } return s; }`;
-  return launch(key, build, [g, index], shape, g.dtype, g.dtype === 'float64' ? 'float64' : 'float32');
+    `function (g, ord, st) { const t = this.thread.x; const ch = Math.floor((t + 0.5) / ${size}); const i = t - ch * ${size}; ` +
+    `const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
+    `const c = q - o * ${n}; const e = i - q * ${inner}; if (c == ${skip}) { return 0; } ` +
+    `const b = st[c] + ch * ${chunk}; const lim = st[c + 1] - b; ` +
+    `${blockedSum('s', (k) => `g[o * ${L * inner} + ord[b + ${k}] * ${inner} + e]`, chunk, 'lim')}return s; }`;
+  const precision = g.dtype === 'float64' ? 'float64' : 'float32';
+  const parts = launch(key, build, [g, ord, st], chunks === 1 ? shape : [chunks, ...shape], g.dtype, precision);
+  ord.dispose();
+  st.dispose();
+  if (chunks === 1) return parts;
+  const out = sum(parts, 0);
+  parts.dispose();
+  return out;
 }
 
 /** Repeats each slice along `dim` `repeats` times (like `repeat_interleave` with an int). */
