@@ -8,7 +8,7 @@ export { layerNorm } from '../ops/layernorm.js';
 export { embedding } from '../ops/embedding.js';
 export { dropout } from '../ops/dropout.js';
 export { crossEntropy, nllLoss, mseLoss } from '../ops/loss.js';
-export type { CrossEntropyOptions, Reduction } from '../ops/loss.js';
+export type { CrossEntropyOptions, NllLossOptions, Reduction } from '../ops/loss.js';
 export { scaledDotProductAttention, type SdpaOptions } from '../ops/sdpa-backend.js';
 
 export const relu = (x: Tensor): Tensor => U.relu(x);

@@ -1,22 +1,62 @@
-// Losses. nllLoss is a kernel pair; crossEntropy = logSoftmax + nllLoss; mseLoss is composite.
-//   nll (with label smoothing ls over C classes), per sample n with target t (0 where ignored):
-//     l_n = -(1-ls)·logp[n,t] - (ls/C)·Σc logp[n,c]
-//     dlogp[n,c] = g_n · (-(1-ls)·[c == t] - ls/C)
+// Losses. nllLoss is a kernel pair; crossEntropy = logSoftmax + nllLoss for class-index targets and a
+// composite of existing ops for class-probability targets; mseLoss is composite.
+//
+// Class-index targets, per sample n (after flattening (N, C, d1, ...) to rows) with target t, log-
+// probabilities a = logp[n, :], class weights w (all 1 without `weight`), label smoothing ls, C classes:
+//     l_n = -(1-ls)·w[t]·a[t] - (ls/C)·Σc w[c]·a[c]                        (0 where t == ignoreIndex)
+//     dl/da[n,c] = g_n · w[c] · (-(1-ls)·[c == t] - ls/C)                  (0 where t == ignoreIndex)
+//   reduction 'sum' = Σn l_n; 'mean' = Σn l_n / Σ{n not ignored} w[t_n] (the smoothing term too, as
+//   PyTorch: NaN when every target is ignored, gradient 0 then). Σc w[c]·a[c] runs through sum() over the
+//   class dim (chunked); the per-row gather and its gradient are the kernels below. `weight` gets no
+//   gradient here (PyTorch's nll_loss is not differentiable w.r.t. weight either: it refuses one that
+//   requires grad).
+// Class-probability targets q (float, the input's shape; crossEntropy only), q' = (1-ls)·q + ls/C:
+//     l_n = -Σc w[c]·q'[n,c]·logp[n,c];  'mean' = Σn l_n / (numel/C)  (the sample count, NOT Σ weights)
+//     dl/dlogp = -g_n·w[c]·q'[n,c]   dl/dq[n,c] = -(1-ls)·g_n·w[c]·logp[n,c]   dl/dw[c] = -Σn g_n·q'[n,c]·logp[n,c]
+//   built from logSoftmax, mul, add and sum, whose backward kernels give these gradients.
 
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
-import { mul, sub } from './binary.js';
+import { add, div, mul, sub } from './binary.js';
 import { mean, sum } from './reduce.js';
 import { permute, reshape } from './shape.js';
 import { logSoftmax } from './softmax.js';
+import { neg } from './unary.js';
 import { floatDType, fmtShape, isFloat, launch, lit } from './util.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
 export interface CrossEntropyOptions {
+  /** Class weights: a 1-D floating tensor of C elements with the input's dtype (PyTorch's `weight`). */
+  weight?: Tensor | null;
+  /** Targets equal to this are ignored (class-index targets only; default -100). */
   ignoreIndex?: number;
+  /** In [0, 1]; mixes the target with the uniform distribution over the C classes. */
   labelSmoothing?: number;
   reduction?: Reduction;
+}
+
+/** nllLoss takes the same options (labelSmoothing is a gpugrad extension: torch's nll_loss has none). */
+export type NllLossOptions = CrossEntropyOptions;
+
+const KNOWN_OPTIONS = ['weight', 'ignoreIndex', 'labelSmoothing', 'reduction'];
+
+/** Rejects anything but a plain options object with known keys (snake_case keys get their camelCase name). */
+function checkOptions(op: string, opts: unknown): CrossEntropyOptions {
+  if (opts === undefined || opts === null) return {};
+  if (opts instanceof Tensor) {
+    throw new Error(`${op}: the third argument is an options object; pass class weights as { weight } (got a Tensor of shape ${fmtShape(opts.shape)})`);
+  }
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${op}: options must be an object, got ${Array.isArray(opts) ? 'an array' : typeof opts}`);
+  for (const key of Object.keys(opts)) {
+    if (KNOWN_OPTIONS.includes(key)) continue;
+    const camel = key.replace(/_+([a-zA-Z])/g, (_, ch: string) => ch.toUpperCase());
+    let hint = '';
+    if (camel !== key && KNOWN_OPTIONS.includes(camel)) hint = `; did you mean '${camel}'?`;
+    else if (key === 'size_average' || key === 'sizeAverage' || key === 'reduce') hint = `; PyTorch's deprecated '${key}' is not supported, use reduction: 'mean' | 'sum' | 'none'`;
+    throw new Error(`${op}: unknown option '${key}'${hint} (options are ${KNOWN_OPTIONS.join(', ')})`);
+  }
+  return opts as CrossEntropyOptions;
 }
 
 function checkReduction(op: string, r: string): Reduction {
@@ -24,10 +64,38 @@ function checkReduction(op: string, r: string): Reduction {
   return r;
 }
 
+interface Parsed {
+  reduction: Reduction;
+  ignore: number;
+  ls: number;
+  weight: Tensor | null;
+}
+
+/** Validates the options against the input (C = the class dim's size). */
+function parseOptions(op: string, input: Tensor, rawOpts: unknown): Parsed {
+  const opts = checkOptions(op, rawOpts);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const ignore = opts.ignoreIndex ?? -100;
+  if (!Number.isInteger(ignore)) throw new Error(`${op}: ignoreIndex must be an integer, got ${String(ignore)}`);
+  const ls = opts.labelSmoothing ?? 0;
+  if (typeof ls !== 'number' || !(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${String(ls)}`);
+  const weight = opts.weight ?? null;
+  if (weight !== null) {
+    const C = input.ndim === 1 ? input.shape[0] : input.shape[1];
+    const want = `a 1-D floating point Tensor of ${C} elements (one per class of the input of shape ${fmtShape(input.shape)}) with the input's dtype ${input.dtype}`;
+    if (!(weight instanceof Tensor)) throw new Error(`${op}: weight must be ${want}, got ${typeof weight}`);
+    if (weight.ndim !== 1 || weight.shape[0] !== C || !isFloat(weight.dtype) || weight.dtype !== input.dtype) {
+      throw new Error(`${op}: weight must be ${want}, got shape ${fmtShape(weight.shape)} and dtype ${weight.dtype}`);
+    }
+  }
+  return { reduction, ignore, ls, weight };
+}
+
 /** Checks the target's dtype and shape against the input's; returns the per-sample output shape. */
 function checkTarget(op: string, input: Tensor, target: Tensor): number[] {
   if (!(target instanceof Tensor)) throw new Error(`${op}: target must be an int32 Tensor of class indices`);
-  if (target.dtype !== 'int32') throw new Error(`${op}: target must hold int32 class indices, got ${target.dtype} (shape ${fmtShape(target.shape)})`);
+  const probsHint = op === 'crossEntropy' ? `; a float target holds class probabilities and must have the input's shape ${fmtShape(input.shape)}` : '';
+  if (target.dtype !== 'int32') throw new Error(`${op}: target must hold int32 class indices, got ${target.dtype} (shape ${fmtShape(target.shape)})${probsHint}`);
   if (input.ndim === 1) {
     if (target.ndim !== 0) throw new Error(`${op}: for input of shape ${fmtShape(input.shape)} the target must be 0-d, got shape ${fmtShape(target.shape)}`);
     return [];
@@ -35,7 +103,10 @@ function checkTarget(op: string, input: Tensor, target: Tensor): number[] {
   if (input.ndim < 1) throw new Error(`${op}: input must have a class dim, got shape ${fmtShape(input.shape)}`);
   const expected = [input.shape[0], ...input.shape.slice(2)];
   if (target.ndim !== expected.length || target.shape.some((s, i) => s !== expected[i])) {
-    throw new Error(`${op}: expected target of shape ${fmtShape(expected)} for input of shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)}`);
+    const hint = op === 'crossEntropy' && target.ndim === input.ndim && target.shape.every((s, i) => s === input.shape[i])
+      ? ` (a target of the input's shape holds class probabilities and must be floating point with the input's dtype ${input.dtype})`
+      : '';
+    throw new Error(`${op}: expected target of shape ${fmtShape(expected)} for input of shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)}${hint}`);
   }
   return expected;
 }
@@ -50,42 +121,69 @@ function flattenClasses(op: string, input: Tensor, target: Tensor): { x: Tensor;
   return { x, t: reshape(target, [-1]), outShape: expected };
 }
 
-/** Negative log likelihood of log-probabilities `logp` (N, C) at int targets (N). */
-export function nllLoss(logp: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  return nll('nllLoss', logp, target, opts);
+/** Negative log likelihood of log-probabilities `logp` (N, C) / (N, C, d...) / (C) at int targets, with optional class weights. */
+export function nllLoss(logp: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
+  if (!(logp instanceof Tensor)) throw new Error('nllLoss: input must be a Tensor of log-probabilities');
+  if (!isFloat(logp.dtype)) throw new Error(`nllLoss: input must be floating point, got ${logp.dtype} (shape ${fmtShape(logp.shape)})`);
+  if (logp.ndim === 0) throw new Error('nllLoss: input must have a class dim, got a 0-d tensor');
+  return nll('nllLoss', logp, target, parseOptions('nllLoss', logp, opts));
 }
 
-/** nllLoss; `op` is the name errors carry (crossEntropy calls it too). */
-function nll(op: string, logp: Tensor, target: Tensor, opts: CrossEntropyOptions): Tensor {
-  const reduction = checkReduction(op, opts.reduction ?? 'mean');
-  const ignore = opts.ignoreIndex ?? -100;
-  const ls = opts.labelSmoothing ?? 0;
-  if (!(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${ls}`);
-  if (!isFloat(logp.dtype)) throw new Error(`${op}: input must be floating point, got ${logp.dtype} (shape ${fmtShape(logp.shape)})`);
+/** nllLoss on validated options; `op` is the name errors carry (crossEntropy calls it too). */
+function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
+  const { reduction, ignore, ls, weight } = o;
+  if (weight && needsGrad(weight)) {
+    throw new Error(
+      `${op}: weight (shape ${fmtShape(weight.shape)}) requires grad, but the loss is not differentiable w.r.t. the class weights ` +
+        `with class-index targets (as in PyTorch); pass weight.detach()`,
+    );
+  }
   const { x, t, outShape } = flattenClasses(op, logp, target);
   const [N, C] = x.shape;
   const tv = t.toArray();
-  let count = 0;
+  const wv = weight ? weight.toArray() : null;
+  let totalWeight = 0;
   for (let k = 0; k < tv.length; k++) {
     if (tv[k] === ignore) continue;
     if (tv[k] < 0 || tv[k] >= C) throw new Error(`${op}: target ${tv[k]} is out of bounds for ${C} classes (input shape ${fmtShape(logp.shape)})`);
-    count++;
+    totalWeight += wv ? wv[tv[k]] : 1;
   }
-  const key = `nll:${N}:${C}:${ignore}:${ls}`;
-  const build = (): string =>
-    `function (a, t) { const n = this.thread.x; const c = t[n]; if (c == ${lit(ignore)}) { return 0; } ` +
-    `let s = 0; for (let k = 0; k < ${C}; k++) { s += a[n * ${C} + k]; } ` +
-    `return -${lit(1 - ls)} * a[n * ${C} + c] - ${lit(ls / C)} * s; }`;
   const precision = x.dtype === 'float64' ? 'float64' : 'float32';
-  let per = launch(key, build, [x, t], [N], x.dtype, precision);
+  const W = weight !== null;
+  // Σc w[c]·a[n,c] for the smoothing term: the chunked reduction over the class dim, off the tape (its
+  // gradient is part of the backward kernel below).
+  let s: Tensor | null = null;
+  if (ls > 0) {
+    const xv = x._view([N, C]);
+    const xw = W ? mul(xv, weight) : xv;
+    s = sum(xw, 1);
+    if (xw !== xv) xw.dispose();
+    xv.dispose();
+  }
+  const wAt = (idx: string): string => (W ? `w[${idx}]` : '1');
+  // forward: the weighted pick of the target's log-probability, plus the smoothing term
+  const fwdArgs = ['a', 't', ...(W ? ['w'] : []), ...(s ? ['s'] : [])];
+  const key = `nll:${N}:${C}:${ignore}:${ls}:${W ? 'w' : ''}`;
+  const build = (): string =>
+    `function (${fwdArgs.join(', ')}) { const n = this.thread.x; const c = t[n]; if (c == ${lit(ignore)}) { return 0; } ` +
+    `return -${lit(1 - ls)} * ${wAt('c')} * a[n * ${C} + c]${s ? ` - ${lit(ls / C)} * s[n]` : ''}; }`;
+  const fwdInputs = [x, t, ...(W ? [weight] : []), ...(s ? [s] : [])];
+  let per = launch(key, build, fwdInputs, [N], x.dtype, precision);
+  s?.dispose();
   if (needsGrad(x)) {
+    // backward: dl/da[n,c] = g_n·w[c]·(-(1-ls)·[c == t] - ls/C), 0 on ignored rows (and off the target
+    // without smoothing, so a NaN/Infinity upstream gradient reaches only the picked entries, as PyTorch)
+    const bwdArgs = ['g', 't', ...(W ? ['w'] : [])];
     per = record(per, 'NllLoss', [x, null], (g) => [
       launch(
-        `nll.bwd:${N}:${C}:${ignore}:${ls}`,
+        `nll.bwd:${N}:${C}:${ignore}:${ls}:${W ? 'w' : ''}`,
         () =>
-          `function (g, t) { const i = this.thread.x; const n = Math.floor((i + 0.5) / ${C}); const c = i - n * ${C}; const tc = t[n]; ` +
-          `if (tc == ${lit(ignore)}) { return 0; } return g[n] * ((c == tc ? -${lit(1 - ls)} : 0) - ${lit(ls / C)}); }`,
-        [g, t],
+          `function (${bwdArgs.join(', ')}) { const i = this.thread.x; const n = Math.floor((i + 0.5) / ${C}); const c = i - n * ${C}; const tc = t[n]; ` +
+          `if (tc == ${lit(ignore)}) { return 0; } ` +
+          (ls > 0
+            ? `return g[n] * ${wAt('c')} * ((c == tc ? -${lit(1 - ls)} : 0) - ${lit(ls / C)}); }`
+            : `if (c == tc) { return -g[n] * ${wAt('c')}; } return 0; }`),
+        [g, t, ...(W ? [weight] : [])],
         [N, C],
         g.dtype,
         precision,
@@ -96,17 +194,49 @@ function nll(op: string, logp: Tensor, target: Tensor, opts: CrossEntropyOptions
   if (reduction === 'none') return reshape(per, outShape);
   const total = sum(per);
   if (reduction === 'sum') return total;
-  // PyTorch divides by the number of non-ignored targets (NaN when every target is ignored).
-  return mul(total, 1 / count);
+  // PyTorch divides by the summed weights of the non-ignored targets (NaN when every target is ignored).
+  return div(total, totalWeight);
 }
 
+/** Cross entropy of logits with class-index (int32) or class-probability (float, the input's shape) targets. */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  if (!(input instanceof Tensor)) throw new Error('crossEntropy: input must be a Tensor of logits');
   if (!isFloat(input.dtype)) throw new Error(`crossEntropy: input must be floating point logits, got ${input.dtype} (shape ${fmtShape(input.shape)})`);
   if (input.ndim === 0) throw new Error('crossEntropy: input must have a class dim, got a 0-d tensor');
+  const o = parseOptions('crossEntropy', input, opts);
   const classDim = input.ndim === 1 ? 0 : 1;
-  checkReduction('crossEntropy', opts.reduction ?? 'mean');
+  if (target instanceof Tensor && isFloat(target.dtype)) return crossEntropyProbs(input, target, o, classDim);
   checkTarget('crossEntropy', input, target); // shape errors before any kernel runs
-  return nll('crossEntropy', logSoftmax(input, classDim), target, opts);
+  return nll('crossEntropy', logSoftmax(input, classDim), target, o);
+}
+
+/** crossEntropy with class-probability targets: composite, so input, target and weight all get gradients. */
+function crossEntropyProbs(input: Tensor, target: Tensor, o: Parsed, classDim: number): Tensor {
+  const op = 'crossEntropy';
+  if (target.ndim !== input.ndim || target.shape.some((d, i) => d !== input.shape[i])) {
+    const idx = input.ndim === 1 ? [] : [input.shape[0], ...input.shape.slice(2)];
+    throw new Error(
+      `${op}: target must hold int32 class indices, got ${target.dtype} (shape ${fmtShape(target.shape)}); a float target holds class ` +
+        `probabilities and must have the input's shape ${fmtShape(input.shape)} (class indices: int32 of shape ${fmtShape(idx)})`,
+    );
+  }
+  floatDType(op, [['input', input], ['target (class probabilities)', target]]);
+  if (o.ignore >= 0) {
+    // PyTorch checks ignore_index < 0: the default -100 (or any negative value) is accepted and has no effect
+    throw new Error(`${op}: ignoreIndex (${o.ignore}) is not supported with class-probability targets (a float target of the input's shape ${fmtShape(input.shape)}), as in PyTorch`);
+  }
+  const C = input.shape[classDim];
+  const { ls, weight, reduction } = o;
+  const lp = logSoftmax(input, classDim);
+  const q = ls > 0 ? add(mul(target, 1 - ls), ls / C) : target;
+  let prod = mul(lp, q);
+  if (weight) prod = mul(prod, input.ndim <= 2 ? weight : reshape(weight, [C, ...input.shape.slice(2).map(() => 1)]));
+  const per = neg(sum(prod, classDim));
+  if (reduction === 'none') return per;
+  const total = sum(per);
+  if (reduction === 'sum') return total;
+  // PyTorch divides by the number of samples (numel / C) here, whatever the weights.
+  return div(total, input.numel / C);
 }
 
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
