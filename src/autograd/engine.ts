@@ -9,6 +9,61 @@ import { fmtShape, sameShape } from '../ops/util.js';
 import { sumToShape } from '../ops/reduce.js';
 import { add } from '../ops/binary.js';
 import { clone } from '../ops/convert.js';
+import { memoryCounts } from '../backend/index.js';
+
+// ---- memory without tidy() ------------------------------------------------------------------------
+// Host data needs nothing: the garbage collector takes it with its last tensor. GPU textures need an
+// explicit delete, and finalizers never run inside a synchronous training loop, so the graph cleans up
+// after itself: the intermediates of a graph (and gradients dropped by zeroGrad) are queued when its
+// backward finishes, and at the next backward every one of them still alive and still on the device is
+// moved to host memory (one readback; its data stays valid, as in PyTorch). Inside tidy() they are disposed
+// before that and cost nothing.
+
+let pending: Tensor[] = [];
+let spillWarned = false;
+
+/** Queues a tensor whose texture should not outlive the next backward unless someone disposes it. */
+export function releaseLater(t: Tensor): void {
+  if (!t.isDisposed && t._storageForKernel().texture) pending.push(t);
+}
+
+function drainPending(): void {
+  if (!pending.length) return;
+  const list = pending;
+  pending = [];
+  let moved = 0;
+  for (const t of list) if (!t.isDisposed && t._storageForKernel().spill()) moved++;
+  if (moved > 0 && !spillWarned) {
+    spillWarned = true;
+    console.warn(
+      `gpugrad: ${moved} tensors of the previous step (graph intermediates, dropped gradients) were never disposed; ` +
+        `their GPU textures were read back to host memory and freed. Wrap each training step in tidy(() => { ... }) ` +
+        `to free them without the readback.`,
+    );
+  }
+}
+
+let lastTextures = -1;
+let growingSteps = 0;
+let growthWarned = false;
+
+/**
+ * Called by every optimizer step: when live textures keep growing across 20 steps in a row, warns once
+ * (tensors made outside tidy() and outside any graph are freed only by dispose() or the collector).
+ */
+export function noteOptimizerStep(): void {
+  const { textures } = memoryCounts();
+  growingSteps = textures > lastTextures && lastTextures >= 0 ? growingSteps + 1 : 0;
+  lastTextures = textures;
+  if (growingSteps >= 20 && !growthWarned) {
+    growthWarned = true;
+    console.warn(
+      `gpugrad: ${textures} GPU textures are live and the count grew at each of the last ${growingSteps} optimizer steps; ` +
+        `tensors made outside tidy() are freed only by dispose(), and the garbage collector's finalizers never run ` +
+        `inside a synchronous loop. Wrap each step in tidy(() => { ... }) (memory() shows the counts).`,
+    );
+  }
+}
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 
@@ -139,6 +194,8 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
   } else if (gradient.dtype !== root.dtype) {
     throw new Error(`backward: gradient is ${gradient.dtype} but the output is ${root.dtype} (shape ${fmtShape(root.shape)})`);
   }
+  drainPending();
+  const graphTensors: Tensor[] = [root];
   noGrad(() => {
     const g0 = gradient ? gradient._view(root.shape) : root._onesLikeSelf();
     if (!root.gradFn) {
@@ -157,6 +214,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
         continue;
       }
       const gis = node.apply(g);
+      if (!opts.retainGraph) for (const inp of node.inputs) if (inp?.gradFn) graphTensors.push(inp);
       node.inputs.forEach((inp, i) => {
         const gi = gis[i];
         if (!inp || !inp.requiresGrad || !gi) return;
@@ -175,6 +233,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
       if (!opts.retainGraph) node.free();
     }
   });
+  if (!opts.retainGraph) for (const t of graphTensors) releaseLater(t);
 }
 
 function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
@@ -187,16 +246,17 @@ function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (g.dtype !== leaf.dtype) throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype} (shape ${fmtShape(leaf.shape)})`);
-  if (leaf.grad) {
+  const prev = leaf._gradInternal();
+  if (prev) {
     // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current
-    leaf.grad._assign(add(leaf.grad, g), 'backward (gradient accumulation)', true);
+    prev._assign(add(prev, g), 'backward (gradient accumulation)', true);
   } else if (g._storageForKernel().refCount === 1) {
-    leaf.grad = g._view(leaf.shape);
+    leaf._setGrad(g._view(leaf.shape));
   } else {
     // the gradient's data is shared (another leaf's grad, the graph): give this leaf its own copy, so
     // accumulating into one .grad later never changes another
     const c = clone(g);
-    leaf.grad = c._view(leaf.shape);
+    leaf._setGrad(c._view(leaf.shape));
     c.dispose();
   }
 }

@@ -3,7 +3,7 @@
 // the methods here only forward to it.
 
 import { Storage } from '../backend/storage.js';
-import { GradNode, runBackward, type BackwardOptions } from './engine.js';
+import { GradNode, releaseLater, runBackward, type BackwardOptions } from './engine.js';
 import { isGradEnabled, noGrad } from './grad-mode.js';
 import { formatTensor } from './format.js';
 import { keep, trackTensor } from './tidy.js';
@@ -24,13 +24,9 @@ export type Scalar = number;
 export type Operand = Tensor | number;
 
 let liveTensors = 0;
-const finalizer =
-  typeof FinalizationRegistry !== 'undefined'
-    ? new FinalizationRegistry<Storage>((s) => {
-        liveTensors--;
-        s.release();
-      })
-    : null;
+// Counts tensors the garbage collector took. It holds nothing of theirs: a storage (and its host data)
+// goes with its last tensor; textures have their own safety net in storage.ts.
+const finalizer = typeof FinalizationRegistry !== 'undefined' ? new FinalizationRegistry<0>(() => void liveTensors--) : null;
 
 export class Tensor {
   private st: Storage;
@@ -47,20 +43,36 @@ export class Tensor {
     this.dtype = dtype;
     storage.retain();
     liveTensors++;
-    finalizer?.register(this, storage, this);
+    finalizer?.register(this, 0, this);
     trackTensor(this);
   }
 
+  /** Whether user code may hold the current `.grad` (it read or assigned it): zeroGrad() then leaves it valid. */
+  private gHandedOut = false;
+
   /** The accumulated gradient (for leaves that require grad), after `backward()`; kept out of tidy(). */
   get grad(): Tensor | null {
+    if (this.g) this.gHandedOut = true;
     return this.g;
   }
 
   set grad(v: Tensor | null) {
+    this._setGrad(v);
+    this.gHandedOut = this.g !== null;
+  }
+
+  /** @internal the gradient, read by gpugrad itself (optimizers, clipping, accumulation): not handed out. */
+  _gradInternal(): Tensor | null {
+    return this.g;
+  }
+
+  /** @internal sets the gradient from gpugrad itself (backward): nobody else holds it yet. */
+  _setGrad(v: Tensor | null): void {
     if (v !== null && v !== undefined && (v.dtype !== this.dtype || v.shape.join() !== this.shape.join())) {
       throw new Error(`grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})`);
     }
     this.g = v === null || v === undefined ? null : keep(v);
+    this.gHandedOut = false;
   }
 
   /** @internal wraps a storage (the tensor takes a reference to it). */
@@ -247,9 +259,16 @@ export class Tensor {
   }
 
   /** Drops the gradient. */
+  /**
+   * Drops the gradient (PyTorch's `grad = None`). A `.grad` that user code read or assigned stays valid
+   * (on the GL modes its texture moves to host memory at the next backward unless it was disposed by
+   * then); one nobody outside gpugrad ever saw is freed now.
+   */
   zeroGrad(): void {
-    this.grad?.dispose();
-    this.grad = null;
+    if (this.g && this.gHandedOut) releaseLater(this.g);
+    else this.g?.dispose();
+    this.g = null;
+    this.gHandedOut = false;
   }
 
   // ---- conversion --------------------------------------------------------------------------------

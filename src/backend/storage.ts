@@ -13,6 +13,28 @@ export interface DeviceTexture {
 let liveStorages = 0;
 let liveTextures = 0;
 
+/**
+ * Safety net for textures whose storages the garbage collector took without a dispose(): the registry
+ * holds only the texture (and its release callback), never the storage or host data, so host memory is
+ * reclaimed by the collector alone (finalizers never run inside a synchronous loop; nothing may wait on them).
+ */
+interface HeldTexture {
+  tex: DeviceTexture;
+  done: (() => void) | null;
+}
+const textureFinalizer =
+  typeof FinalizationRegistry !== 'undefined'
+    ? new FinalizationRegistry<HeldTexture>((h) => {
+        try {
+          h.tex.delete();
+        } catch {
+          /* the context is gone */
+        }
+        liveTextures--;
+        h.done?.();
+      })
+    : null;
+
 export class Storage {
   /** Host copy (always present for host-resident data; a cache of the readback for textures). */
   private hostData: HostArray | null;
@@ -30,7 +52,14 @@ export class Storage {
     this.tex = texture;
     this.texReleased = texture ? onTextureReleased : null;
     liveStorages++;
-    if (texture) liveTextures++;
+    if (texture) {
+      liveTextures++;
+      this.watchTexture();
+    }
+  }
+
+  private watchTexture(): void {
+    if (this.tex) textureFinalizer?.register(this, { tex: this.tex, done: this.texReleased }, this);
   }
 
   static fromHost(data: HostArray): Storage {
@@ -49,9 +78,19 @@ export class Storage {
   host(): HostArray {
     this.assertLive();
     if (this.hostData === null) {
-      const arr = this.tex!.toArray() as Float32Array;
-      // GPU.js may return a larger or differently typed array for 1-D outputs; keep exactly `size`.
-      this.hostData = arr.length === this.size && arr instanceof Float32Array ? arr : Float32Array.from(arr.subarray(0, this.size));
+      const arr = this.tex!.toArray() as Float32Array | Float32Array[];
+      // GPU.js may return a larger array, or rows of a 2-D output; keep exactly `size`, flat.
+      if (arr instanceof Float32Array) this.hostData = arr.length === this.size ? arr : arr.slice(0, this.size);
+      else {
+        const flat = new Float32Array(this.size);
+        let at = 0;
+        for (const row of arr) {
+          if (at >= this.size) break;
+          flat.set(row.subarray(0, Math.min(row.length, this.size - at)), at);
+          at += row.length;
+        }
+        this.hostData = flat;
+      }
     }
     return this.hostData;
   }
@@ -89,10 +128,12 @@ export class Storage {
     src.assertLive();
     if (src.size !== this.size) throw new Error(`gpugrad internal: in-place write of ${src.size} elements into ${this.size}`);
     this.dropTexture();
+    if (src.tex) textureFinalizer?.unregister(src);
     this.hostData = src.hostData;
     this.tex = src.tex;
     this.texReleased = src.texReleased;
     src.texReleased = null;
+    this.watchTexture();
     this.f32 = src.f32;
     this.f64 = src.f64;
     src.hostData = null;
@@ -124,8 +165,20 @@ export class Storage {
     this.f64 = null;
   }
 
+  /**
+   * Moves texture data to host memory (one readback) and deletes the texture; the data stays valid.
+   * The graph does this for intermediates a synchronous loop never disposed (see engine.ts).
+   */
+  spill(): boolean {
+    if (this.released || !this.tex) return false;
+    this.host();
+    this.dropTexture();
+    return true;
+  }
+
   private dropTexture(): void {
     if (!this.tex) return;
+    textureFinalizer?.unregister(this);
     this.tex.delete();
     this.tex = null;
     liveTextures--;

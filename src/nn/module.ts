@@ -308,7 +308,8 @@ export class Module {
       const n = noGrad(() => t.to(dtype));
       if (isParam) {
         n.requiresGrad = t.requiresGrad;
-        if (t.grad) n.grad = noGrad(() => t.grad!.to(dtype));
+        const tg = t._gradInternal();
+        if (tg) n._setGrad(noGrad(() => tg.to(dtype)));
       }
       replaced.set(t, n);
       return n;

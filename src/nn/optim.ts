@@ -14,6 +14,7 @@
 
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { enableGrad, noGrad } from '../autograd/grad-mode.js';
+import { noteOptimizerStep } from '../autograd/engine.js';
 import { keep } from '../autograd/tidy.js';
 import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
@@ -139,9 +140,10 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (!p.grad) continue;
+        const grad = p._gradInternal();
+        if (!grad) continue;
         if (setToNone) p.zeroGrad();
-        else noGrad(() => p.grad!.zero_());
+        else noGrad(() => grad.zero_());
       }
     }
   }
@@ -150,12 +152,13 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   step<T = undefined>(closure?: () => T): T | undefined {
     let loss: T | undefined;
     if (closure) loss = enableGrad(closure);
+    noteOptimizerStep();
     const scalars = new Scalars();
     try {
       noGrad(() => {
         for (const group of this.paramGroups) {
           for (const p of group.params) {
-            const g = p.grad;
+            const g = p._gradInternal();
             if (!g) continue;
             if (g.dtype !== p.dtype || g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
               throw new Error(`${this.name}.step: the gradient (shape ${fmtShape(g.shape)}, ${g.dtype}) does not match its parameter (shape ${fmtShape(p.shape)}, ${p.dtype})`);
