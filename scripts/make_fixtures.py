@@ -865,6 +865,163 @@ def make_safetensors():
     print(f'linear_tanh.safetensors: {os.path.getsize(path)} bytes (header {n}); safetensors.json: {os.path.getsize(jpath)} bytes')
 
 
+# ---- losses: class weights, label smoothing, ignoreIndex, probability targets ----------------------
+
+def loss_case(name, op, x, target, weight=None, ignore_index=None, ls=None, reduction='mean', weight_grad=False):
+    """op 'crossEntropy' (x: logits) or 'nllLoss' (x: log-probabilities). A float target (x's shape) holds
+    class probabilities and is differentiable, as is the weight for such targets when weight_grad."""
+    xl = x.detach().clone().requires_grad_(True)
+    probs = target.is_floating_point()
+    tl = target.detach().clone().requires_grad_(probs)
+    wl = None if weight is None else weight.detach().clone().requires_grad_(weight_grad)
+    kw = {'weight': wl, 'reduction': reduction}
+    if ignore_index is not None:
+        kw['ignore_index'] = ignore_index
+    if ls is not None:
+        kw['label_smoothing'] = ls
+    fn = F.cross_entropy if op == 'crossEntropy' else F.nll_loss
+    out = fn(xl, tl, **kw)
+    leaves = [('input', xl)] + ([('target', tl)] if probs else []) + ([('weight', wl)] if weight_grad else [])
+    g = randn(*out.shape)
+    grads = torch.autograd.grad(out, [l for _, l in leaves], g)
+    options = {'reduction': reduction}
+    if ignore_index is not None:
+        options['ignoreIndex'] = ignore_index
+    if ls is not None:
+        options['labelSmoothing'] = ls
+    inputs = {'input': T(x), 'target': T(target)}
+    if weight is not None:
+        inputs['weight'] = T(weight)
+    return {
+        'name': name,
+        'op': op,
+        'targetKind': 'probabilities' if probs else 'indices',
+        'options': options,
+        'inputs': inputs,
+        'output': T(out),
+        'gradOut': T(g),
+        'grads': {k: T(v) for (k, _), v in zip(leaves, grads)},
+    }
+
+
+def make_loss():
+    torch.manual_seed(7)
+    cases = []
+    add = cases.append
+
+    def logits(*shape):
+        return randn(*shape) * 1.5
+
+    def weights(c):
+        return rand(c) * 1.5 + 0.25
+
+    def probs(*shape):
+        return torch.softmax(randn(*shape) * 2, dim=1 if len(shape) > 1 else 0)
+
+    t6 = torch.tensor([0, 4, 2, 2, 1, 3])
+    ti = torch.tensor([0, 2, 4, 2, 1, 3])
+    w5 = weights(5)
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy (N,C) weight {red}', 'crossEntropy', logits(6, 5), t6, w5, reduction=red))
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy (N,C) weight ignoreIndex 2 {red}', 'crossEntropy', logits(6, 5), ti, w5, ignore_index=2, reduction=red))
+    add(loss_case('crossEntropy (N,C) weight, default ignoreIndex -100 targets, mean', 'crossEntropy', logits(6, 5),
+                  torch.tensor([1, -100, 4, 3, -100, 0]), w5))
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy (N,C) weight labelSmoothing 0.1 {red}', 'crossEntropy', logits(6, 5), t6, w5, ls=0.1, reduction=red))
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy (N,C) weight labelSmoothing 0.25 ignoreIndex 2 {red}', 'crossEntropy', logits(6, 5), ti, w5,
+                      ignore_index=2, ls=0.25, reduction=red))
+    add(loss_case('crossEntropy (N,C) labelSmoothing 0.2 ignoreIndex 2, no weight, mean', 'crossEntropy', logits(6, 5), ti, ls=0.2, ignore_index=2))
+    add(loss_case('crossEntropy (N,C) weight with zeros, labelSmoothing 0.1, mean', 'crossEntropy', logits(4, 3),
+                  torch.tensor([0, 1, 2, 1]), torch.tensor([0.0, 2.0, 0.5]), ls=0.1))
+    add(loss_case('crossEntropy (N,C) weight labelSmoothing 1, mean', 'crossEntropy', logits(4, 3), torch.tensor([0, 1, 2, 1]), weights(3), ls=1.0))
+    add(loss_case('crossEntropy (N,C,d) weight ignoreIndex 1 mean', 'crossEntropy', logits(2, 4, 3), torch.tensor([[0, 3, 1], [2, 1, 0]]),
+                  weights(4), ignore_index=1))
+    add(loss_case('crossEntropy (N,C,d) weight labelSmoothing 0.15 ignoreIndex 3 sum', 'crossEntropy', logits(3, 4, 2),
+                  torch.tensor([[0, 3], [1, 2], [3, 1]]), weights(4), ignore_index=3, ls=0.15, reduction='sum'))
+    add(loss_case('crossEntropy (N,C,d1,d2) weight labelSmoothing 0.1 none', 'crossEntropy', logits(2, 3, 2, 2),
+                  torch.tensor([[[0, 1], [2, 2]], [[1, 0], [0, 2]]]), weights(3), ls=0.1, reduction='none'))
+    add(loss_case('crossEntropy (N,C,d1,d2) weight labelSmoothing 0.1 mean', 'crossEntropy', logits(2, 3, 2, 2),
+                  torch.tensor([[[0, 1], [2, 2]], [[1, 0], [0, 2]]]), weights(3), ls=0.1))
+    add(loss_case('crossEntropy (C) unbatched weight labelSmoothing 0.2 mean', 'crossEntropy', logits(5), torch.tensor(3), weights(5), ls=0.2))
+    # every target ignored: 'mean' is 0/0 = NaN (gradient 0), 'sum' is 0
+    for kw in [dict(), dict(weight=weights(4)), dict(weight=weights(4), ls=0.1)]:
+        for red in ['mean', 'sum']:
+            desc = ' '.join(['weight' if 'weight' in kw else 'no weight'] + (['labelSmoothing 0.1'] if 'ls' in kw else []))
+            add(loss_case(f'crossEntropy (N,C) every target ignored, {desc}, {red}', 'crossEntropy', logits(3, 4),
+                          torch.tensor([-100, -100, -100]), reduction=red, **kw))
+    # class-probability targets (float, the input's shape); 'mean' divides by the sample count
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy probabilities (N,C) {red}', 'crossEntropy', logits(4, 5), probs(4, 5), reduction=red))
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'crossEntropy probabilities (N,C) weight labelSmoothing 0.2 {red}', 'crossEntropy', logits(4, 5), probs(4, 5),
+                      weights(5), ls=0.2, reduction=red, weight_grad=True))
+    add(loss_case('crossEntropy probabilities (N,C) weight mean', 'crossEntropy', logits(4, 5), probs(4, 5), weights(5), weight_grad=True))
+    add(loss_case('crossEntropy probabilities (N,C) unnormalised target, labelSmoothing 0.1 sum', 'crossEntropy', logits(3, 4),
+                  rand(3, 4) * 2, ls=0.1, reduction='sum'))
+    add(loss_case('crossEntropy probabilities (N,C,d) weight labelSmoothing 0.1 mean', 'crossEntropy', logits(2, 3, 4), probs(2, 3, 4),
+                  weights(3), ls=0.1, weight_grad=True))
+    add(loss_case('crossEntropy probabilities (N,C,d1,d2) weight none', 'crossEntropy', logits(2, 3, 2, 2), probs(2, 3, 2, 2), weights(3),
+                  reduction='none', weight_grad=True))
+    add(loss_case('crossEntropy probabilities (C) unbatched weight labelSmoothing 0.3 mean', 'crossEntropy', logits(5), probs(5), weights(5),
+                  ls=0.3, weight_grad=True))
+    # nllLoss on log-probabilities
+    for red in ['mean', 'sum', 'none']:
+        add(loss_case(f'nllLoss (N,C) weight ignoreIndex 2 {red}', 'nllLoss', F.log_softmax(logits(6, 5), 1), ti, w5, ignore_index=2, reduction=red))
+    add(loss_case('nllLoss (N,C) weight mean (input not normalised)', 'nllLoss', randn(6, 5), t6, w5))
+    add(loss_case('nllLoss (N,C,d) weight mean', 'nllLoss', F.log_softmax(logits(2, 4, 3), 1), torch.tensor([[0, 3, 1], [2, 2, 0]]), weights(4)))
+    add(loss_case('nllLoss (C) unbatched weight none', 'nllLoss', F.log_softmax(logits(4), 0), torch.tensor(2), weights(4), reduction='none'))
+    add(loss_case('nllLoss (N,C) every target ignored, weight, mean', 'nllLoss', F.log_softmax(logits(3, 4), 1), torch.tensor([1, 1, 1]),
+                  weights(4), ignore_index=1))
+
+    names = [c['name'] for c in cases]
+    assert len(set(names)) == len(names), 'loss case names must be unique'
+    h = header('loss', {'notes': 'F.cross_entropy / F.nll_loss in float64 with class weights, label smoothing, ignore_index, '
+                                 'every reduction and class-probability targets; grads are torch.autograd.grad of output with gradOut'})
+    return write_json('loss.json', h, 'cases', cases)
+
+
+# ---- edge cases where a sign, a tie or a limit could hide a bug (issue: wrong results) -----------
+
+def make_edge():
+    torch.manual_seed(7)
+    cases = []
+    # pow: negative bases with integer exponents (the gradient's sign), zero bases, fractional exponents
+    x = torch.tensor([-0.5, -2.0, 1.5, -3.0, 0.0, 2.0])
+    for e in [2.0, 3.0, 4.0, -1.0, -2.0, 1.0, 0.0]:
+        xi = x.clone().requires_grad_(True)
+        y = xi.pow(e)
+        y.sum().backward()
+        cases.append({'name': f'pow {e}', 'op': 'pow', 'exponent': e, 'input': T(x), 'out': T(y), 'grad': T(xi.grad)})
+    xp = torch.tensor([0.25, 1.5, 4.0]).requires_grad_(True)
+    y = xp.pow(0.5)
+    y.sum().backward()
+    cases.append({'name': 'pow 0.5', 'op': 'pow', 'exponent': 0.5, 'input': T(xp), 'out': T(y), 'grad': T(xp.grad)})
+    # softmax / logSoftmax: only -Infinity is masked; +Infinity and NaN make the row NaN
+    rows = {
+        'finite -2e30 row': [-2e30, -2e30, -2e30],
+        'plus infinity': [INF, 1.0],
+        'minus infinity masked': [-INF, 0.0, 1.0],
+        'nan row': [float('nan'), 0.0, -INF],
+        'ordinary': [0.5, -1.0, 2.0, 0.0],
+    }
+    for name, r in rows.items():
+        for op in ['softmax', 'logSoftmax']:
+            xr = torch.tensor(r).requires_grad_(True)
+            y = torch.softmax(xr, 0) if op == 'softmax' else torch.log_softmax(xr, 0)
+            g = torch.linspace(-1, 1, len(r))
+            y.backward(g)
+            cases.append({'name': f'{op} {name}', 'op': op, 'input': T(xr), 'gradOut': T(g), 'out': T(y), 'grad': T(xr.grad)})
+    # crossEntropy on logits of huge magnitude: ln 2, not 1e30
+    logits = torch.tensor([[-2e30, -2e30], [1e30, 1e30]]).requires_grad_(True)
+    target = torch.tensor([0, 1])
+    y = F.cross_entropy(logits, target)
+    y.backward()
+    cases.append({'name': 'crossEntropy huge logits', 'op': 'crossEntropy', 'input': T(logits), 'target': T(target), 'out': T(y), 'grad': T(logits.grad)})
+    write_json('edge.json', header('edge'), 'cases', cases)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_core()
@@ -873,6 +1030,8 @@ def main():
     make_transformer()
     make_optim()
     make_safetensors()
+    make_edge()
+    make_loss()
 
 
 if __name__ == '__main__':

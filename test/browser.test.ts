@@ -3,13 +3,15 @@
 // Debian's headless Chromium (playwright-core, /usr/bin/chromium; WebGL from SwiftShader, no GPU needed).
 // On GPU.js modes webgl2 and webgl the page runs ops, attention, MultiheadAttention, optimizer steps and
 // a safetensors round trip in float32 and compares each result and gradient with the float64 host path
-// in the same page; this file asserts on the JSON report it returns.
+// in the same page; this file asserts on the JSON report it returns. Then, per mode, the kernel-cache
+// eviction workload (test/eviction-workload.ts) runs with a cache of 16 kernels, against the float64 path.
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnvReport, ModeReport } from './browser/page.js';
+import type { EnvReport, EvictionReport, ModeReport } from './browser/page.js';
+import { RUNTIME_CHECKS, WORKLOAD_CASES } from './eviction-workload.js';
 import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
 
@@ -95,6 +97,33 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
       expect(failed, `failed checks in Chromium on ${mode}:\n${failed.join('\n')}`).toEqual([]);
       const missing = checkNames.filter((n) => !r.checks.some((c) => c.name === n));
       expect(missing, `checks that did not run on ${mode}`).toEqual([]);
+      expect(r.warnings, `gpugrad warned on ${mode}`).toEqual([]);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+      expect(consoleErrors, 'console errors in the page').toEqual([]);
+    });
+  }
+
+  // GPU.js kernels on one canvas share GL state: destroying evicted kernels must not change what the
+  // cached ones compute. test/backend-eviction.test.ts runs the same checks on the Node modes, with two
+  // rounds of the workload; here one round (about 970 compiles) keeps it near 17 s per mode on SwiftShader.
+  const CACHE_LIMIT = 16;
+  const ROUNDS = 1;
+  for (const mode of MODES) {
+    it(`${mode}: a long mixed workload with a cache of ${CACHE_LIMIT} kernels (constant eviction) matches the float64 path`, async () => {
+      const r = (await page.evaluate(([m, n, r]) => globalThis.gpugradBrowserTest.runEviction(m, n, r), [mode, CACHE_LIMIT, ROUNDS] as const)) as EvictionReport;
+      console.log(
+        `browser ${mode} eviction workload: ${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks passed in ${r.ms} ms, ${r.compiles} kernels compiled, ${r.cachedKernels} cached at the end` +
+          [...r.runtime, ...r.checks].map((c) => `\n  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join(''),
+      );
+      expect(r.backend, `GPU.js fell back from '${mode}' to '${r.backend}'`).toBe(mode);
+      expect(r.runtime.map((c) => c.name)).toEqual([...RUNTIME_CHECKS]);
+      const runtimeFailed = r.runtime.filter((c) => !c.ok).map((c) => `${mode} / ${c.name}: ${c.detail}`);
+      expect(runtimeFailed, `a kernel destroyed on eviction changed what other kernels compute in Chromium on ${mode}`).toEqual([]);
+      expect(r.checks.map((c) => c.name)).toEqual(Array.from({ length: ROUNDS }, (_, i) => WORKLOAD_CASES.map((n) => `round ${i + 1}: ${n}`)).flat());
+      const failed = r.checks.filter((c) => !c.ok).map((c) => `${mode} / ${c.name}: ${c.detail}`);
+      expect(failed, `failed checks in Chromium on ${mode} with a cache of ${CACHE_LIMIT} kernels:\n${failed.join('\n')}`).toEqual([]);
+      expect(r.compiles, 'the workload must compile far more kernels than the cache holds').toBeGreaterThan(10 * CACHE_LIMIT);
+      expect(r.cachedKernels).toBeLessThanOrEqual(CACHE_LIMIT);
       expect(r.warnings, `gpugrad warned on ${mode}`).toEqual([]);
       expect(pageErrors, 'uncaught errors in the page').toEqual([]);
       expect(consoleErrors, 'console errors in the page').toEqual([]);

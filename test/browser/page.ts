@@ -4,6 +4,8 @@
 // trip in float32 on that mode, compares every result and gradient with the float64 host path in the
 // same page, and returns a JSON report; the Node side asserts on it. Nothing here throws out of run():
 // every check is recorded (a thrown error becomes a failed check with its message and stack).
+// runEviction() runs the kernel-cache eviction checks (test/eviction-workload.ts): focused checks on a fresh
+// kernel runtime, then the long mixed workload with a tiny cache.
 
 import {
   F,
@@ -15,14 +17,18 @@ import {
   memory,
   nn,
   noGrad,
+  ones,
   optim,
   randn,
   sdpaKernel,
   setBackend,
   tensor,
+  zeros,
   type BackendName,
   type Tensor,
 } from '../../src/index.js';
+import { _setKernelCacheLimit, type GpuMode } from '../../src/backend/index.js';
+import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../eviction-workload.js';
 
 export interface CheckResult {
   name: string;
@@ -55,6 +61,7 @@ export const CHECK_NAMES = [
   'matmul 2-D',
   'matmul batched, broadcast',
   'softmax with -Infinity masking',
+  'long reductions (70,000 elements) and edge values',
   'layerNorm',
   'gelu (exact)',
   'gelu (tanh)',
@@ -186,6 +193,29 @@ function opChecks(): [string, (n: Notes) => void][] {
       manualSeed(2);
       comparePaths(n, (a, b) => a.matmul(b), [r64([2, 3, 4, 5]), r64([5, 6])]);
       comparePaths(n, (a, b) => a.matmul(b), [r64([2, 1, 4, 5]), r64([3, 5, 2])]);
+    }],
+    ['long reductions (70,000 elements) and edge values', (n) => {
+      // GL loops were cut after 65,535 iterations; softmax masked finite -2e30; pow's gradient lost its sign
+      const N = 70_000;
+      n.close('sum', [ones([N]).sum().item()], [N], 0, 0);
+      const peak = new Float32Array(N).fill(0.5);
+      peak[N - 1] = 9;
+      const p = tensor(peak);
+      n.close('amax, argmax', [p.amax().item(), p.argmax().item()], [9, N - 1], 0, 0);
+      n.close('softmax row sum', [ones([N]).softmax(0).sum().item()], [1], 1e-5, 0);
+      n.close('matmul inner 70,000', ones([2, N]).matmul(ones([N, 3])), new Array(6).fill(N), 0, 0);
+      const lb = zeros([2], { requiresGrad: true });
+      const emb = zeros([3, 2], { requiresGrad: true });
+      F.linear(ones([N, 3]), ones([2, 3]), lb).sum().backward();
+      F.embedding(tensor(new Array(N).fill(1), { dtype: 'int32' }), emb).sum().backward();
+      n.close('linear bias grad', lb.grad!, [N, N], 0, 0);
+      n.close('embedding grad', emb.grad!, [0, 0, N, N, 0, 0], 0, 0);
+      n.close('crossEntropy mean', [F.crossEntropy(zeros([N, 2]), zeros([N], { dtype: 'int32' })).item()], [Math.LN2], 1e-5, 0);
+      n.close('softmax of -2e30', tensor([-2e30, -2e30, -2e30]).softmax(0), [1 / 3, 1 / 3, 1 / 3], 1e-6, 0);
+      n.close('softmax with +Infinity', tensor([Infinity, 1]).softmax(0), [NaN, NaN], 0, 0);
+      const x = tensor([-0.5, -2, 1.5], { requiresGrad: true });
+      x.pow(2).sum().backward();
+      n.close('pow(2) gradient', x.grad!, [-1, -4, 3], 0, 0);
     }],
     ['softmax with -Infinity masking', (n) => {
       // row 1 partly masked, row 2 masked everywhere (gives 0, no NaN), row 3 one entry masked
@@ -504,8 +534,42 @@ export function run(mode: BackendName): ModeReport {
   }
 }
 
+export interface EvictionReport extends WorkloadReport {
+  requested: string;
+  backend: string;
+  cacheLimit: number;
+  /** The focused checks on a fresh kernel runtime (runtimeChecks in test/eviction-workload.ts). */
+  runtime: WorkloadCheck[];
+  warnings: string[];
+}
+
+/**
+ * The kernel-cache eviction checks (test/eviction-workload.ts) on one GPU.js mode: the focused runtime
+ * checks, then `rounds` rounds of the workload with the cache cut to `cacheLimit` kernels so that it evicts
+ * and destroys kernels all the time; the limit is restored after.
+ */
+export function runEviction(mode: BackendName, cacheLimit: number, rounds: number): EvictionReport {
+  const warnings: string[] = [];
+  const origWarn = console.warn;
+  console.warn = (...a: unknown[]) => {
+    warnings.push(a.map(String).join(' '));
+    origWarn.apply(console, a);
+  };
+  const previous = _setKernelCacheLimit(cacheLimit);
+  try {
+    setBackend(mode);
+    const backend = getBackend();
+    if (backend !== mode) return { requested: mode, backend, cacheLimit, runtime: [], warnings, checks: [], compiles: 0, cachedKernels: 0, ms: 0 };
+    const runtime = runtimeChecks(mode as GpuMode);
+    return { requested: mode, backend, cacheLimit, runtime, warnings, ...evictionWorkload(rounds) };
+  } finally {
+    _setKernelCacheLimit(previous);
+    console.warn = origWarn;
+  }
+}
+
 declare global {
   // eslint-disable-next-line no-var
-  var gpugradBrowserTest: { run: typeof run; environment: typeof environment; checkNames: string[] };
+  var gpugradBrowserTest: { run: typeof run; runEviction: typeof runEviction; environment: typeof environment; checkNames: string[] };
 }
-globalThis.gpugradBrowserTest = { run, environment, checkNames: CHECK_NAMES };
+globalThis.gpugradBrowserTest = { run, runEviction, environment, checkNames: CHECK_NAMES };
