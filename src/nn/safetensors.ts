@@ -7,7 +7,8 @@
 // by name; compact JSON with __metadata__ first), so a dict PyTorch saved comes back byte for byte.
 // Written dtypes: F32, F64, I32, BOOL. Read: those, plus F16/BF16 (→ float32) and I64/I16/I8/U8/U16/U32/U64
 // (→ int32, range-checked). Nothing here imports Node modules at load time: the file helpers import
-// node:fs/promises when called.
+// node:fs/promises and node:path when called. saveSafetensors replaces a file atomically (temporary file,
+// fsync, rename), so a checkpoint interrupted mid-save leaves the previous one intact.
 
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { fromValues } from '../ops/creation.js';
@@ -268,23 +269,94 @@ function parseWithMetadata(bytes: Uint8Array | ArrayBuffer, fn: string): { tenso
 }
 
 type FsPromises = typeof import('node:fs/promises');
+type PathModule = typeof import('node:path');
 
-async function nodeFs(fn: string): Promise<FsPromises> {
+async function nodeModule<M>(fn: string, name: string): Promise<M> {
   // A computed specifier keeps bundlers from trying to resolve a Node built-in for the browser build.
-  const spec = ['node', 'fs/promises'].join(':');
+  const spec = ['node', name].join(':');
   try {
-    return (await import(/* @vite-ignore */ spec)) as FsPromises;
+    return (await import(/* @vite-ignore */ spec)) as M;
   } catch (e) {
-    throw new Error(`${fn}: needs Node's fs module, which is not available here (${(e as Error).message}); in a browser use serializeSafetensors/parseSafetensors on bytes`);
+    throw new Error(`${fn}: needs Node's ${name} module, which is not available here (${(e as Error).message}); in a browser use serializeSafetensors/parseSafetensors on bytes`);
   }
 }
 
-/** Writes tensors to a .safetensors file (Node only). */
+const nodeFs = (fn: string): Promise<FsPromises> => nodeModule<FsPromises>(fn, 'fs/promises');
+
+function errCode(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+/**
+ * Replaces the file at `path` with `bytes` so that a crash, a kill or a full disk at any moment leaves
+ * either the old file or the new one, complete: the bytes go to a new temporary file in the same
+ * directory (`.<name>.<pid>.<random>.tmp`, created exclusively), which is fsynced and then renamed over
+ * the target (atomic on POSIX file systems); the directory is fsynced afterwards where the platform
+ * allows, so the rename itself survives a power loss. On an error the temporary file is removed; a
+ * process killed mid-write can leave one behind (the target is intact). A symbolic link at `path` is
+ * followed: the file it points to is replaced and the link kept. An existing file's permission bits
+ * are kept.
+ */
+async function writeFileAtomic(fn: string, path: string, bytes: Uint8Array): Promise<void> {
+  const fs = await nodeFs(fn);
+  const P = await nodeModule<PathModule>(fn, 'path');
+  let target = path;
+  let mode = 0o666;
+  try {
+    target = await fs.realpath(path);
+    mode = (await fs.stat(target)).mode & 0o7777;
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw new Error(`${fn}: cannot write ${path}: ${(e as Error).message}`);
+  }
+  const dir = P.dirname(target);
+  const proc = (globalThis as { process?: { pid?: number } }).process;
+  let tmp = '';
+  let fh: Awaited<ReturnType<FsPromises['open']>> | null = null;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const rand = Math.floor(Math.random() * 2 ** 48).toString(36);
+      tmp = P.join(dir, `.${P.basename(target)}.${proc?.pid ?? 0}.${rand}.tmp`);
+      try {
+        fh = await fs.open(tmp, 'wx', mode);
+        break;
+      } catch (e) {
+        if (errCode(e) !== 'EEXIST' || attempt >= 8) {
+          tmp = '';
+          throw e;
+        }
+      }
+    }
+    await fh.writeFile(bytes);
+    await fh.sync();
+    await fh.close();
+    fh = null;
+    await fs.rename(tmp, target);
+    tmp = '';
+  } catch (e) {
+    if (fh) await fh.close().catch(() => undefined);
+    if (tmp) await fs.unlink(tmp).catch(() => undefined);
+    throw new Error(`${fn}: cannot write ${path}: ${(e as Error).message}`);
+  }
+  // Directory fsync makes the rename durable; not every platform can open or sync a directory (Windows).
+  let dh: Awaited<ReturnType<FsPromises['open']>> | null = null;
+  try {
+    dh = await fs.open(dir, 'r');
+    await dh.sync();
+  } catch {
+    // best effort
+  } finally {
+    await dh?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Writes tensors to a .safetensors file (Node only), atomically: an interrupted save leaves the
+ * previous file intact (see writeFileAtomic above).
+ */
 export async function saveSafetensors(dict: Record<string, Tensor>, path: string, metadata?: Record<string, string> | null): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new Error(`saveSafetensors: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const bytes = serializeSafetensors(dict, metadata);
-  const fs = await nodeFs('saveSafetensors');
-  await fs.writeFile(path, bytes);
+  await writeFileAtomic('saveSafetensors', path, bytes);
 }
 
 /** Reads a .safetensors file into tensors (Node only). */

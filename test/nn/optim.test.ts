@@ -250,6 +250,82 @@ describe('clipGradNorm (float64)', () => {
   });
 });
 
+// Values printed by torch 1.13's clip_grad_norm_ (float32 unless noted).
+describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (mode) => {
+  beforeAll(() => useMode(mode));
+  const setup = (a: number[], b: number[], dtypeB: DType = 'float32'): Tensor[] => {
+    const p = zeros([a.length]).requiresGrad_();
+    const q = zeros([b.length], { dtype: dtypeB }).requiresGrad_();
+    p.grad = tensor(a);
+    q.grad = tensor(b, { dtype: dtypeB });
+    return [p, q];
+  };
+  const grads = (ps: Tensor[]): number[][] => ps.map((p) => values(p.grad!));
+
+  it('a NaN gradient makes the total and every gradient NaN, for every norm type', () => {
+    for (const nt of [2, 1, 3, Infinity]) {
+      const ps = setup([1, Number.NaN, 2], [0.5, -0.5]);
+      expect(nn.clipGradNorm(ps, 1, nt), `normType ${nt}`).toBeNaN();
+      for (const g of grads(ps)) for (const v of g) expect(v, `normType ${nt}`).toBeNaN();
+    }
+  });
+
+  it('an infinite gradient makes the total Infinity, finite entries (signed) 0 and infinite ones NaN', () => {
+    for (const nt of [2, 1, 3, Infinity]) {
+      for (const inf of [Infinity, -Infinity]) {
+        const ps = setup([1, inf, 2], [0.5, -0.5]);
+        expect(nn.clipGradNorm(ps, 1, nt), `normType ${nt}`).toBe(Infinity);
+        expect(grads(ps), `normType ${nt}, ${inf}`).toEqual([[0, Number.NaN, 0], [0, -0]]);
+      }
+    }
+  });
+
+  it('float32 overflow of the norm is an infinite norm; the float64 one is not (and errorIfNonfinite throws, touching nothing)', () => {
+    let ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
+    expect(nn.clipGradNorm(ps, 1)).toBe(Infinity);
+    expect(grads(ps)).toEqual([[0, 0, 0], [0, -0]]);
+    ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
+    expect(nn.clipGradNorm(ps, 1, 1)).toBe(Math.fround(2.0000000300949324e30));
+    expectClose(ps[0].grad!, [0.5, 0.5, 1.0000000031710769e-30], 0, 1e-6);
+    // per-gradient norms fit in float32, the norm of the two does not: PyTorch stacks them in float32...
+    ps = setup([1.5e19], [-1.5e19]);
+    expect(nn.clipGradNorm(ps, 1)).toBe(Infinity);
+    expect(grads(ps)).toEqual([[0], [-0]]);
+    // ...or in float64 when one gradient is float64
+    ps = setup([1.5e19], [-1.5e19], 'float64');
+    expect(nn.clipGradNorm(ps, 1) / 2.121320380365646e19).toBeCloseTo(1, 12);
+    expectClose(ps[0].grad!, [0.7071067690849304], 0, 1e-7);
+    expectClose(ps[1].grad!, [-0.70710676891788], 0, 1e-12);
+    for (const bad of [[1, Number.NaN], [Infinity, 1], [3e38, 3e38]]) {
+      ps = setup(bad, [0.5]);
+      expect(() => nn.clipGradNorm(ps, 1, 2, { errorIfNonfinite: true })).toThrow(
+        /^clipGradNorm: the total norm of order 2 for gradients from `parameters` is non-finite \((NaN|Infinity)\), so it cannot be clipped \(gradient shapes: \[2\], \[1\]\)\. To disable this error and scale the gradients by the non-finite norm anyway, pass `errorIfNonfinite: false`$/,
+      );
+      expect(values(ps[1].grad!)).toEqual([0.5]);
+    }
+  });
+
+  it('a finite clip matches to float32 precision', () => {
+    const ps = setup([3, 4, 12], [0.1, -7]);
+    expect(Math.abs(nn.clipGradNorm(ps, 0.7) / 14.765161514282227 - 1)).toBeLessThan(2e-7);
+    expectClose(ps[0].grad!, [0.1422266811132431, 0.18963557481765747, 0.5689067244529724], 0, 2e-7);
+    expectClose(ps[1].grad!, [0.004740889649838209, -0.33186227083206177], 0, 2e-7);
+  });
+});
+
+describe('clipGradNorm arguments', () => {
+  beforeAll(() => useMode(MODES[0]));
+  it('checks options', () => {
+    const p = zeros([2]).requiresGrad_();
+    p.grad = tensor([1, 2]);
+    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(/clipGradNorm: unknown option "errorIfNonFinite" \(known: errorIfNonfinite\)/);
+    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: 1 } as never)).toThrow(/clipGradNorm: errorIfNonfinite must be a boolean, got 1/);
+    expect(() => nn.clipGradNorm(p, 1, 2, null as never)).toThrow(/clipGradNorm: options must be an object, got null/);
+    expect(() => nn.clipGradNorm(p, Number.NaN)).toThrow(/clipGradNorm: maxNorm must be a number, got NaN/);
+    expect(values(p.grad)).toEqual([1, 2]);
+  });
+});
+
 describe('learning-rate schedulers', () => {
   beforeAll(() => useMode(MODES[0]));
   const opt1 = (lr: number): optim.SGD => new SGD([zeros([2]).requiresGrad_()], { lr });
