@@ -19,9 +19,11 @@ import { broadcastShapes, floatDType, isFloat, paren } from './util.js';
 export const POW = (base: string, exponent: string): string => {
   const a = paren(base);
   const b = paren(exponent);
+  // NaN first: the signed-power branches below would turn a NaN base into ±0 on GL
   return (
+    `(${a} != ${a} ? ${a} : (${b} != ${b} ? ${b} : ` +
     `(${a} == 0 ? (${b} > 0 ? 0 : (${b} == 0 ? 1 : 1 / (${a} * ${a}))) : (${a} > 0 ? Math.pow(${a}, ${b}) : ` +
-    `(${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0))))`
+    `(${b} == Math.floor(${b}) ? ((${b} - 2 * Math.floor(${b} / 2)) == 1 ? -Math.pow(-${a}, ${b}) : Math.pow(-${a}, ${b})) : Math.sqrt(-1 - ${a} * 0))))))`
   );
 };
 
