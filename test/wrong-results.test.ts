@@ -176,14 +176,19 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
 
   it('300 training steps without tidy() keep memory bounded', () => {
     useMode(mode);
-    const steps = isGLBackend() ? 150 : 300;
-    const samples = untidiedTraining(steps, 25);
+    const gl = isGLBackend();
+    // host modes: a model big enough that pinned host data would show (before the fix resident memory grew
+    // ~0.45 MB per step here, 198 -> 293 MB from step 100 to 300); GL: the texture count
+    const samples = gl ? untidiedTraining(150, 25) : untidiedTraining(300, 25, { vocab: 32, d: 32, ctx: 16, batch: 8 });
     const first = samples[1];
     const last = samples[samples.length - 1];
     // textures (GL): the graph frees its intermediates; the count is flat after the first steps
     expect(last.textures).toBeLessThanOrEqual(first.textures);
-    // host data is taken by the garbage collector without finalizers: resident memory does not grow per step
-    expect(last.rss - first.rss).toBeLessThan(200 * 2 ** 20);
     expect(memory().textures).toBe(last.textures);
+    // host data is taken by the garbage collector without finalizers: resident memory stops growing
+    if (!gl) {
+      const mid = samples[4]; // step 100
+      expect((last.rss - mid.rss) / 2 ** 20, `resident MB per sample: ${samples.map((x) => Math.round(x.rss / 2 ** 20)).join(' ')}`).toBeLessThan(40);
+    }
   }, 300_000);
 });
