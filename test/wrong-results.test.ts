@@ -1,7 +1,7 @@
 // Issue 7's silent wrong results, each with a test that would have caught it, on every mode:
 // pow's gradient sign, softmax masking, GL's loop cap on long reductions (70,000 and 2^20 elements), float32
 // sum drift, tensors past 2^24 elements, int32 sum overflow, memory without tidy(), zeroGrad's old .grad.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { F, arange, full, manualSeed, memory, nn, ones, randn, tensor, zeros, type Tensor } from '../src/index.js';
 import { isGLBackend } from '../src/backend/index.js';
 import { MODES, useMode, expectClose } from './helpers.js';
@@ -32,7 +32,32 @@ function runEdge(c: EdgeCase, dtype: 'float32' | 'float64'): { out: Tensor; grad
   return { out: y, grad: x.grad! };
 }
 
-const big = (n: number): number[] => [70_000, 2 ** 20].map((k) => k * n);
+
+/** A softmax row and its backward; layerNorm over a long row and over many rows (its weight/bias gradients sum n rows). */
+function softmaxAndLayerNorm(n: number): void {
+  // a softmax row and its backward
+  const r64 = randn([2, n], { dtype: 'float64', requiresGrad: true });
+  const r32 = r64.detach().float().requiresGrad_();
+  const g = randn([2, n], { dtype: 'float64' });
+  r64.softmax(1).backward(g);
+  r32.softmax(1).backward(g.float());
+  expectClose(r32.grad!, r64.grad!, 1e-7, 1e-3, `softmax backward over a ${n} row`);
+  // layerNorm over a long row and over many rows (weight/bias gradients sum n rows)
+  for (const [rows, D] of [[2, n], [n, 3]]) {
+    const x64 = randn([rows, D], { dtype: 'float64', requiresGrad: true });
+    const w64 = randn([D], { dtype: 'float64', requiresGrad: true });
+    const b64 = randn([D], { dtype: 'float64', requiresGrad: true });
+    const [x32, w32, b32] = [x64, w64, b64].map((t) => t.detach().float().requiresGrad_());
+    const gy = randn([rows, D], { dtype: 'float64' });
+    F.layerNorm(x64, [D], w64, b64).backward(gy);
+    const y32 = F.layerNorm(x32, [D], w32, b32);
+    y32.backward(gy.float());
+    expectClose(y32, F.layerNorm(x64.detach(), [D], w64.detach(), b64.detach()), 1e-4, 1e-4, `layerNorm ${rows}x${D}`);
+    expectClose(x32.grad!, x64.grad!, 1e-3, 1e-3, `layerNorm dx ${rows}x${D}`);
+    expectClose(w32.grad!, w64.grad!, 1e-2, 1e-4, `layerNorm dw ${rows}x${D}`);
+    expectClose(b32.grad!, b64.grad!, 1e-2, 1e-4, `layerNorm db ${rows}x${D}`);
+  }
+}
 
 describe.each(MODES)('wrong results fixed (%s)', (mode) => {
   it('pow, softmax, logSoftmax and crossEntropy match PyTorch at signs and limits (float64 and float32)', () => {
@@ -80,33 +105,13 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     expectClose(ls.narrow(0, n - 5, 5), x64.logSoftmax(0).narrow(0, n - 5, 5), 1e-5, 1e-5, 'logSoftmax tail');
   });
 
-  it('softmax, layerNorm, linear, embedding, matmul and losses over 70,000-long dims match the float64 path', () => {
+  it.each([70_000, 2 ** 20])('softmax, layerNorm, linear, embedding, matmul and losses over %i-long dims match the float64 path', (n) => {
     useMode(mode);
     manualSeed(4);
-    const n = 70_000;
-    // a softmax row and its backward
-    const r64 = randn([2, n], { dtype: 'float64', requiresGrad: true });
-    const r32 = r64.detach().float().requiresGrad_();
-    const g = randn([2, n], { dtype: 'float64' });
-    r64.softmax(1).backward(g);
-    r32.softmax(1).backward(g.float());
-    expectClose(r32.grad!, r64.grad!, 1e-7, 1e-3, 'softmax backward over a 70,000 row');
-    // layerNorm over a long row and over many rows (weight/bias gradients sum 70,000 rows)
-    for (const [rows, D] of [[2, n], [n, 3]]) {
-      const x64 = randn([rows, D], { dtype: 'float64', requiresGrad: true });
-      const w64 = randn([D], { dtype: 'float64', requiresGrad: true });
-      const b64 = randn([D], { dtype: 'float64', requiresGrad: true });
-      const [x32, w32, b32] = [x64, w64, b64].map((t) => t.detach().float().requiresGrad_());
-      const gy = randn([rows, D], { dtype: 'float64' });
-      F.layerNorm(x64, [D], w64, b64).backward(gy);
-      const y32 = F.layerNorm(x32, [D], w32, b32);
-      y32.backward(gy.float());
-      expectClose(y32, F.layerNorm(x64.detach(), [D], w64.detach(), b64.detach()), 1e-4, 1e-4, `layerNorm ${rows}x${D}`);
-      expectClose(x32.grad!, x64.grad!, 1e-3, 1e-3, `layerNorm dx ${rows}x${D}`);
-      expectClose(w32.grad!, w64.grad!, 1e-2, 1e-4, `layerNorm dw ${rows}x${D}`);
-      expectClose(b32.grad!, b64.grad!, 1e-2, 1e-4, `layerNorm db ${rows}x${D}`);
-    }
-    // linear: the bias and weight gradients sum over 70,000 rows; matmul's inner dim of 70,000
+    // softmax and layerNorm against the float64 path (both sizes take the chunked paths; at 2^20 only the
+    // exact-valued checks below run, which keeps the suite short on Mesa)
+    if (n < 2 ** 20) softmaxAndLayerNorm(n);
+    // linear: the bias and weight gradients sum over n rows; matmul's inner dim of n
     const lx = ones([n, 3]);
     const lw = ones([2, 3], { requiresGrad: true });
     const lb = zeros([2], { requiresGrad: true });
@@ -119,14 +124,14 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     const emb = randn([5, 3], { requiresGrad: true });
     F.embedding(tensor(new Array(n).fill(2), { dtype: 'int32' }), emb).sum().backward();
     expect(Array.from(emb.grad!.toArray())).toEqual([0, 0, 0, 0, 0, 0, n, n, n, 0, 0, 0, 0, 0, 0]);
-    // crossEntropy's mean over 70,000 samples of ln 2; mseLoss over 70,000 elements
+    // crossEntropy's mean over n samples of ln 2; mseLoss over n elements
     expect(F.crossEntropy(zeros([n, 2]), zeros([n], { dtype: 'int32' })).item()).toBeCloseTo(Math.LN2, 5);
     expect(F.mseLoss(ones([n]), zeros([n])).item()).toBe(1);
     // clipGradNorm of a [256, 512] gradient of ones: sqrt(131072)
     const p = zeros([256, 512], { requiresGrad: true });
     p.grad = ones([256, 512]);
     expect(nn.clipGradNorm([p], 1e9)).toBeCloseTo(Math.sqrt(256 * 512), 3);
-  });
+  }, 300_000);
 
   it('float32 sums of 10^7 elements keep float32 accuracy (blocked, not sequential)', () => {
     useMode(mode);
@@ -179,7 +184,13 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     const gl = isGLBackend();
     // host modes: a model big enough that pinned host data would show (before the fix resident memory grew
     // ~0.45 MB per step here, 198 -> 293 MB from step 100 to 300); GL: the texture count
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const samples = gl ? untidiedTraining(150, 25) : untidiedTraining(300, 25, { vocab: 32, d: 32, ctx: 16, batch: 8 });
+    const warned = warn.mock.calls.map((c) => c.join(' '));
+    warn.mockRestore();
+    // GL: the loop is told once, naming tidy(); host modes have nothing to tell
+    if (gl) expect(warned.filter((w) => /were never disposed.*tidy\(/.test(w))).toHaveLength(1);
+    else expect(warned).toEqual([]);
     const first = samples[1];
     const last = samples[samples.length - 1];
     // textures (GL): the graph frees its intermediates; the count is flat after the first steps

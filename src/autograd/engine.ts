@@ -21,6 +21,9 @@ import { memoryCounts } from '../backend/index.js';
 
 let pending: Tensor[] = [];
 let spillWarned = false;
+/** Tensors moved to host memory since the last optimizer step, and optimizer steps in a row that saw some. */
+let movedSinceStep = 0;
+let stepsWithMoves = 0;
 
 /** Queues a tensor whose texture should not outlive the next backward unless someone disposes it. */
 export function releaseLater(t: Tensor): void {
@@ -33,14 +36,7 @@ function drainPending(): void {
   pending = [];
   let moved = 0;
   for (const t of list) if (!t.isDisposed && t._storageForKernel().spill()) moved++;
-  if (moved > 0 && !spillWarned) {
-    spillWarned = true;
-    console.warn(
-      `gpugrad: ${moved} tensors of the previous step (graph intermediates, dropped gradients) were never disposed; ` +
-        `their GPU textures were read back to host memory and freed. Wrap each training step in tidy(() => { ... }) ` +
-        `to free them without the readback.`,
-    );
-  }
+  movedSinceStep += moved;
 }
 
 let lastTextures = -1;
@@ -48,10 +44,22 @@ let growingSteps = 0;
 let growthWarned = false;
 
 /**
- * Called by every optimizer step: when live textures keep growing across 20 steps in a row, warns once
- * (tensors made outside tidy() and outside any graph are freed only by dispose() or the collector).
+ * Called by every optimizer step: warns once when 10 steps in a row had to move an untidied graph off the
+ * device, and once when live textures keep growing across 20 steps in a row (tensors made outside tidy()
+ * and outside any graph are freed only by dispose() or the collector).
  */
 export function noteOptimizerStep(): void {
+  // a training loop (not one stray backward) that keeps leaving its graphs on the device: say so once
+  stepsWithMoves = movedSinceStep > 0 ? stepsWithMoves + 1 : 0;
+  if (stepsWithMoves >= 10 && !spillWarned) {
+    spillWarned = true;
+    console.warn(
+      `gpugrad: for ${stepsWithMoves} optimizer steps, tensors of the previous step (graph intermediates, dropped gradients) ` +
+        `were never disposed (${movedSinceStep} this step); their GPU textures were read back to host memory and freed. ` +
+        `Wrap each training step in tidy(() => { ... }) to free them without the readback.`,
+    );
+  }
+  movedSinceStep = 0;
   const { textures } = memoryCounts();
   growingSteps = textures > lastTextures && lastTextures >= 0 ? growingSteps + 1 : 0;
   lastTextures = textures;
