@@ -4,7 +4,7 @@
 
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
-import { add } from './binary.js';
+import { blockedSum, sum } from './reduce.js';
 import { reshape } from './shape.js';
 import { broadcastShapes, broadcastStrides, floatDType, fmtShape, gatherIndex, launch, lit, sk } from './util.js';
 
@@ -26,43 +26,44 @@ export const DOT_CHUNK = 16384;
 /** out[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n] with batch broadcasting and optional transposed reads. */
 export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[], alpha = 1): Tensor {
   const K = A.trans ? A.rows : A.cols;
-  if (K <= DOT_CHUNK) return bmmPart(A, B, outBatch, alpha, 0, K);
-  let acc: Tensor | null = null;
-  for (let k0 = 0; k0 < K; k0 += DOT_CHUNK) {
-    const part = bmmPart(A, B, outBatch, alpha, k0, Math.min(DOT_CHUNK, K - k0));
-    if (!acc) acc = part;
-    else {
-      const next = add(acc, part);
-      acc.dispose();
-      part.dispose();
-      acc = next;
-    }
-  }
-  return acc!;
+  if (K <= DOT_CHUNK) return bmmPart(A, B, outBatch, alpha, 1);
+  // one kernel computes the partial products of every inner-dim slice (a leading chunk dim), then the
+  // chunked sum adds them: one compile whatever K is
+  const parts = bmmPart(A, B, outBatch, alpha, Math.ceil(K / DOT_CHUNK));
+  const out = sum(parts, 0);
+  parts.dispose();
+  return out;
 }
 
-/** The product over the inner-dim slice [k0, k0 + len). */
-function bmmPart(A: Operand3, B: Operand3, outBatch: number[], alpha: number, k0: number, len: number): Tensor {
+/** The product, or with `chunks` > 1 the partial products over inner-dim slices of DOT_CHUNK as a leading dim. */
+function bmmPart(A: Operand3, B: Operand3, outBatch: number[], alpha: number, chunks: number): Tensor {
   const M = A.trans ? A.cols : A.rows;
   const K = A.trans ? A.rows : A.cols;
   const N = B.trans ? B.rows : B.cols;
   const aStr = broadcastStrides(outBatch, A.batch).map((s) => s * A.rows * A.cols);
   const bStr = broadcastStrides(outBatch, B.batch).map((s) => s * B.rows * B.cols);
-  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}:${alpha}:${k0}+${len}`;
+  const size = outBatch.reduce((a, b) => a * b, 1) * M * N;
+  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}:${alpha}:${chunks}`;
   const build = (): string => {
     // a[ab + k·as] · b[bb + k·bs]: the operands' element k0 + k along the inner dim
-    const ab = A.trans ? `aOff + m + ${k0 * M}` : `aOff + m * ${K} + ${k0}`;
+    const ab = A.trans ? 'aOff + m + k0 * ' + M : `aOff + m * ${K} + k0`;
     const as = A.trans ? M : 1;
-    const bb = B.trans ? `bOff + n * ${K} + ${k0}` : `bOff + n + ${k0 * N}`;
+    const bb = B.trans ? `bOff + n * ${K} + k0` : `bOff + n + k0 * ${N}`;
     const bs = B.trans ? 1 : N;
+    const head =
+      chunks === 1
+        ? 'const i = this.thread.x; const k0 = 0; '
+        : `const t = this.thread.x; const ch = Math.floor((t + 0.5) / ${size}); const i = t - ch * ${size}; const k0 = ch * ${DOT_CHUNK}; const lim = ${K} - k0; `;
+    const at = (k: string): string => `a[ab + ${as === 1 ? k : `(${k}) * ${as}`}] * b[bb + ${bs === 1 ? k : `(${k}) * ${bs}`}]`;
+    const dot = chunks === 1 ? dotLoop('a', 'ab', as, 'b', 'bb', bs, K, 's') : blockedSum('s', at, DOT_CHUNK, 'lim');
     return (
-      `function (a, b) { const i = this.thread.x; const bt = Math.floor((i + 0.5) / ${M * N}); ` +
+      `function (a, b) { ${head}const bt = Math.floor((i + 0.5) / ${M * N}); ` +
       `const r = i - bt * ${M * N}; const m = Math.floor((r + 0.5) / ${N}); const n = r - m * ${N}; ` +
       `const aOff = ${gatherIndex(outBatch, aStr, 0, 'bt')}; const bOff = ${gatherIndex(outBatch, bStr, 0, 'bt')}; ` +
-      `const ab = ${ab}; const bb = ${bb}; ${dotLoop('a', 'ab', as, 'b', 'bb', bs, len, 's')} return ${alpha === 1 ? 's' : `s * ${lit(alpha)}`}; }`
+      `const ab = ${ab}; const bb = ${bb}; ${dot} return ${alpha === 1 ? 's' : `s * ${lit(alpha)}`}; }`
     );
   };
-  return launch(key, build, [A.t, B.t], [...outBatch, M, N], A.t.dtype);
+  return launch(key, build, [A.t, B.t], chunks === 1 ? [...outBatch, M, N] : [chunks, ...outBatch, M, N], A.t.dtype);
 }
 
 /**
