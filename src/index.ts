@@ -1,5 +1,6 @@
 // gpugrad's public surface.
 
+import './ops/methods.js'; // installs Tensor's chaining methods (x.add(y), ...) before anything uses them
 export { Tensor, type DType, type Operand } from './autograd/tensor.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
 export { tidy, keep } from './autograd/tidy.js';

@@ -5,11 +5,29 @@
 
 import { isGradEnabled, noGrad } from './grad-mode.js';
 import type { Tensor } from './tensor.js';
-import { fmtShape, sameShape } from '../ops/util.js';
-import { sumToShape } from '../ops/reduce.js';
-import { add } from '../ops/binary.js';
-import { clone } from '../ops/convert.js';
+import { fmtShape, sameShape } from '../helpers/shape.js';
 import { memoryCounts } from '../backend/index.js';
+
+// ---- the ops the tape needs ----------------------------------------------------------------------
+// Gradient accumulation, copies and the reduction of broadcast gradients are ops; the tape stands under
+// the ops layer and cannot import it, so the ops hand these three in when they load (ops/methods.ts).
+
+export interface GradOps {
+  add(a: Tensor, b: Tensor): Tensor;
+  clone(t: Tensor): Tensor;
+  sumToShape(g: Tensor, shape: readonly number[]): Tensor;
+}
+let gradOps: GradOps | null = null;
+
+/** @internal called once by the ops layer. */
+export function setGradOps(ops: GradOps): void {
+  gradOps = ops;
+}
+
+function ops(): GradOps {
+  if (!gradOps) throw new Error('gpugrad internal: the ops layer is not loaded (import gpugrad from its index)');
+  return gradOps;
+}
 
 // ---- memory without tidy() ------------------------------------------------------------------------
 // Host data needs nothing: the garbage collector takes it with its last tensor. GPU textures need an
@@ -229,7 +247,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
         const reduced = sameShape(gi.shape, inp.shape) ? gi : reduceTo(node.name, gi, inp);
         if (inp.gradFn) {
           const prev = grads.get(inp.gradFn);
-          grads.set(inp.gradFn, prev ? add(prev, reduced) : reduced._view(inp.shape));
+          grads.set(inp.gradFn, prev ? ops().add(prev, reduced) : reduced._view(inp.shape));
           if (prev) prev.dispose();
         } else {
           accumulateLeaf(inp, reduced);
@@ -246,7 +264,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
 
 function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
   try {
-    return sumToShape(g, inp.shape);
+    return ops().sumToShape(g, inp.shape);
   } catch (e) {
     throw new Error(`backward of ${op}: gradient of shape ${fmtShape(g.shape)} does not reduce to the input's shape ${fmtShape(inp.shape)} (${(e as Error).message})`);
   }
@@ -257,13 +275,13 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   const prev = leaf._gradInternal();
   if (prev) {
     // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current
-    prev._assign(add(prev, g), 'backward (gradient accumulation)', true);
+    prev._assign(ops().add(prev, g), 'backward (gradient accumulation)', true);
   } else if (g._storageForKernel().refCount === 1) {
     leaf._setGrad(g._view(leaf.shape));
   } else {
     // the gradient's data is shared (another leaf's grad, the graph): give this leaf its own copy, so
     // accumulating into one .grad later never changes another
-    const c = clone(g);
+    const c = ops().clone(g);
     leaf._setGrad(c._view(leaf.shape));
     c.dispose();
   }

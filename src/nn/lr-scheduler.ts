@@ -14,8 +14,11 @@ export abstract class LRScheduler {
   protected stepCount = 0;
   private lastLr: number[] = [];
 
-  constructor(optimizer: Optimizer<ParamGroup>, lastEpoch = -1) {
-    const name = this.constructor.name;
+  /** The scheduler's name in errors (given by each subclass: class names do not survive minifiers). */
+  protected readonly name: string;
+
+  constructor(name: string, optimizer: Optimizer<ParamGroup>, lastEpoch = -1) {
+    this.name = name;
     if (!optimizer || !Array.isArray((optimizer as { paramGroups?: unknown }).paramGroups)) {
       throw new Error(`${name}: expects an optimizer (with paramGroups), got ${optimizer === null ? 'null' : typeof optimizer}`);
     }
@@ -67,7 +70,7 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(sd: Record<string, unknown>): void {
-    if (!sd || typeof sd !== 'object') throw new Error(`${this.constructor.name}.loadStateDict: expects the object stateDict() returned`);
+    if (!sd || typeof sd !== 'object') throw new Error(`${this.name}.loadStateDict: expects the object stateDict() returned`);
     const self = this as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(sd)) {
       if (k === 'optimizer' || typeof self[k] === 'function' || (Array.isArray(self[k]) && (self[k] as unknown[]).some((x) => typeof x === 'function'))) continue;
@@ -82,7 +85,7 @@ export class StepLR extends LRScheduler {
   readonly gamma: number;
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
-    super(optimizer, opts?.lastEpoch ?? -1);
+    super('StepLR', optimizer, opts?.lastEpoch ?? -1);
     if (!opts || !Number.isInteger(opts.stepSize) || opts.stepSize < 1) throw new Error(`StepLR: stepSize must be a positive integer, got ${String(opts?.stepSize)}`);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
@@ -102,7 +105,7 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly etaMin: number;
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
-    super(optimizer, opts?.lastEpoch ?? -1);
+    super('CosineAnnealingLR', optimizer, opts?.lastEpoch ?? -1);
     if (!opts || !Number.isInteger(opts.tMax) || opts.tMax < 1) throw new Error(`CosineAnnealingLR: tMax must be a positive integer, got ${String(opts?.tMax)}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
@@ -134,7 +137,7 @@ export class LambdaLR extends LRScheduler {
   private readonly lambdas: ((epoch: number) => number)[];
 
   constructor(optimizer: Optimizer<ParamGroup>, lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[], opts: { lastEpoch?: number } = {}) {
-    super(optimizer, opts.lastEpoch ?? -1);
+    super('LambdaLR', optimizer, opts.lastEpoch ?? -1);
     const n = optimizer.paramGroups.length;
     if (Array.isArray(lrLambda)) {
       if (lrLambda.length !== n) throw new Error(`LambdaLR: expected ${n} lrLambdas (one per param group), but got ${lrLambda.length}`);

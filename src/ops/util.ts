@@ -5,7 +5,9 @@ import { runKernel, Storage, type Precision } from '../backend/index.js';
 import type { HostArray } from '../backend/storage.js';
 import { Tensor, type DType } from '../autograd/tensor.js';
 
-export const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
+import { fmtShape, sameShape } from '../helpers/shape.js';
+
+export { fmtShape, sameShape };
 
 export function numelOf(shape: readonly number[]): number {
   let n = 1;
@@ -21,10 +23,6 @@ export function stridesOf(shape: readonly number[]): number[] {
     s *= shape[d];
   }
   return st;
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** Normalises a possibly negative dim; throws naming the op and shape when out of range. */
