@@ -44,7 +44,6 @@ export function untidiedTraining(steps: number, every = 25, size = { vocab: 11, 
     nn.clipGradNorm(model.parameters(), 1.0);
     opt.step();
     loss.item();
-    if ((step === 1 || step % every === 0) && typeof (globalThis as { gc?: () => void }).gc === "function") (globalThis as unknown as { gc: () => void }).gc();
     if (step === 1 || step % every === 0) out.push({ step, rss: process.memoryUsage().rss, ...memory() });
   }
   return out;

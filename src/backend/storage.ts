@@ -78,19 +78,9 @@ export class Storage {
   host(): HostArray {
     this.assertLive();
     if (this.hostData === null) {
-      const arr = this.tex!.toArray() as Float32Array | Float32Array[];
-      // GPU.js may return a larger array, or rows of a 2-D output; keep exactly `size`, flat.
-      if (arr instanceof Float32Array) this.hostData = arr.length === this.size ? arr : arr.slice(0, this.size);
-      else {
-        const flat = new Float32Array(this.size);
-        let at = 0;
-        for (const row of arr) {
-          if (at >= this.size) break;
-          flat.set(row.subarray(0, Math.min(row.length, this.size - at)), at);
-          at += row.length;
-        }
-        this.hostData = flat;
-      }
+      const arr = this.tex!.toArray() as Float32Array;
+      // GPU.js may return a larger or differently typed array for 1-D outputs; keep exactly `size`.
+      this.hostData = arr.length === this.size && arr instanceof Float32Array ? arr : Float32Array.from(arr.subarray(0, this.size));
     }
     return this.hostData;
   }

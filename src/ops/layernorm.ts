@@ -34,6 +34,12 @@ function longStats(x: Tensor, rows: number, D: number, eps: number): Tensor {
   return out;
 }
 
+/** v · x̂ elementwise over [rows, D], x̂ = (x − mean)·rstd from the packed statistics. */
+function timesXhat(v: Tensor, x: Tensor, stats: Tensor, rows: number, D: number): Tensor {
+  const build = (): string => `function (v, a, s) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${D}); return v[i] * (a[i] - s[r * 2]) * s[r * 2 + 1]; }`;
+  return launch(`ln.timesXhat:${rows}:${D}`, build, [v, x, stats], [rows, D], x.dtype);
+}
+
 /** [rows*2] with a[r] at 2r and b[r] at 2r+1. */
 function interleave(a: Tensor, b: Tensor, rows: number, dtype: Tensor['dtype']): Tensor {
   return launch(`ln.interleave:${rows}`, () => 'function (a, b) { const i = this.thread.x; const r = Math.floor((i + 0.5) / 2); return i - r * 2 < 0.5 ? a[r] : b[r]; }', [a, b], [rows * 2], dtype);
@@ -86,7 +92,7 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
         const gw2 = w2 ? mapKernel('ln.gw', 'g * w', [['g', g2], ['w', w2]], [rows, D], x.dtype) : g2;
         w2?.dispose();
         const s = sum(gw2, 1, true);
-        const gx = launch(`ln.gwx:${rows}:${D}`, () => `function (v, a, s) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${D}); return v[i] * (a[i] - s[r * 2]) * s[r * 2 + 1]; }`, [gw2, x, stats], [rows, D], x.dtype);
+        const gx = timesXhat(gw2, x, stats, rows, D);
         const q = sum(gx, 1, true);
         rowSums = interleave(s, q, rows, x.dtype);
         for (const t of [g2, gw2, s, gx, q]) t.dispose();
@@ -122,7 +128,7 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
           const g2 = g._view([rows, D]);
           const terms =
             which === 'w'
-              ? launch(`ln.gxh:${rows}:${D}`, () => `function (g, a, s) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${D}); return g[i] * (a[i] - s[r * 2]) * s[r * 2 + 1]; }`, [g2, x, stats], [rows, D], x.dtype)
+              ? timesXhat(g2, x, stats, rows, D)
               : g2;
           const c = sum(terms, 0);
           if (terms !== g2) terms.dispose();

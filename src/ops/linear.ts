@@ -4,9 +4,8 @@
 
 import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
-import { add } from './binary.js';
-import { DOT_CHUNK, bmmKernel, dotLoop, matmul } from './matmul.js';
-import { transpose } from './shape.js';
+import { mapKernel } from './map.js';
+import { DOT_CHUNK, bmmKernel, dotLoop } from './matmul.js';
 import { sum } from './reduce.js';
 import { fmtShape, isFloat, launch } from './util.js';
 
@@ -24,12 +23,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
   }
   const R = x.numel / I;
-  if (I > DOT_CHUNK) return longLinear(x, weight, bias ?? null);
   const key = `linear:${R}:${I}:${O}:${bias ? 'b' : ''}`;
   const build = (): string =>
     `function (a, w${bias ? ', b' : ''}) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${O}); const o = i - r * ${O}; ` +
     `const ab = r * ${I}; const wb = o * ${I}; ${dotLoop('a', 'ab', 1, 'w', 'wb', 1, I, 's')} return s${bias ? ' + b[o]' : ''}; }`;
-  const y = launch(key, build, bias ? [x, weight, bias] : [x, weight], [...x.shape.slice(0, -1), O], weight.dtype);
+  const y = I > DOT_CHUNK ? longForward(x, weight, bias ?? null, R) : launch(key, build, bias ? [x, weight, bias] : [x, weight], [...x.shape.slice(0, -1), O], weight.dtype);
   if (!needsGrad(x, weight, bias)) return y;
   return record(
     y,
@@ -52,15 +50,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   );
 }
 
-/** Inner dims past DOT_CHUNK: x·Wᵀ (+ b) from the differentiable matmul, whose kernels split the inner dim. */
-function longLinear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
-  // intermediates the graph saved for the backward stay alive; without a graph they are freed now
-  const graph = needsGrad(x, weight, bias);
-  const wt = transpose(weight, 0, 1);
-  const y = matmul(x, wt);
-  if (!graph) wt.dispose();
-  if (!bias) return y;
-  const out = add(y, bias);
-  if (!graph) y.dispose();
-  return out;
+/** Inner dims past DOT_CHUNK: the product kernel, which splits the inner dim (W read transposed in place), then the bias. */
+function longForward(x: Tensor, weight: Tensor, bias: Tensor | null, R: number): Tensor {
+  const [O, I] = weight.shape;
+  const xw = bmmKernel({ t: x, batch: [], rows: R, cols: I, trans: false }, { t: weight, batch: [], rows: O, cols: I, trans: true }, []);
+  const shape = [...x.shape.slice(0, -1), O];
+  const xv = xw._view(shape);
+  xw.dispose();
+  if (!bias) return xv;
+  const y = mapKernel('linear.bias', 'y + b', [['y', xv], ['b', bias]], shape, weight.dtype);
+  xv.dispose();
+  return y;
 }

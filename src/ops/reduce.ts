@@ -9,7 +9,8 @@ import { needsGrad, record } from '../autograd/engine.js';
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { fromValues } from './creation.js';
 import { mapKernel } from './map.js';
-import { fmtShape, gatherIndex, isFloat, launch, normDim, numelOf, sameShape, sk, stridesOf } from './util.js';
+import { permuteKernel } from './shape.js';
+import { fmtShape, isFloat, launch, normDim, numelOf, sameShape } from './util.js';
 
 type Kind = 'sum' | 'mean' | 'amax' | 'amin' | 'argmax' | 'argmin' | 'var';
 
@@ -62,10 +63,7 @@ function asBlock(x: Tensor, dims: number[]): { t: Tensor; O: number; n: number; 
     return { t: x, O, n, I: x.numel / (O * n), temp: false };
   }
   const kept = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
-  const perm = [...kept, ...dims];
-  const st = stridesOf(x.shape);
-  const outShape = perm.map((p) => x.shape[p]);
-  const t = launch(`reduce.permute:${sk(x.shape)}:${perm.join(',')}`, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, perm.map((p) => st[p]))}]; }`, [x], outShape, x.dtype);
+  const t = permuteKernel(x, [...kept, ...dims]);
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
   return { t, O: n === 0 ? 0 : x.numel / n, n, I: 1, temp: true };
 }
@@ -78,11 +76,11 @@ type PassKind = 'sum' | 'amax' | 'amin' | 'argmax' | 'argmin';
  * given (the indices are those of the original reduced dim) and return indices; their values come from
  * the matching amax/amin pass.
  */
-function passKernel(kind: PassKind, a: Tensor, O: number, n: number, I: number, chunk: number, dtype: DType, idx?: Tensor): Tensor {
+function passKernel(kind: PassKind, a: Tensor, O: number, n: number, I: number, chunk: number, dtype: DType, idx?: Tensor, divideBy = 1): Tensor {
   const C = Math.ceil(n / chunk);
   const len = C === 1 ? n : chunk;
   const last = n - (C - 1) * chunk; // elements in the last chunk
-  const key = `reduce.pass:${kind}:${O}:${n}:${I}:${chunk}:${idx ? 'i' : ''}`;
+  const key = `reduce.pass:${kind}:${O}:${n}:${I}:${chunk}:${idx ? 'i' : ''}:${divideBy}`;
   const build = (): string => {
     const head =
       `const i = this.thread.x; const o = Math.floor((i + 0.5) / ${C * I}); const rem = i - o * ${C * I}; ` +
@@ -91,7 +89,7 @@ function passKernel(kind: PassKind, a: Tensor, O: number, n: number, I: number, 
     const at = (k: string): string => (I === 1 ? `a[base + ${k}]` : `a[base + (${k}) * ${I}]`);
     let body: string;
     if (kind === 'sum') {
-      body = `${blockedSum('s', at, len, C === 1 ? undefined : 'len')}return s;`;
+      body = `${blockedSum('s', at, len, C === 1 ? undefined : 'len')}return ${divideBy === 1 ? 's' : `s / ${divideBy}`};`;
     } else {
       // NaN wins (as PyTorch), the first extreme wins ties; the explicit NaN test also stops GL compilers
       // from turning the comparison into max(), which drops NaN
@@ -149,7 +147,7 @@ function reduceKernel(kind: Kind, x: Tensor, dims: number[], outDType: DType, co
   let owned = blk.temp;
   do {
     const nextIdx: Tensor | null = arg ? passKernel(pass, vals, O, len, I, REDUCE_CHUNK, 'int32', idxs ?? undefined) : null;
-    const nextVals = arg && Math.ceil(len / REDUCE_CHUNK) === 1 ? null : passKernel(valKind, vals, O, len, I, REDUCE_CHUNK, arg ? accDType : dtype);
+    const nextVals = arg && Math.ceil(len / REDUCE_CHUNK) === 1 ? null : passKernel(valKind, vals, O, len, I, REDUCE_CHUNK, arg ? accDType : dtype, undefined, kind === 'mean' && len <= REDUCE_CHUNK ? n : 1);
     if (owned) vals.dispose();
     idxs?.dispose();
     idxs = nextIdx;
@@ -159,12 +157,7 @@ function reduceKernel(kind: Kind, x: Tensor, dims: number[], outDType: DType, co
       owned = true;
     } else break;
   } while (len > 1);
-  let out: Tensor = arg ? idxs! : vals;
-  if (kind === 'mean') {
-    const m = mapKernel('mean.div', `s / ${n}`, [['s', out]], [O, 1, I], x.dtype);
-    out.dispose();
-    out = m;
-  }
+  const out: Tensor = arg ? idxs! : vals;
   if (intSum) {
     const h = checkIntRange('sum', out, x);
     out.dispose();

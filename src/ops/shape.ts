@@ -47,7 +47,8 @@ export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   return reshape(x, x.shape.filter((s, i) => !(s === 1 && dims.includes(i))), 'squeeze');
 }
 
-function permuteKernel(x: Tensor, perm: number[]): Tensor {
+/** The permuted copy, no graph (also the reductions' way to gather non-adjacent reduced dims). */
+export function permuteKernel(x: Tensor, perm: number[]): Tensor {
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]);
   const key = `permute:${sk(x.shape)}:${perm.join(',')}`;
