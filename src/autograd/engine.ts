@@ -4,29 +4,30 @@
 // each input's shape here, in one place.
 
 import { isGradEnabled, noGrad } from './grad-mode.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 import { fmtShape, sameShape } from '../helpers/shape.js';
-import { memoryCounts } from '../backend/index.js';
+import { memoryCounts, type Precision } from '../backend/index.js';
+import { accumulateStorage, copyStorage, sumToShapeStorage } from '../kernels/tape.js';
 
-// ---- the ops the tape needs ----------------------------------------------------------------------
-// Gradient accumulation, copies and the reduction of broadcast gradients are ops; the tape stands under
-// the ops layer and cannot import it, so the ops hand these three in when they load (ops/methods.ts).
+// ---- the kernels the tape needs -----------------------------------------------------------------
+// Gradient accumulation, copies and the reduction of broadcast gradients run kernels of the kernel layer
+// (src/kernels/tape.ts) on the gradients' storages; the tape never calls a differentiable op.
 
-export interface GradOps {
-  add(a: Tensor, b: Tensor): Tensor;
-  clone(t: Tensor): Tensor;
-  sumToShape(g: Tensor, shape: readonly number[]): Tensor;
-}
-let gradOps: GradOps | null = null;
+const precisionOfGrad = (t: Tensor): Precision => (t.dtype === 'float64' ? 'float64' : 'float32');
 
-/** @internal called once by the ops layer. */
-export function setGradOps(ops: GradOps): void {
-  gradOps = ops;
+/** a + b for two gradients of one shape and dtype. */
+function addGrads(a: Tensor, b: Tensor): Tensor {
+  const s = accumulateStorage(a._storageForKernel(), b._storageForKernel(), a.numel, precisionOfGrad(a));
+  return Tensor._fromStorage(s, [...a.shape], a.dtype);
 }
 
-function ops(): GradOps {
-  if (!gradOps) throw new Error('gpugrad internal: the ops layer is not loaded (import gpugrad from its index)');
-  return gradOps;
+function copyGrad(g: Tensor): Tensor {
+  return Tensor._fromStorage(copyStorage(g._storageForKernel(), g.numel, precisionOfGrad(g)), [...g.shape], g.dtype);
+}
+
+function sumGradToShape(g: Tensor, shape: readonly number[]): Tensor {
+  const s = sumToShapeStorage(g._storageForKernel(), g.shape, shape, precisionOfGrad(g));
+  return s ? Tensor._fromStorage(s, [...shape], g.dtype) : g;
 }
 
 // ---- memory without tidy() ------------------------------------------------------------------------
@@ -151,26 +152,44 @@ export class GradNode {
   }
 }
 
+/** What one op records on the tape (see record()). */
+export interface NodeSpec {
+  /** The node's name, as errors and gradFn show it (PyTorch's style: 'Matmul', 'LayerNorm'). */
+  name: string;
+  /** The op's inputs, in the order the backward returns their gradients (null for a non-tensor slot). */
+  inputs: readonly (Tensor | null | undefined)[];
+  /** dL/dout → one dL/dinput per input (null where there is none), in the output's broadcast shape. */
+  backward: BackwardFn;
+  /** Tensors the backward reads: version-checked, so an in-place change before backward is an error. */
+  saved?: readonly Tensor[];
+  /** Tensors the op made for its backward only (masks, statistics): freed with the node, or at once when nothing is recorded. */
+  owns?: readonly Tensor[];
+}
+
 /**
- * Records `out = op(inputs)` on the tape when grad mode is on and any input requires grad.
- * `backward` receives dL/dout and returns dL/dinput for each input (null where there is none).
- * `owned` are internal tensors only the backward needs: they are disposed when the node is freed, or
- * at once when nothing is recorded.
+ * Records `out = op(inputs)` on the tape when grad mode is on and any input requires grad; otherwise
+ * frees what the node would have owned. Returns `out`. This is the one place that decides whether an op
+ * is recorded.
  */
+export function record(out: Tensor, spec: NodeSpec): Tensor;
+/** @deprecated positional form, being replaced by record(out, { name, inputs, backward, saved, owns }). */
+export function record(out: Tensor, name: string, inputs: (Tensor | null | undefined)[], backward: BackwardFn, saved?: Tensor[], owned?: Tensor[]): Tensor;
 export function record(
   out: Tensor,
-  name: string,
-  inputs: (Tensor | null | undefined)[],
-  backward: BackwardFn,
+  specOrName: NodeSpec | string,
+  inputs?: (Tensor | null | undefined)[],
+  backward?: BackwardFn,
   saved: Tensor[] = [],
   owned: Tensor[] = [],
 ): Tensor {
-  const ins = inputs.map((t) => t ?? null);
+  const spec: NodeSpec = typeof specOrName === 'string' ? { name: specOrName, inputs: inputs!, backward: backward!, saved, owns: owned } : specOrName;
+  const ins = spec.inputs.map((t) => t ?? null);
+  const owns = spec.owns ?? [];
   if (!isGradEnabled() || !ins.some((t) => t !== null && t.requiresGrad)) {
-    for (const t of owned) t.dispose();
+    for (const t of owns) t.dispose();
     return out;
   }
-  out._setGradFn(new GradNode(name, ins, backward, saved, owned));
+  out._setGradFn(new GradNode(spec.name, ins, spec.backward, [...(spec.saved ?? [])], [...owns]));
   return out;
 }
 
@@ -247,7 +266,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
         const reduced = sameShape(gi.shape, inp.shape) ? gi : reduceTo(node.name, gi, inp);
         if (inp.gradFn) {
           const prev = grads.get(inp.gradFn);
-          grads.set(inp.gradFn, prev ? ops().add(prev, reduced) : reduced._view(inp.shape));
+          grads.set(inp.gradFn, prev ? addGrads(prev, reduced) : reduced._view(inp.shape));
           if (prev) prev.dispose();
         } else {
           accumulateLeaf(inp, reduced);
@@ -264,7 +283,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
 
 function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
   try {
-    return ops().sumToShape(g, inp.shape);
+    return sumGradToShape(g, inp.shape);
   } catch (e) {
     throw new Error(`backward of ${op}: gradient of shape ${fmtShape(g.shape)} does not reduce to the input's shape ${fmtShape(inp.shape)} (${(e as Error).message})`);
   }
@@ -275,13 +294,13 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   const prev = leaf._gradInternal();
   if (prev) {
     // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current
-    prev._assign(ops().add(prev, g), 'backward (gradient accumulation)', true);
+    prev._assign(addGrads(prev, g), 'backward (gradient accumulation)', true);
   } else if (g._storageForKernel().refCount === 1) {
     leaf._setGrad(g._view(leaf.shape));
   } else {
     // the gradient's data is shared (another leaf's grad, the graph): give this leaf its own copy, so
     // accumulating into one .grad later never changes another
-    const c = ops().clone(g);
+    const c = copyGrad(g);
     leaf._setGrad(c._view(leaf.shape));
     c.dispose();
   }

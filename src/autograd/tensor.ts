@@ -8,8 +8,8 @@ import { isGradEnabled } from './grad-mode.js';
 import { formatTensor } from './format.js';
 import { keep, trackTensor } from './tidy.js';
 
-export type DType = 'float32' | 'float64' | 'int32' | 'bool';
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
+import { DTYPES, type DType } from '../helpers/dtype.js';
+export { DTYPES, type DType };
 export type Scalar = number;
 export type Operand = Tensor | number;
 

@@ -5,3 +5,77 @@ export const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major element strides of a contiguous tensor of `shape`. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    st[d] = s;
+    s *= shape[d];
+  }
+  return st;
+}
+
+/** Normalises a possibly negative dim; throws naming the op and shape when out of range. */
+export function normDim(op: string, dim: number, ndim: number, shape?: readonly number[]): number {
+  const lo = ndim === 0 ? -1 : -ndim;
+  const hi = ndim === 0 ? 0 : ndim - 1;
+  if (!Number.isInteger(dim) || dim < lo || dim > hi) {
+    const s = shape ? ` of a tensor of shape ${fmtShape(shape)}` : '';
+    throw new Error(`${op}: dim ${dim} is out of range [${lo}, ${hi}]${s}`);
+  }
+  return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/** PyTorch's broadcasting rule over any number of shapes; the error names each argument. */
+export function broadcastShapes(op: string, shapes: readonly (readonly number[])[], names: readonly string[]): number[] {
+  const nd = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(nd).fill(1);
+  for (let k = 0; k < nd; k++) {
+    for (const s of shapes) {
+      const d = s[s.length - nd + k] ?? 1;
+      if (d === 1) continue;
+      if (out[k] !== 1 && out[k] !== d) {
+        const parts = shapes.map((sh, i) => `${names[i]} (shape ${fmtShape(sh)})`).join(' and ');
+        throw new Error(`${op}: shapes are not broadcastable: ${parts}; dimension ${k - nd} has sizes ${out[k]} and ${d}`);
+      }
+      out[k] = d;
+    }
+  }
+  return out;
+}
+
+/** Element strides of `inShape` broadcast to `outShape` (0 where the input is broadcast). */
+export function broadcastStrides(outShape: readonly number[], inShape: readonly number[]): number[] {
+  const st = stridesOf(inShape);
+  const nd = outShape.length;
+  const res = new Array<number>(nd).fill(0);
+  for (let d = 0; d < inShape.length; d++) {
+    const od = nd - inShape.length + d;
+    res[od] = inShape[d] === 1 ? 0 : st[d];
+  }
+  return res;
+}
+
+/**
+ * The dims of `from` that a gradient of shape `from` sums over to reach `to` (leading dims, and dims
+ * where `to` has size 1); throws when `to` is not a broadcast source of `from`.
+ */
+export function reducedDimsTo(from: readonly number[], to: readonly number[]): number[] {
+  const lead = from.length - to.length;
+  if (lead < 0) throw new Error(`cannot sum shape ${fmtShape(from)} to the larger shape ${fmtShape(to)}`);
+  const dims: number[] = [];
+  from.forEach((s, d) => {
+    if (d < lead) dims.push(d);
+    else if (to[d - lead] === 1 && s !== 1) dims.push(d);
+    else if (to[d - lead] !== s) throw new Error(`cannot sum shape ${fmtShape(from)} to shape ${fmtShape(to)}`);
+  });
+  return dims;
+}

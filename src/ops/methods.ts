@@ -4,7 +4,6 @@
 
 import { Tensor, type DType, type Operand } from '../autograd/tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
-import { setGradOps } from '../autograd/engine.js';
 import * as B from './binary.js';
 import * as U from './unary.js';
 import * as C from './compare.js';
@@ -351,4 +350,3 @@ for (const [name, fn] of Object.entries(METHODS)) {
 }
 
 // what the tape needs from the ops (it cannot import them): gradient accumulation, copies, broadcast reduction
-setGradOps({ add: B.add, clone: CV.clone, sumToShape: R.sumToShape });

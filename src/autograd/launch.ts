@@ -1,0 +1,28 @@
+// Runs a declared kernel over tensors: the kernel layer works on storages, this wraps its inputs' storages
+// and its result (cast to the result's dtype) as tensors. No graph is recorded here; ops do that.
+
+import type { Precision } from '../backend/index.js';
+import { precisionOfDTypes, type DType } from '../helpers/dtype.js';
+import { numelOf } from '../helpers/shape.js';
+import { castStorage, runTemplate } from '../kernels/run.js';
+import type { KernelParams, KernelTemplate } from '../kernels/template.js';
+import { Tensor } from './tensor.js';
+
+/** The precision a kernel over these tensors runs in: float64 (host) when any input is float64 or
+ * when none is floating (int/bool data stays exact), float32 (GPU.js) otherwise. */
+export function precisionOf(...ts: (Tensor | null | undefined)[]): Precision {
+  return precisionOfDTypes(ts.filter((t): t is Tensor => !!t).map((t) => t.dtype));
+}
+
+/** Runs `kernel` with `params` over `inputs` into a new tensor of `shape` and `dtype`. */
+export function launch<P extends KernelParams>(
+  kernel: KernelTemplate<P>,
+  params: P,
+  inputs: readonly Tensor[],
+  shape: readonly number[],
+  dtype: DType,
+  precision: Precision = precisionOf(...inputs),
+): Tensor {
+  const storage = runTemplate(kernel, params, inputs.map((t) => t._storageForKernel()), numelOf(shape), precision);
+  return Tensor._fromStorage(castStorage(storage, dtype), [...shape], dtype);
+}

@@ -1,0 +1,28 @@
+// The kernels the tape itself needs, on storages: accumulating a gradient, copying one, and summing a
+// broadcast gradient back to its input's shape.
+
+import type { Precision, Storage } from '../backend/index.js';
+import { reducedDimsTo, sameShape } from '../helpers/shape.js';
+import { copyStorage } from './copy.js';
+import { sumDimsStorage } from './reduce.js';
+import { runTemplate } from './run.js';
+import { declareKernel } from './template.js';
+
+/** a + b, elementwise over two arrays of the same size. */
+export const accumulateKernel = declareKernel({
+  name: 'tape.accumulate',
+  inputs: ['a', 'b'],
+  body: () => ['return a[i] + b[i];'],
+});
+
+export function accumulateStorage(a: Storage, b: Storage, size: number, precision: Precision): Storage {
+  return runTemplate(accumulateKernel, {}, [a, b], size, precision);
+}
+
+export { copyStorage };
+
+/** `g` (of shape `from`) summed over the dims that broadcasting added or stretched, to shape `to`; null when the shapes agree. */
+export function sumToShapeStorage(g: Storage, from: readonly number[], to: readonly number[], precision: Precision): Storage | null {
+  if (sameShape(from, to)) return null;
+  return sumDimsStorage(g, from, reducedDimsTo(from, to), precision);
+}
