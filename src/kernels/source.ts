@@ -2,6 +2,8 @@
 // strides, dot products, blocked sums) and the formatter that makes generated source readable.
 // Everything here returns text in the JavaScript subset GPU.js compiles; nothing here runs a kernel.
 
+import { broadcastStrides, sameShape } from '../helpers/shape.js';
+
 /**
  * A kernel body: statements as strings (several per string are fine: the formatter puts each on its own
  * line and indents blocks), `// ...` comment lines, and nested arrays of the same.
@@ -95,6 +97,12 @@ export function gatherIndex(outShape: readonly number[], inStrides: readonly num
   }
   if (offset !== 0) terms.push(String(offset));
   return terms.length ? terms.join(' + ') : '0';
+}
+
+/** Index into an input of `inShape` broadcast to `outShape`, from the flat output index `i`. */
+export function bcastIndex(outShape: readonly number[], inShape: readonly number[], i = 'i'): string {
+  if (sameShape(outShape, inShape)) return i;
+  return gatherIndex(outShape, broadcastStrides(outShape, inShape), 0, i);
 }
 
 /**
