@@ -42,6 +42,7 @@ export interface MultiheadAttentionForwardOptions {
 const OP = 'MultiheadAttention';
 
 export class MultiheadAttention extends Module {
+  static override readonly moduleName = 'MultiheadAttention';
   readonly embedDim: number;
   readonly kdim: number;
   readonly vdim: number;

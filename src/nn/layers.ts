@@ -24,6 +24,7 @@ function checkCount(fn: string, name: string, v: number): number {
 
 /** y = x·Wᵀ + b with weight (outFeatures, inFeatures); weight and bias ~ U(±1/√inFeatures) like PyTorch. */
 export class Linear extends Module {
+  static override readonly moduleName = 'Linear';
   readonly inFeatures: number;
   readonly outFeatures: number;
   weight: Tensor;
@@ -59,6 +60,7 @@ export class Linear extends Module {
 
 /** Zeroes elements with probability p in train mode (scaling the rest by 1/(1-p)); the identity in eval mode. */
 export class Dropout extends Module {
+  static override readonly moduleName = 'Dropout';
   readonly p: number;
 
   constructor(p = 0.5) {
@@ -85,6 +87,7 @@ export interface LayerNormOptions {
 
 /** Layer normalisation over the trailing `normalizedShape` dims; weight ones, bias zeros. */
 export class LayerNorm extends Module {
+  static override readonly moduleName = 'LayerNorm';
   readonly normalizedShape: number[];
   readonly eps: number;
   readonly elementwiseAffine: boolean;
@@ -132,6 +135,7 @@ export interface EmbeddingOptions {
 
 /** A lookup table (numEmbeddings, embeddingDim) ~ N(0, 1), with the paddingIdx row zeroed (and getting no gradient). */
 export class Embedding extends Module {
+  static override readonly moduleName = 'Embedding';
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly paddingIdx: number | null;
@@ -185,6 +189,7 @@ export class Embedding extends Module {
 
 /** GELU, exact (erf) or with the tanh approximation. */
 export class GELU extends Module {
+  static override readonly moduleName = 'GELU';
   readonly approximate: 'none' | 'tanh';
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
@@ -201,18 +206,21 @@ export class GELU extends Module {
 }
 
 export class ReLU extends Module {
+  static override readonly moduleName = 'ReLU';
   override forward(input: Tensor): Tensor {
     return F.relu(input);
   }
 }
 
 export class Tanh extends Module {
+  static override readonly moduleName = 'Tanh';
   override forward(input: Tensor): Tensor {
     return F.tanh(input);
   }
 }
 
 export class Sigmoid extends Module {
+  static override readonly moduleName = 'Sigmoid';
   override forward(input: Tensor): Tensor {
     return F.sigmoid(input);
   }
@@ -220,6 +228,7 @@ export class Sigmoid extends Module {
 
 /** Returns its input. */
 export class Identity extends Module {
+  static override readonly moduleName = 'Identity';
   override forward(input: Tensor): Tensor {
     return input;
   }
@@ -232,6 +241,7 @@ function normIndex(fn: string, i: number, n: number): number {
 
 /** A list of modules registered as children '0', '1', ... (like nn.ModuleList). */
 export class ModuleList<M extends Module = Module> extends Module {
+  static override readonly moduleName = 'ModuleList';
   private items: M[] = [];
 
   constructor(modules: Iterable<M> = []) {
@@ -290,6 +300,7 @@ export class ModuleList<M extends Module = Module> extends Module {
 
 /** Modules applied in order, children '0', '1', ... (or the given names). */
 export class Sequential extends Module {
+  static override readonly moduleName = 'Sequential';
   private items: Module[] = [];
 
   constructor(...modules: Module[] | [Record<string, Module>]) {
@@ -331,6 +342,7 @@ export class Sequential extends Module {
 
 /** Named child modules (like nn.ModuleDict); keys are the PyTorch names. */
 export class ModuleDict<M extends Module = Module> extends Module {
+  static override readonly moduleName = 'ModuleDict';
   constructor(modules: Record<string, M> = {}) {
     super();
     for (const [k, m] of Object.entries(modules)) this.set(k, m);

@@ -29,10 +29,22 @@ export function parameter(t: Tensor, requiresGrad = true): Tensor {
   return p;
 }
 
+/**
+ * A value's kind for error messages. gpugrad's own classes are recognised by identity (class names do not
+ * survive minifiers); built-ins by their toStringTag (Map, Float32Array, ...); any other object shows its
+ * constructor's name, for display only ('Object' for a plain object).
+ */
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  if (v instanceof Tensor) return `a Tensor of shape ${fmtShape(v.shape)}`;
+  if (v instanceof Module) return `a Module (${v._getName()})`;
+  if (typeof v === 'object') {
+    const tag = Object.prototype.toString.call(v).slice(8, -1);
+    if (tag !== 'Object') return tag;
+    const name = (v as object).constructor?.name;
+    return typeof name === 'string' && name ? name : 'an object';
+  }
   return typeof v;
 }
 
@@ -88,9 +100,20 @@ export class Module {
   /** @internal PyTorch-named child modules. */
   readonly _modules = new Map<string, Module | null>();
 
-  /** The class name shown by `toString()` (override if a minifier renames classes). */
+  /**
+   * The module's name in `toString()` and in errors. Class names do not survive minifiers (esbuild and
+   * terser rename classes to single letters), so every built-in module declares its own name as a static
+   * (`static override readonly moduleName = 'Linear'`), and only a class's *own* `moduleName` counts: a
+   * subclass of Linear that declares none is not shown as "Linear". A subclass that declares none shows
+   * its `constructor.name` instead (display only; a minifier may rename it): declare `static override
+   * readonly moduleName = 'MyNet'` (or override `_getName()`) to keep the name in a minified bundle.
+   */
+  static readonly moduleName: string = 'Module';
+
   _getName(): string {
-    return this.constructor.name;
+    const ctor = this.constructor as { moduleName?: unknown; name?: unknown };
+    if (Object.prototype.hasOwnProperty.call(ctor, 'moduleName') && typeof ctor.moduleName === 'string') return ctor.moduleName;
+    return typeof ctor.name === 'string' && ctor.name ? ctor.name : 'Module';
   }
 
   private checkFree(fn: string, name: string, kind: 'parameters' | 'buffers' | 'modules'): void {

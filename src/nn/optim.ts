@@ -19,6 +19,7 @@ import { keep } from '../autograd/tidy.js';
 import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
 import { fmtShape } from '../ops/util.js';
+import { Module } from './module.js';
 
 export * as lrScheduler from './lr-scheduler.js';
 
@@ -44,10 +45,21 @@ export interface OptimizerStateDict {
 const camelToSnake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const snakeToCamel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/**
+ * A value's kind for error messages. gpugrad's own classes are recognised by identity (class names do not
+ * survive minifiers); built-ins by their toStringTag (Map, Float32Array, ...); any other object shows its
+ * constructor's name, for display only ('Object' for a plain object).
+ */
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v instanceof Tensor) return `a Tensor of shape ${fmtShape(v.shape)}`;
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  if (v instanceof Module) return `a Module (${v._getName()}); pass its parameters()`;
+  if (typeof v === 'object') {
+    const tag = Object.prototype.toString.call(v).slice(8, -1);
+    if (tag !== 'Object') return tag;
+    const name = (v as object).constructor?.name;
+    return typeof name === 'string' && name ? name : 'an object';
+  }
   return typeof v;
 }
 
@@ -84,7 +96,11 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   /** Per-parameter state (PyTorch's names: 'step', 'exp_avg', 'exp_avg_sq', 'momentum_buffer', ...). */
   state = new Map<Tensor, ParamState>();
   readonly defaults: Omit<G, 'params'>;
-  /** The optimizer's name in error messages (a getter: it is needed while the base constructor runs). */
+  /**
+   * The optimizer's name in error messages (a getter: it is needed while the base constructor runs).
+   * Each built-in optimizer returns its own name, never its class name (minifiers rename classes); a
+   * subclass that does not override it is called 'Optimizer'.
+   */
   protected get name(): string {
     return 'Optimizer';
   }

@@ -76,6 +76,7 @@ export interface EncoderForwardOptions {
 }
 
 export class TransformerEncoderLayer extends Module {
+  static override readonly moduleName = 'TransformerEncoderLayer';
   readonly config: Resolved;
   selfAttn: MultiheadAttention;
   linear1: Linear;
@@ -145,6 +146,7 @@ abstract class LayerStack<L extends Module & { clone(): L }> extends Module {
 }
 
 export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
+  static override readonly moduleName = 'TransformerEncoder';
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
     super('TransformerEncoder', encoderLayer, numLayers, opts.norm ?? null);
   }
@@ -166,6 +168,7 @@ export interface DecoderForwardOptions {
 }
 
 export class TransformerDecoderLayer extends Module {
+  static override readonly moduleName = 'TransformerDecoderLayer';
   readonly config: Resolved;
   selfAttn: MultiheadAttention;
   multiheadAttn: MultiheadAttention;
@@ -226,6 +229,7 @@ export class TransformerDecoderLayer extends Module {
 }
 
 export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
+  static override readonly moduleName = 'TransformerDecoder';
   constructor(decoderLayer: TransformerDecoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
     super('TransformerDecoder', decoderLayer, numLayers, opts.norm ?? null);
   }
