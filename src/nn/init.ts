@@ -6,7 +6,7 @@ import type { Tensor } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { normal, uniform } from '../autograd/random.js';
 import { fromValues } from '../ops/creation.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 
 export type Nonlinearity =
   | 'linear'

@@ -4,7 +4,7 @@
 import type { DType, Tensor } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { fromValues, full, zeros } from '../ops/creation.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { addIndent, Module, pyBool, pyFloat } from './module.js';

@@ -3,7 +3,7 @@
 // PyTorch the constructor performs the initial step (lr = base lr at epoch 0). Call `scheduler.step()`
 // after `optimizer.step()`.
 
-import type { Optimizer, ParamGroup } from './optim.js';
+import type { Optimizer, ParamGroup } from './optimizers.js';
 
 export abstract class LRScheduler {
   readonly optimizer: Optimizer<ParamGroup>;

@@ -9,7 +9,7 @@
 
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 
 export type StateDict = Record<string, Tensor>;
 

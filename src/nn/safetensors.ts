@@ -12,7 +12,7 @@
 
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { fromValues } from '../ops/creation.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 

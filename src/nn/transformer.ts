@@ -3,7 +3,7 @@
 
 import type { DType, Tensor } from '../autograd/tensor.js';
 import { add } from '../ops/binary.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import { MultiheadAttention } from './attention.js';
 import { Dropout, LayerNorm, Linear, ModuleList } from './layers.js';

@@ -3,7 +3,7 @@
 import { Tensor } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { full } from '../ops/creation.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 
 function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   const list = parameters instanceof Tensor ? [parameters] : parameters && typeof (parameters as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...parameters] : null;
