@@ -5,7 +5,7 @@
 import { noGrad } from './grad-mode.js';
 import { Tensor } from './tensor.js';
 import { uniform } from './random.js';
-import { fromValues } from '../ops/creation.js';
+import { fromValues } from './creation.js';
 
 export interface GradcheckOptions {
   eps?: number;
@@ -80,7 +80,10 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
         const gj = analyticVJP(i, u)[j];
         const a = gj ? gj.reduce((acc, x, k) => acc + x * v[k], 0) : 0;
         if (Math.abs(a - n) > atol + rtol * Math.abs(n)) {
-          return fail(`gradcheck (fastMode): Jacobian mismatch for output ${i} (made by ${outsMeta[i].op}) with respect to input ${j}: uᵀJv numerical ${n}, analytical ${a}`);
+          return fail(
+            `gradcheck (fastMode): Jacobian mismatch for output ${i} (made by ${outsMeta[i].op}) with respect to input ${j}: ` +
+              `uᵀJv numerical ${n}, analytical ${a}`,
+          );
         }
       }
     }
@@ -118,7 +121,8 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
           const n = cols[worst][i][r];
           const a = row ? row[worst] : 0;
           return fail(
-            `gradcheck: Jacobian mismatch for output ${i} (shape [${outsMeta[i].shape.join(', ')}], made by ${outsMeta[i].op}) with respect to input ${j} ` +
+            `gradcheck: Jacobian mismatch for output ${i} (shape [${outsMeta[i].shape.join(', ')}], made by ${outsMeta[i].op}) ` +
+              `with respect to input ${j} ` +
               `(shape [${leaves[j].shape.join(', ')}]): d out[${r}] / d in[${worst}] numerical ${n}, analytical ${a} ` +
               `(atol ${atol}, rtol ${rtol})`,
           );

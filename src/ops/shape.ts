@@ -1,29 +1,36 @@
-// Shape ops. reshape/view/flatten/(un)squeeze share storage (no kernel); permute, expand, slicing,
-// cat and indexSelect are gather kernels whose backward is the matching scatter:
+// Shape ops. reshape/view/flatten/(un)squeeze share storage (no kernel); permute, expand and slicing are
+// strided gathers (the kernel layer's `gather`); cat and indexSelect are gathers of their own; each
+// backward is the matching scatter:
 //   permute: dx = permute(g, inverse)      expand: dx = g (the engine sums broadcast dims)
 //   slice:   dx = g placed back at its positions, 0 elsewhere     cat: dx_k = slice of g
 //   indexSelect: dx[c] = sum of g over positions p with index[p] == c (scatter-add)
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { fromValues } from '../autograd/creation.js';
+import { record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
-import { fromValues } from './creation.js';
-import { mapKernel } from './map.js';
-import { REDUCE_CHUNK, blockedSum, sum } from './reduce.js';
-import { fmtShape, gatherIndex, launch, normDim, numelOf, sameShape, sk, stridesOf } from './util.js';
+import { broadcastStrides, fmtShape, normDim, numelOf, sameShape, stridesOf } from '../helpers/shape.js';
+import { gatherStrided } from '../kernels/copy.js';
+import { REDUCE_CHUNK } from '../kernels/reduce.js';
+import { blockedSum, floorDiv, lit, unravel } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
+import { sum } from './reduce.js';
 
 export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
   const neg = shape.filter((d) => d === -1).length;
-  if (neg > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) throw new Error(`${op}: invalid shape ${fmtShape(shape)} (one -1 at most, other sizes non-negative integers)`);
+  if (neg > 1 || shape.some((d) => !Number.isInteger(d) || d < -1))
+    throw new Error(`${op}: invalid shape ${fmtShape(shape)} (one -1 at most, other sizes non-negative integers)`);
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   let target = shape;
   if (neg) {
-    if (known === 0 || x.numel % known !== 0) throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
+    if (known === 0 || x.numel % known !== 0)
+      throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
     target = shape.map((d) => (d === -1 ? x.numel / known : d));
   }
-  if (numelOf(target) !== x.numel) throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
+  if (numelOf(target) !== x.numel)
+    throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
   const y = x._view([...target]);
-  if (!needsGrad(x)) return y;
-  return record(y, 'View', [x], (g) => [g._view(x.shape)]);
+  return record(y, { name: 'View', inputs: [x], backward: (g) => [g._view(x.shape)] });
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -43,28 +50,32 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 }
 
 export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
-  const dims = dim === undefined ? x.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normDim('squeeze', d, x.ndim, x.shape));
-  return reshape(x, x.shape.filter((s, i) => !(s === 1 && dims.includes(i))), 'squeeze');
+  const dims =
+    dim === undefined ? x.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normDim('squeeze', d, x.ndim, x.shape));
+  return reshape(
+    x,
+    x.shape.filter((s, i) => !(s === 1 && dims.includes(i))),
+    'squeeze',
+  );
 }
 
-/** The permuted copy, no graph (also the reductions' way to gather non-adjacent reduced dims). */
+/** The permuted copy, no graph: output dim k is input dim perm[k] (a strided gather). */
 export function permuteKernel(x: Tensor, perm: number[]): Tensor {
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]);
-  const key = `permute:${sk(x.shape)}:${perm.join(',')}`;
-  return launch(key, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, perm.map((p) => st[p]))}]; }`, [x], outShape, x.dtype);
+  return launch(gatherStrided, { shape: outShape, strides: perm.map((p) => st[p]), offset: 0 }, [x], outShape, x.dtype);
 }
 
 export function permute(x: Tensor, dims: number[]): Tensor {
-  if (dims.length !== x.ndim) throw new Error(`permute: got ${dims.length} dims ${fmtShape(dims)} for a tensor of shape ${fmtShape(x.shape)}`);
+  if (dims.length !== x.ndim)
+    throw new Error(`permute: got ${dims.length} dims ${fmtShape(dims)} for a tensor of shape ${fmtShape(x.shape)}`);
   const perm = dims.map((d) => normDim('permute', d, x.ndim, x.shape));
   if (new Set(perm).size !== perm.length) throw new Error(`permute: dims ${fmtShape(dims)} repeat a dimension`);
   if (perm.every((p, i) => p === i)) return reshape(x, x.shape, 'permute');
   const y = permuteKernel(x, perm);
-  if (!needsGrad(x)) return y;
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
-  return record(y, 'Permute', [x], (g) => [permuteKernel(g, inv)]);
+  return record(y, { name: 'Permute', inputs: [x], backward: (g) => [permuteKernel(g, inv)] });
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -77,7 +88,8 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 }
 
 export function expand(x: Tensor, shape: number[]): Tensor {
-  if (shape.length < x.ndim) throw new Error(`expand: the target shape ${fmtShape(shape)} has fewer dims than the input's ${fmtShape(x.shape)}`);
+  if (shape.length < x.ndim)
+    throw new Error(`expand: the target shape ${fmtShape(shape)} has fewer dims than the input's ${fmtShape(x.shape)}`);
   const lead = shape.length - x.ndim;
   const target = shape.map((s, i) => {
     const own = i >= lead ? x.shape[i - lead] : undefined;
@@ -86,14 +98,17 @@ export function expand(x: Tensor, shape: number[]): Tensor {
       return own;
     }
     if (own !== undefined && own !== 1 && own !== s) {
-      throw new Error(`expand: the expanded size (${s}) must match the existing size (${own}) at non-singleton dimension ${i}; target ${fmtShape(shape)}, input ${fmtShape(x.shape)}`);
+      throw new Error(
+        `expand: the expanded size (${s}) must match the existing size (${own}) at non-singleton dimension ${i}; ` +
+          `target ${fmtShape(shape)}, input ${fmtShape(x.shape)}`,
+      );
     }
     return s;
   });
   if (sameShape(target, x.shape)) return reshape(x, target, 'expand');
-  const y = mapKernel('expand', 'x', [['x', x]], target, x.dtype);
-  if (!needsGrad(x)) return y;
-  return record(y, 'Expand', [x], (g) => [g]);
+  // a gather with stride 0 along the broadcast dims
+  const y = launch(gatherStrided, { shape: target, strides: broadcastStrides(target, x.shape), offset: 0 }, [x], target, x.dtype);
+  return record(y, { name: 'Expand', inputs: [x], backward: (g) => [g] });
 }
 
 /** Gather of every `step`-th element in [start, start+len*step) along `dim`. */
@@ -102,21 +117,30 @@ function sliceKernel(x: Tensor, d: number, start: number, len: number, step: num
   const outShape = [...x.shape];
   outShape[d] = len;
   const strides = st.map((s, k) => (k === d ? s * step : s));
-  const key = `slice:${sk(x.shape)}:${d}:${start}:${len}:${step}`;
-  return launch(key, () => `function (a) { const i = this.thread.x; return a[${gatherIndex(outShape, strides, start * st[d])}]; }`, [x], outShape, x.dtype);
+  return launch(gatherStrided, { shape: outShape, strides, offset: start * st[d] }, [x], outShape, x.dtype);
 }
 
-/** The slice's backward: g put back at its positions in a zero tensor of `shape`. */
+/** The input viewed as [O, n, inner] around the sliced dim, and the slice's elements start + j * step, j < len. */
+type UnsliceParams = { O: number; n: number; inner: number; start: number; len: number; step: number };
+
+/** The slice's backward: g (of the slice's shape) put back at its positions, 0 elsewhere. */
+const unslice = declareKernel({
+  name: 'slice.backward',
+  inputs: ['g'],
+  body: (p: UnsliceParams) => [
+    unravel('i', [p.O, p.n, p.inner], ['o', 'c', 'e']),
+    '// c is element j of the slice when c = start + j * step with j < len',
+    `const r = c - ${p.start};`,
+    `const j = ${floorDiv('r', p.step)};`,
+    `if (r < 0 || j >= ${p.len}${p.step === 1 ? '' : ` || r - j * ${p.step} > 0`}) { return 0; }`,
+    `return g[o * ${p.len * p.inner} + j * ${p.inner} + e];`,
+  ],
+});
+
 function unsliceKernel(g: Tensor, shape: number[], d: number, start: number, len: number, step: number): Tensor {
-  const inner = stridesOf(shape)[d];
-  const n = shape[d];
-  const key = `unslice:${sk(shape)}:${d}:${start}:${len}:${step}`;
-  const build = (): string =>
-    `function (g) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
-    `const c = q - o * ${n}; const e = i - q * ${inner}; const j = (c - ${start}) / ${step}; ` +
-    `if (c < ${start} || j >= ${len} || Math.abs(j - Math.floor(j + 0.5)) > 0.01) { return 0; } ` +
-    `return g[o * ${len * inner} + Math.floor(j + 0.5) * ${inner} + e]; }`;
-  return launch(key, build, [g], shape, g.dtype);
+  const O = numelOf(shape.slice(0, d));
+  const params = { O, n: shape[d], inner: stridesOf(shape)[d], start, len, step };
+  return launch(unslice, params, [g], shape, g.dtype);
 }
 
 export function slice(x: Tensor, dim: number, start?: number, end?: number, step = 1): Tensor {
@@ -133,8 +157,7 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
 function sliceOp(name: string, x: Tensor, d: number, start: number, len: number, step: number): Tensor {
   if (start === 0 && len === x.shape[d] && step === 1) return reshape(x, x.shape, name.toLowerCase());
   const y = sliceKernel(x, d, start, len, step);
-  if (!needsGrad(x)) return y;
-  return record(y, name, [x], (g) => [unsliceKernel(g, x.shape, d, start, len, step)]);
+  return record(y, { name, inputs: [x], backward: (g) => [unsliceKernel(g, x.shape, d, start, len, step)] });
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
@@ -152,7 +175,8 @@ export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[
   const n = x.shape[d];
   let sizes: number[];
   if (Array.isArray(splitSize)) {
-    if (splitSize.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${fmtShape(splitSize)} do not add up to ${n}, the size of dim ${dim} (shape ${fmtShape(x.shape)})`);
+    if (splitSize.reduce((a, b) => a + b, 0) !== n)
+      throw new Error(`split: sizes ${fmtShape(splitSize)} do not add up to ${n}, the size of dim ${dim} (shape ${fmtShape(x.shape)})`);
     sizes = splitSize;
   } else {
     if (!Number.isInteger(splitSize) || splitSize <= 0) throw new Error(`split: splitSize must be a positive integer, got ${splitSize}`);
@@ -175,25 +199,34 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 const CAT_GROUP = 8;
 
-function catKernel(ts: Tensor[], d: number, outShape: number[]): Tensor {
-  const inner = stridesOf(outShape)[d];
-  const N = outShape[d];
-  const key = `cat:${ts.map((t) => sk(t.shape)).join(',')}:${d}`;
-  const build = (): string => {
+/** The output viewed as [O, N, inner] around the cat dim; `sizes`: each input's size along it (N in all). */
+type CatParams = { O: number; inner: number; sizes: readonly number[] };
+
+/** out = the inputs t0, t1, ... one after the other along the cat dim. */
+const catGather = declareKernel({
+  name: 'cat',
+  inputs: (p: CatParams) => p.sizes.map((_, k) => `t${k}`),
+  body: ({ O, inner, sizes }: CatParams) => {
+    const N = sizes.reduce((a, b) => a + b, 0);
     let off = 0;
-    const branches = ts.map((t, k) => {
-      const nk = t.shape[d];
+    const branches = sizes.map((nk, k) => {
       const code = `if (c < ${off + nk}) { v = t${k}[o * ${nk * inner} + (c - ${off}) * ${inner} + e]; }`;
       off += nk;
       return code;
     });
-    return (
-      `function (${ts.map((_, k) => `t${k}`).join(', ')}) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); ` +
-      `const o = Math.floor((q + 0.5) / ${N}); const c = q - o * ${N}; const e = i - q * ${inner}; let v = 0; ` +
-      `${branches.join(' else ')} return v; }`
-    );
-  };
-  return launch(key, build, ts, outShape, ts[0].dtype);
+    return [
+      unravel('i', [O, N, inner], ['o', 'c', 'e']),
+      '// the input that holds position c',
+      'let v = 0;',
+      branches.join(' else '),
+      'return v;',
+    ];
+  },
+});
+
+function catKernel(ts: Tensor[], d: number, outShape: number[]): Tensor {
+  const params = { O: numelOf(outShape.slice(0, d)), inner: stridesOf(outShape)[d], sizes: ts.map((t) => t.shape[d]) };
+  return launch(catGather, params, ts, outShape, ts[0].dtype);
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
@@ -202,9 +235,15 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const d = normDim('cat', dim, first.ndim, first.shape);
   tensors.forEach((t, k) => {
     if (!(t instanceof Tensor)) throw new Error(`cat: tensors[${k}] is not a Tensor`);
-    if (t.dtype !== first.dtype) throw new Error(`cat: tensors[${k}] is ${t.dtype} (shape ${fmtShape(t.shape)}) but tensors[0] is ${first.dtype} (shape ${fmtShape(first.shape)})`);
+    if (t.dtype !== first.dtype)
+      throw new Error(
+        `cat: tensors[${k}] is ${t.dtype} (shape ${fmtShape(t.shape)}) but tensors[0] is ${first.dtype} (shape ${fmtShape(first.shape)})`,
+      );
     if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
-      throw new Error(`cat: sizes must match except in dimension ${dim}: tensors[0] has shape ${fmtShape(first.shape)}, tensors[${k}] has shape ${fmtShape(t.shape)}`);
+      throw new Error(
+        `cat: sizes must match except in dimension ${dim}: tensors[0] has shape ${fmtShape(first.shape)}, ` +
+          `tensors[${k}] has shape ${fmtShape(t.shape)}`,
+      );
     }
   });
   if (tensors.length > CAT_GROUP) {
@@ -215,14 +254,17 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const outShape = [...first.shape];
   outShape[d] = tensors.reduce((a, t) => a + t.shape[d], 0);
   const y = catKernel(tensors, d, outShape);
-  if (!needsGrad(...tensors)) return y;
-  return record(y, 'Cat', tensors, (g) => {
-    let at = 0;
-    return tensors.map((t) => {
-      const s = at;
-      at += t.shape[d];
-      return t.requiresGrad ? sliceKernel(g, d, s, t.shape[d], 1) : null;
-    });
+  return record(y, {
+    name: 'Cat',
+    inputs: tensors,
+    backward: (g) => {
+      let at = 0;
+      return tensors.map((t) => {
+        const s = at;
+        at += t.shape[d];
+        return t.requiresGrad ? sliceKernel(g, d, s, t.shape[d], 1) : null;
+      });
+    },
   });
 }
 
@@ -230,20 +272,41 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expects a non-empty array of tensors');
   const d = normDim('stack', dim, tensors[0].ndim + 1, tensors[0].shape);
   tensors.forEach((t, k) => {
-    if (!sameShape(t.shape, tensors[0].shape)) throw new Error(`stack: all tensors must have one shape: tensors[0] has ${fmtShape(tensors[0].shape)}, tensors[${k}] has ${fmtShape(t.shape)}`);
+    if (!sameShape(t.shape, tensors[0].shape))
+      throw new Error(
+        `stack: all tensors must have one shape: tensors[0] has ${fmtShape(tensors[0].shape)}, tensors[${k}] has ${fmtShape(t.shape)}`,
+      );
   });
-  return cat(tensors.map((t) => unsqueeze(t, d)), d);
+  return cat(
+    tensors.map((t) => unsqueeze(t, d)),
+    d,
+  );
 }
 
 export function checkIndex(op: string, index: Tensor, size: number, what: string): void {
   if (!(index instanceof Tensor) || index.dtype !== 'int32') {
-    throw new Error(`${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype} (shape ${fmtShape(index.shape)})` : ''}`);
+    throw new Error(
+      `${op}: index must be an int32 tensor${index instanceof Tensor ? `, got ${index.dtype} (shape ${fmtShape(index.shape)})` : ''}`,
+    );
   }
   const data = index._storageForKernel().host(); // int data lives on the host: read it in place, no copy
   for (let k = 0; k < data.length; k++) {
     if (data[k] < 0 || data[k] >= size) throw new Error(`${op}: index ${data[k]} is out of range for ${what} of size ${size}`);
   }
 }
+
+/** x viewed as [O, n, inner] around the indexed dim, the output as [O, L, inner]. */
+type IndexParams = { O: number; L: number; n: number; inner: number };
+
+/** out[o, p, e] = a[o, idx[p], e]. */
+const indexGather = declareKernel({
+  name: 'indexSelect',
+  inputs: ['a', 'idx'],
+  body: (p: IndexParams) => [
+    unravel('i', [p.O, p.L, p.inner], ['o', 'q', 'e']),
+    `return a[o * ${p.n * p.inner} + idx[q] * ${p.inner} + e];`,
+  ],
+});
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   return indexSelectOwning(x, dim, index, false);
@@ -252,20 +315,48 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 /** indexSelect; with `ownIndex` the index tensor is internal and is disposed once the backward no longer needs it. */
 function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: boolean): Tensor {
   const d = normDim('indexSelect', dim, x.ndim, x.shape);
-  if (index instanceof Tensor && index.ndim > 1) throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
+  if (index instanceof Tensor && index.ndim > 1)
+    throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
   checkIndex('indexSelect', index, x.shape[d] ?? 1, `dim ${dim} of a tensor of shape ${fmtShape(x.shape)}`);
   const L = index.numel;
   const inner = stridesOf(x.shape)[d] ?? 1;
   const n = x.shape[d] ?? 1;
   const outShape = [...x.shape];
   if (x.ndim) outShape[d] = L;
-  const key = `indexSelect:${sk(x.shape)}:${d}:${L}`;
-  const build = (): string =>
-    `function (a, idx) { const i = this.thread.x; const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${L}); ` +
-    `const p = q - o * ${L}; const e = i - q * ${inner}; return a[o * ${n * inner} + idx[p] * ${inner} + e]; }`;
-  const y = launch(key, build, [x, index], outShape, x.dtype, x.dtype === 'float64' ? 'float64' : x.dtype === 'float32' ? 'float32' : 'float64');
-  return record(y, 'IndexSelect', [x, null], (g) => [scatterAdd(g, index, x.shape, d)], [], ownIndex ? [index] : []);
+  const params = { O: numelOf(x.shape.slice(0, d)), L, n, inner };
+  const precision = x.dtype === 'float64' ? 'float64' : x.dtype === 'float32' ? 'float32' : 'float64';
+  const y = launch(indexGather, params, [x, index], outShape, x.dtype, precision);
+  return record(y, {
+    name: 'IndexSelect',
+    inputs: [x, null],
+    backward: (g) => [scatterAdd(g, index, x.shape, d)],
+    owns: ownIndex ? [index] : [],
+  });
 }
+
+/**
+ * g viewed as [O, L, inner] (L indexed positions), the output as [chunks, O, n, inner]; `chunk` positions
+ * per chunk; `skip` >= 0 leaves that row 0.
+ */
+type ScatterParams = { chunks: number; O: number; n: number; inner: number; L: number; skip: number; chunk: number };
+
+/**
+ * Chunk ch of the sum over the positions grouped under index c: ord lists the positions in index order and
+ * st[c] .. st[c + 1] - 1 are those of index c (CSR).
+ */
+const scatterSum = declareKernel({
+  name: 'scatterAdd',
+  inputs: ['g', 'ord', 'st'],
+  body: ({ chunks, O, n, inner, L, skip, chunk }: ScatterParams) => [
+    unravel('i', [chunks, O, n, inner], ['ch', 'o', 'c', 'e']),
+    skip >= 0 ? `if (c == ${lit(skip)}) { return 0; }` : [],
+    '// this chunk holds positions ord[b] .. ord[b + lim - 1]',
+    `const b = st[c] + ch * ${chunk};`,
+    `const lim = st[c + 1] - b;`,
+    blockedSum('s', (k) => `g[o * ${L * inner} + ord[b + ${k}] * ${inner} + e]`, chunk, 'lim'),
+    'return s;',
+  ],
+});
 
 /**
  * dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's
@@ -290,18 +381,11 @@ export function scatterAdd(g: Tensor, index: Tensor, shape: number[], d: number,
   for (let p = 0; p < L; p++) order[fill[idx[p]]++] = p;
   const chunk = Math.max(1, Math.min(most, REDUCE_CHUNK));
   const chunks = Math.max(1, Math.ceil(most / chunk));
-  const size = numelOf(shape);
   const ord = fromValues(order, [order.length], 'int32');
   const st = fromValues(start, [n + 1], 'int32');
-  const key = `scatterAdd:${sk(shape)}:${d}:${L}:${skip}:${chunk}x${chunks}`;
-  const build = (): string =>
-    `function (g, ord, st) { const t = this.thread.x; const ch = Math.floor((t + 0.5) / ${size}); const i = t - ch * ${size}; ` +
-    `const q = Math.floor((i + 0.5) / ${inner}); const o = Math.floor((q + 0.5) / ${n}); ` +
-    `const c = q - o * ${n}; const e = i - q * ${inner}; if (c == ${skip}) { return 0; } ` +
-    `const b = st[c] + ch * ${chunk}; const lim = st[c + 1] - b; ` +
-    `${blockedSum('s', (k) => `g[o * ${L * inner} + ord[b + ${k}] * ${inner} + e]`, chunk, 'lim')}return s; }`;
+  const params = { chunks, O: numelOf(shape.slice(0, d)), n, inner, L, skip, chunk };
   const precision = g.dtype === 'float64' ? 'float64' : 'float32';
-  const parts = launch(key, build, [g, ord, st], chunks === 1 ? shape : [chunks, ...shape], g.dtype, precision);
+  const parts = launch(scatterSum, params, [g, ord, st], chunks === 1 ? shape : [chunks, ...shape], g.dtype, precision);
   ord.dispose();
   st.dispose();
   if (chunks === 1) return parts;
@@ -315,6 +399,10 @@ export function repeatInterleave(x: Tensor, repeats: number, dim: number): Tenso
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`repeatInterleave: repeats must be a positive integer, got ${repeats}`);
   const d = normDim('repeatInterleave', dim, x.ndim, x.shape);
   if (repeats === 1) return reshape(x, x.shape, 'repeatInterleave');
-  const idx = fromValues(Array.from({ length: x.shape[d] * repeats }, (_, k) => Math.floor(k / repeats)), [x.shape[d] * repeats], 'int32');
+  const idx = fromValues(
+    Array.from({ length: x.shape[d] * repeats }, (_, k) => Math.floor(k / repeats)),
+    [x.shape[d] * repeats],
+    'int32',
+  );
   return indexSelectOwning(x, d, idx, true);
 }
