@@ -2,11 +2,28 @@
 // so the same seed gives the same mask on every mode;  dx = g * m / (1 - p) with the forward's mask.
 
 import { record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { uniform } from '../autograd/random.js';
+import { isFloat } from '../helpers/dtype.js';
+import { fmtShape, numelOf } from '../helpers/shape.js';
+import { lit } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
 import { fromValues } from './creation.js';
-import { mapKernel } from './map.js';
-import { fmtShape, isFloat, lit, numelOf } from './util.js';
+
+/** y = x · scale where the mask keeps the entry, 0 elsewhere (scale = 1 / (1 - p)); x and the mask of one shape. */
+const dropoutForward = declareKernel({
+  name: 'dropout.forward',
+  inputs: ['x', 'mask'],
+  body: (p: { scale: number }) => ['const v = x[i];', 'const m = mask[i];', `return (m != 0 ? v * ${lit(p.scale)} : 0);`],
+});
+
+/** dx = g · scale where the forward's mask kept the entry, 0 elsewhere. */
+const dropoutBackward = declareKernel({
+  name: 'dropout.backward',
+  inputs: ['g', 'mask'],
+  body: (p: { scale: number }) => ['const gv = g[i];', 'const m = mask[i];', `return (m != 0 ? gv * ${lit(p.scale)} : 0);`],
+});
 
 export function checkP(op: string, p: number): void {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`${op}: dropout probability has to be between 0 and 1, but got ${p}`);
@@ -26,7 +43,12 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!training || p === 0) return x;
   const mask = dropoutMask(x.shape, p);
   const scale = p === 1 ? 0 : 1 / (1 - p);
-  const y = mapKernel('dropout', `(m != 0 ? x * ${lit(scale)} : 0)`, [['x', x], ['m', mask]], x.shape, x.dtype);
-  // the mask lives as long as the backward needs it (record disposes it at once when nothing is recorded)
-  return record(y, 'Dropout', [x], (g) => [mapKernel('dropout.bwd', `(m != 0 ? g * ${lit(scale)} : 0)`, [['g', g], ['m', mask]], g.shape, g.dtype)], [], [mask]);
+  const y = launch(dropoutForward, { scale }, [x, mask], x.shape, x.dtype);
+  return record(y, {
+    name: 'Dropout',
+    inputs: [x],
+    backward: (g) => [launch(dropoutBackward, { scale }, [g, mask], g.shape, g.dtype)],
+    // the mask lives as long as the backward needs it (record disposes it at once when nothing is recorded)
+    owns: [mask],
+  });
 }

@@ -1,10 +1,26 @@
 // embedding: out[..., :] = weight[index[...], :]
 //   dweight[v, :] = sum of g[p, :] over positions p with index[p] == v (scatter-add), 0 for paddingIdx
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
+import { isFloat } from '../helpers/dtype.js';
+import { fmtShape } from '../helpers/shape.js';
+import { floorDiv } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
 import { checkIndex, scatterAdd } from './shape.js';
-import { fmtShape, isFloat, launch } from './util.js';
+
+/** out[p, c] = w[idx[p], c] over rows of D (the backward is shape.ts's scatterAdd). */
+const embeddingForward = declareKernel({
+  name: 'embedding.forward',
+  inputs: ['w', 'idx'],
+  body: (p: { D: number }) => [
+    '// pos: the position in the index tensor, c: the column',
+    `const pos = ${floorDiv('i', p.D)};`,
+    `const c = i - pos * ${p.D};`,
+    `return w[idx[pos] * ${p.D} + c];`,
+  ],
+});
 
 export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D (numEmbeddings, embeddingDim), got shape ${fmtShape(weight.shape)}`);
@@ -17,17 +33,18 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
     if (!Number.isInteger(pad) || pad < 0 || pad >= V) throw new Error(`embedding: paddingIdx ${paddingIdx} is out of range for ${V} embeddings (weight shape ${fmtShape(weight.shape)})`);
   }
   const L = input.numel;
-  const key = `embedding:${L}:${V}:${D}`;
-  const build = (): string =>
-    `function (w, idx) { const i = this.thread.x; const p = Math.floor((i + 0.5) / ${D}); const c = i - p * ${D}; return w[idx[p] * ${D} + c]; }`;
-  const y = launch(key, build, [weight, input], [...input.shape, D], weight.dtype, weight.dtype === 'float64' ? 'float64' : 'float32');
-  if (!needsGrad(weight)) return y;
-  return record(y, 'Embedding', [null, weight], (g) => {
-    const g2 = g._view([L, D]);
-    const flat = input._view([L]);
-    const dw = scatterAdd(g2, flat, [V, D], 0, pad);
-    g2.dispose();
-    flat.dispose();
-    return [null, dw];
+  const precision = weight.dtype === 'float64' ? 'float64' : 'float32';
+  const y = launch(embeddingForward, { D }, [weight, input], [...input.shape, D], weight.dtype, precision);
+  return record(y, {
+    name: 'Embedding',
+    inputs: [null, weight],
+    backward: (g) => {
+      const g2 = g._view([L, D]);
+      const flat = input._view([L]);
+      const dw = scatterAdd(g2, flat, [V, D], 0, pad);
+      g2.dispose();
+      flat.dispose();
+      return [null, dw];
+    },
   });
 }

@@ -16,13 +16,18 @@
 //   built from logSoftmax, mul, add and sum, whose backward kernels give these gradients.
 
 import { needsGrad, record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
+import { isFloat } from '../helpers/dtype.js';
+import { fmtShape } from '../helpers/shape.js';
+import { floorDiv, lit } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
 import { add, div, mul, sub } from './binary.js';
+import { floatDType } from './checks.js';
 import { mean, sum } from './reduce.js';
 import { permute, reshape } from './shape.js';
 import { logSoftmax } from './softmax.js';
 import { neg } from './unary.js';
-import { floatDType, fmtShape, isFloat, launch, lit } from './util.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -121,6 +126,42 @@ function flattenClasses(op: string, input: Tensor, target: Tensor): { x: Tensor;
   return { x, t: reshape(target, [-1]), outShape: expected };
 }
 
+/** The nll kernels' parameters: C classes, the ignored target, the label smoothing, whether class weights `w` come in. */
+type NllParams = { C: number; ignore: number; ls: number; weight: boolean };
+
+/** Class c's weight in the nll kernels (1 without class weights). */
+const wAt = (p: NllParams, c: string): string => (p.weight ? `w[${c}]` : '1');
+
+/** Per sample n: -(1-ls)·w[t]·a[t] − (ls/C)·s[n] with s = Σc w[c]·a[c] (given when ls > 0); 0 where t is ignored. */
+const nllForward = declareKernel({
+  name: 'nllLoss.forward',
+  inputs: (p: NllParams) => ['a', 't', ...(p.weight ? ['w'] : []), ...(p.ls > 0 ? ['s'] : [])],
+  body: (p: NllParams) => [
+    'const n = i;',
+    'const c = t[n];',
+    `if (c == ${lit(p.ignore)}) { return 0; }`,
+    `return -${lit(1 - p.ls)} * ${wAt(p, 'c')} * a[n * ${p.C} + c]${p.ls > 0 ? ` - ${lit(p.ls / p.C)} * s[n]` : ''};`,
+  ],
+});
+
+/**
+ * dl/da[n,c] = g_n·w[c]·(-(1-ls)·[c == t] - ls/C), 0 on ignored rows (and off the target without
+ * smoothing, so a NaN/Infinity upstream gradient reaches only the picked entries, as PyTorch).
+ */
+const nllBackward = declareKernel({
+  name: 'nllLoss.backward',
+  inputs: (p: NllParams) => ['g', 't', ...(p.weight ? ['w'] : [])],
+  body: (p: NllParams) => [
+    `const n = ${floorDiv('i', p.C)};`,
+    `const c = i - n * ${p.C};`,
+    'const tc = t[n];',
+    `if (tc == ${lit(p.ignore)}) { return 0; }`,
+    p.ls > 0
+      ? `return g[n] * ${wAt(p, 'c')} * ((c == tc ? -${lit(1 - p.ls)} : 0) - ${lit(p.ls / p.C)});`
+      : `if (c == tc) { return -g[n] * ${wAt(p, 'c')}; } return 0;`,
+  ],
+});
+
 /** Negative log likelihood of log-probabilities `logp` (N, C) / (N, C, d...) / (C) at int targets, with optional class weights. */
 export function nllLoss(logp: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
   if (!(logp instanceof Tensor)) throw new Error('nllLoss: input must be a Tensor of log-probabilities');
@@ -160,37 +201,15 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
     if (xw !== xv) xw.dispose();
     xv.dispose();
   }
-  const wAt = (idx: string): string => (W ? `w[${idx}]` : '1');
   // forward: the weighted pick of the target's log-probability, plus the smoothing term
-  const fwdArgs = ['a', 't', ...(W ? ['w'] : []), ...(s ? ['s'] : [])];
-  const key = `nll:${N}:${C}:${ignore}:${ls}:${W ? 'w' : ''}`;
-  const build = (): string =>
-    `function (${fwdArgs.join(', ')}) { const n = this.thread.x; const c = t[n]; if (c == ${lit(ignore)}) { return 0; } ` +
-    `return -${lit(1 - ls)} * ${wAt('c')} * a[n * ${C} + c]${s ? ` - ${lit(ls / C)} * s[n]` : ''}; }`;
-  const fwdInputs = [x, t, ...(W ? [weight] : []), ...(s ? [s] : [])];
-  let per = launch(key, build, fwdInputs, [N], x.dtype, precision);
+  const params: NllParams = { C, ignore, ls, weight: W };
+  let per = launch(nllForward, params, [x, t, ...(W ? [weight] : []), ...(s ? [s] : [])], [N], x.dtype, precision);
   s?.dispose();
-  if (needsGrad(x)) {
-    // backward: dl/da[n,c] = g_n·w[c]·(-(1-ls)·[c == t] - ls/C), 0 on ignored rows (and off the target
-    // without smoothing, so a NaN/Infinity upstream gradient reaches only the picked entries, as PyTorch)
-    const bwdArgs = ['g', 't', ...(W ? ['w'] : [])];
-    per = record(per, 'NllLoss', [x, null], (g) => [
-      launch(
-        `nll.bwd:${N}:${C}:${ignore}:${ls}:${W ? 'w' : ''}`,
-        () =>
-          `function (${bwdArgs.join(', ')}) { const i = this.thread.x; const n = Math.floor((i + 0.5) / ${C}); const c = i - n * ${C}; const tc = t[n]; ` +
-          `if (tc == ${lit(ignore)}) { return 0; } ` +
-          (ls > 0
-            ? `return g[n] * ${wAt('c')} * ((c == tc ? -${lit(1 - ls)} : 0) - ${lit(ls / C)}); }`
-            : `if (c == tc) { return -g[n] * ${wAt('c')}; } return 0; }`),
-        [g, t, ...(W ? [weight] : [])],
-        [N, C],
-        g.dtype,
-        precision,
-      ),
-      null,
-    ]);
-  }
+  per = record(per, {
+    name: 'NllLoss',
+    inputs: [x, null],
+    backward: (g) => [launch(nllBackward, params, [g, t, ...(W ? [weight] : [])], [N, C], g.dtype, precision), null],
+  });
   if (reduction === 'none') return reshape(per, outShape);
   const total = sum(per);
   if (reduction === 'sum') return total;
