@@ -31,7 +31,7 @@ export { reshape, flatten, permute, transpose, unsqueeze, squeeze, expand, narro
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
 export { memory } from './memory.js';
-export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa-backend.js';
+export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa.js';
 export * as F from './nn/functional.js';
 // nn (modules, layers, init, clipGradNorm, safetensors) and optim (SGD, Adam, AdamW, and the LR
 // schedulers as optim.lrScheduler.StepLR / CosineAnnealingLR / LambdaLR, like torch.optim.lr_scheduler).

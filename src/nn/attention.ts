@@ -13,7 +13,7 @@ import { add } from '../ops/binary.js';
 import { maskedFill } from '../ops/compare.js';
 import { mean } from '../ops/reduce.js';
 import { cat, expand, narrow, permute, reshape, squeeze, transpose, unsqueeze } from '../ops/shape.js';
-import { scaledDotProductAttentionWithWeights, scaledDotProductAttention } from '../ops/sdpa-backend.js';
+import { scaledDotProductAttentionWithWeights, scaledDotProductAttention } from '../ops/sdpa.js';
 import { fmtShape } from '../ops/util.js';
 import * as F from './functional.js';
 import * as init from './init.js';

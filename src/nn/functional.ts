@@ -9,7 +9,7 @@ export { embedding } from '../ops/embedding.js';
 export { dropout } from '../ops/dropout.js';
 export { crossEntropy, nllLoss, mseLoss } from '../ops/loss.js';
 export type { CrossEntropyOptions, NllLossOptions, Reduction } from '../ops/loss.js';
-export { scaledDotProductAttention, type SdpaOptions } from '../ops/sdpa-backend.js';
+export { scaledDotProductAttention, type SdpaOptions } from '../ops/sdpa.js';
 
 export const relu = (x: Tensor): Tensor => U.relu(x);
 export const gelu = (x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor => U.gelu(x, opts.approximate ?? 'none');

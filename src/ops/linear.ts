@@ -2,12 +2,34 @@
 // with x flattened to rows R = numel/in and W of shape (out, in), as PyTorch.
 //   dx = g·W        dW = gᵀ·x        db = Σ_rows g
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
+import { isFloat } from '../helpers/dtype.js';
+import { fmtShape } from '../helpers/shape.js';
+import { dotLoop, unravel } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
 import { mapKernel } from './map.js';
-import { DOT_CHUNK, bmmKernel, dotLoop } from './matmul.js';
+import { DOT_CHUNK, mm } from './matmul.js';
 import { sum } from './reduce.js';
-import { fmtShape, isFloat, launch } from './util.js';
+
+type LinearParams = { rows: number; inFeatures: number; outFeatures: number; bias: boolean };
+
+/** y[r, o] = Σ_k x[r, k]·W[o, k] (+ b[o]): row r of x times row o of W. */
+const linearKernel = declareKernel({
+  name: 'linear',
+  inputs: (p: LinearParams) => (p.bias ? ['x', 'w', 'b'] : ['x', 'w']),
+  body: (p: LinearParams) => {
+    const I = p.inFeatures;
+    return [
+      ...unravel('i', [p.rows, p.outFeatures], ['r', 'o']),
+      `const xStart = r * ${I};`,
+      `const wStart = o * ${I};`,
+      dotLoop('x', 'xStart', 1, 'w', 'wStart', 1, I, 's'),
+      `return s${p.bias ? ' + b[o]' : ''};`,
+    ];
+  },
+});
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (!(x instanceof Tensor) || !(weight instanceof Tensor)) throw new Error('linear: input and weight must be Tensors');
@@ -23,42 +45,61 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
   }
   const R = x.numel / I;
-  const key = `linear:${R}:${I}:${O}:${bias ? 'b' : ''}`;
-  const build = (): string =>
-    `function (a, w${bias ? ', b' : ''}) { const i = this.thread.x; const r = Math.floor((i + 0.5) / ${O}); const o = i - r * ${O}; ` +
-    `const ab = r * ${I}; const wb = o * ${I}; ${dotLoop('a', 'ab', 1, 'w', 'wb', 1, I, 's')} return s${bias ? ' + b[o]' : ''}; }`;
-  const y = I > DOT_CHUNK ? longForward(x, weight, bias ?? null, R) : launch(key, build, bias ? [x, weight, bias] : [x, weight], [...x.shape.slice(0, -1), O], weight.dtype);
-  if (!needsGrad(x, weight, bias)) return y;
-  return record(
-    y,
-    'Linear',
-    [x, weight, bias ?? null],
-    (g) => {
-      const dx = x.requiresGrad ? bmmKernel({ t: g, batch: [], rows: R, cols: O, trans: false }, { t: weight, batch: [], rows: O, cols: I, trans: false }, []) : null;
-      const dw = weight.requiresGrad ? bmmKernel({ t: g, batch: [], rows: R, cols: O, trans: true }, { t: x, batch: [], rows: R, cols: I, trans: false }, []) : null;
-      let db: Tensor | null = null;
-      if (bias?.requiresGrad) {
-        const g2 = g._view([R, O]);
-        db = sum(g2, 0);
-        g2.dispose();
+  const shape = [...x.shape.slice(0, -1), O];
+  const y =
+    I > DOT_CHUNK
+      ? longForward(x, weight, bias ?? null, R)
+      : launch(
+          linearKernel,
+          { rows: R, inFeatures: I, outFeatures: O, bias: !!bias },
+          bias ? [x, weight, bias] : [x, weight],
+          shape,
+          weight.dtype,
+        );
+  return record(y, {
+    name: 'Linear',
+    inputs: [x, weight, bias ?? null],
+    backward: (g) => {
+      const g2 = g._view([R, O]); // the output gradient as rows
+      const dx = x.requiresGrad ? reshaped(mm(g2, weight), x.shape) : null; // dx = g·W
+      let dW: Tensor | null = null;
+      if (weight.requiresGrad) {
+        const x2 = x._view([R, I]);
+        dW = mm(g2, x2, { transA: true }); // dW = gᵀ·x
+        x2.dispose();
       }
-      const dxs = dx ? dx._view([...x.shape]) : null;
-      dx?.dispose();
-      return [dxs, dw, db];
+      const db = bias?.requiresGrad ? sum(g2, 0) : null; // db = Σ_rows g
+      g2.dispose();
+      return [dx, dW, db];
     },
-    [x, weight],
-  );
+    saved: [x, weight],
+  });
 }
 
 /** Inner dims past DOT_CHUNK: the product kernel, which splits the inner dim (W read transposed in place), then the bias. */
 function longForward(x: Tensor, weight: Tensor, bias: Tensor | null, R: number): Tensor {
   const [O, I] = weight.shape;
-  const xw = bmmKernel({ t: x, batch: [], rows: R, cols: I, trans: false }, { t: weight, batch: [], rows: O, cols: I, trans: true }, []);
-  const shape = [...x.shape.slice(0, -1), O];
-  const xv = xw._view(shape);
+  const x2 = x._view([R, I]);
+  const xw = reshaped(mm(x2, weight, { transB: true }), [...x.shape.slice(0, -1), O]); // x·Wᵀ
+  x2.dispose();
+  if (!bias) return xw;
+  const y = mapKernel(
+    'linear.bias',
+    'y + b',
+    [
+      ['y', xw],
+      ['b', bias],
+    ],
+    xw.shape,
+    weight.dtype,
+  );
   xw.dispose();
-  if (!bias) return xv;
-  const y = mapKernel('linear.bias', 'y + b', [['y', xv], ['b', bias]], shape, weight.dtype);
-  xv.dispose();
   return y;
+}
+
+/** `t`'s data in another shape of the same size; `t` itself is released. */
+function reshaped(t: Tensor, shape: readonly number[]): Tensor {
+  const v = t._view([...shape]);
+  t.dispose();
+  return v;
 }

@@ -1,19 +1,28 @@
 // matmul with torch.matmul semantics: 1-D and 2-D operands, batched with broadcast batch dims.
 //   C = A·B:  dA = dC·Bᵀ   dB = Aᵀ·dC   (batch broadcasting summed back by the engine)
-// One kernel reads either operand transposed, so the backward needs no transpose copies.
+// One kernel reads either operand transposed, so the backward needs no transpose copies; `mm` writes
+// those products as the formulas read: dA = mm(dC, B, { transB: true }), dB = mm(A, dC, { transA: true }).
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
+import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
-import { blockedSum, sum } from './reduce.js';
+import { broadcastShapes, broadcastStrides, fmtShape, numelOf } from '../helpers/shape.js';
+import { blockedSum, dotLoop, gatherIndex, lit, unravel, type Body } from '../kernels/source.js';
+import { declareKernel } from '../kernels/template.js';
+import { floatDType } from './checks.js';
+import { sum } from './reduce.js';
 import { reshape } from './shape.js';
-import { broadcastShapes, broadcastStrides, floatDType, fmtShape, gatherIndex, launch, lit, sk } from './util.js';
 
-export interface Operand3 {
+/** One operand of a batched matrix product: `t`'s data seen as `batch` × rows × cols, read as stored or transposed. */
+export interface MatrixOperand {
   t: Tensor;
   batch: number[];
-  rows: number; // rows of the stored matrix
+  /** rows of the stored matrix */
+  rows: number;
+  /** columns of the stored matrix */
   cols: number;
-  trans: boolean; // read as its transpose
+  /** the product reads the stored matrix's transpose */
+  trans: boolean;
 }
 
 /**
@@ -23,68 +32,142 @@ export interface Operand3 {
  */
 export const DOT_CHUNK = 16384;
 
-/** out[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n] with batch broadcasting and optional transposed reads. */
-export function bmmKernel(A: Operand3, B: Operand3, outBatch: number[], alpha = 1): Tensor {
-  const K = A.trans ? A.rows : A.cols;
-  if (K <= DOT_CHUNK) return bmmPart(A, B, outBatch, alpha, 1);
-  // one kernel computes the partial products of every inner-dim slice (a leading chunk dim), then the
-  // chunked sum adds them: one compile whatever K is
-  const parts = bmmPart(A, B, outBatch, alpha, Math.ceil(K / DOT_CHUNK));
+/** out[b, m, n] = alpha · Σ_k opA[b, m, k] · opB[b, k, n] over the broadcast batch b (opX: X or Xᵀ as stored). */
+type ProductParams = {
+  /** the output's batch dims */
+  batch: readonly number[];
+  /** each operand's element stride per output batch dim (0 where it broadcasts) */
+  aBatchStrides: readonly number[];
+  bBatchStrides: readonly number[];
+  M: number;
+  K: number;
+  N: number;
+  /** A is stored K × M (read transposed) */
+  transA: boolean;
+  /** B is stored N × K (read transposed) */
+  transB: boolean;
+  alpha: number;
+};
+
+/** The partial products: one per inner-dim slice of DOT_CHUNK, as a leading dim of `chunks`. */
+type PartialParams = ProductParams & { chunks: number };
+
+/**
+ * Statements that place the output element (bt, m, n) in the operands: aStart and bStart are where its row
+ * of opA and its column of opB start at inner index `k0` (none: 0), so that its k-th inner element is
+ * a[aStart + k·aStep] and b[bStart + k·bStep]. aOff and bOff: where the operands' matrices of batch bt start.
+ */
+function operandStarts(p: ProductParams, k0: string | null): Body {
+  const { M, K, N } = p;
+  const aOff = gatherIndex(p.batch, p.aBatchStrides, 0, 'bt');
+  const bOff = gatherIndex(p.batch, p.bBatchStrides, 0, 'bt');
+  const sum = (...terms: (string | null)[]): string => terms.filter((t) => t !== null).join(' + ');
+  return [
+    aOff === '0' ? [] : `const aOff = ${aOff};`,
+    bOff === '0' ? [] : `const bOff = ${bOff};`,
+    `const aStart = ${sum(aOff === '0' ? null : 'aOff', p.transA ? 'm' : `m * ${K}`, k0 && (p.transA ? `${k0} * ${M}` : k0))};`,
+    `const bStart = ${sum(bOff === '0' ? null : 'bOff', p.transB ? `n * ${K}` : 'n', k0 && (p.transB ? k0 : `${k0} * ${N}`))};`,
+  ];
+}
+
+/**
+ * Statements that split the thread index into the inner-dim slice `chunk` (with `chunks` > 1), the batch
+ * index `bt` (when there are batch elements) and the output row m and column n.
+ */
+function outputCoords(p: ProductParams, chunks = 1): string[] {
+  const nb = numelOf(p.batch);
+  const shape = [...(chunks > 1 ? [chunks] : []), ...(nb > 1 ? [nb] : []), p.M, p.N];
+  const names = [...(chunks > 1 ? ['chunk'] : []), ...(nb > 1 ? ['bt'] : []), 'm', 'n'];
+  return unravel('i', shape, names);
+}
+
+const steps = (p: ProductParams): { aStep: number; bStep: number } => ({ aStep: p.transA ? p.M : 1, bStep: p.transB ? 1 : p.N });
+const scaled = (p: ProductParams): string => `return ${p.alpha === 1 ? 's' : `s * ${lit(p.alpha)}`};`;
+
+/** The product, one thread per output element (inner dim up to DOT_CHUNK). */
+const productKernel = declareKernel({
+  name: 'matmul',
+  inputs: ['a', 'b'],
+  body: (p: ProductParams) => {
+    const { aStep, bStep } = steps(p);
+    return [outputCoords(p), operandStarts(p, null), dotLoop('a', 'aStart', aStep, 'b', 'bStart', bStep, p.K, 's'), scaled(p)];
+  },
+});
+
+/** The partial products over every inner-dim slice (one kernel whatever K is); their sum is the product. */
+const partialProductKernel = declareKernel({
+  name: 'matmul.partial',
+  inputs: ['a', 'b'],
+  body: (p: PartialParams) => {
+    const { aStep, bStep } = steps(p);
+    const at = (k: string): string =>
+      `a[aStart + ${aStep === 1 ? k : `(${k}) * ${aStep}`}] * b[bStart + ${bStep === 1 ? k : `(${k}) * ${bStep}`}]`;
+    return [
+      outputCoords(p, p.chunks),
+      `// this thread's slice of the inner dim: [k0, k0 + ${DOT_CHUNK}), the last one ends at ${p.K}`,
+      `const k0 = chunk * ${DOT_CHUNK};`,
+      `const lim = ${p.K} - k0;`,
+      operandStarts(p, 'k0'),
+      blockedSum('s', at, DOT_CHUNK, 'lim'),
+      scaled(p),
+    ];
+  },
+});
+
+/** out[b, m, n] = alpha · Σ_k A[b, m, k] · B[b, k, n] with batch broadcasting and optional transposed reads. Records nothing. */
+export function bmmKernel(A: MatrixOperand, B: MatrixOperand, outBatch: number[], alpha = 1): Tensor {
+  const p: ProductParams = {
+    batch: outBatch,
+    aBatchStrides: broadcastStrides(outBatch, A.batch).map((s) => s * A.rows * A.cols),
+    bBatchStrides: broadcastStrides(outBatch, B.batch).map((s) => s * B.rows * B.cols),
+    M: A.trans ? A.cols : A.rows,
+    K: A.trans ? A.rows : A.cols,
+    N: B.trans ? B.rows : B.cols,
+    transA: A.trans,
+    transB: B.trans,
+    alpha,
+  };
+  if (p.K <= DOT_CHUNK) return launch(productKernel, p, [A.t, B.t], [...outBatch, p.M, p.N], A.t.dtype);
+  // the partial products of every inner-dim slice (a leading chunk dim), then the chunked sum adds them
+  const chunks = Math.ceil(p.K / DOT_CHUNK);
+  const parts = launch(partialProductKernel, { ...p, chunks }, [A.t, B.t], [chunks, ...outBatch, p.M, p.N], A.t.dtype);
   const out = sum(parts, 0);
   parts.dispose();
   return out;
 }
 
-/** The product, or with `chunks` > 1 the partial products over inner-dim slices of DOT_CHUNK as a leading dim. */
-function bmmPart(A: Operand3, B: Operand3, outBatch: number[], alpha: number, chunks: number): Tensor {
-  const M = A.trans ? A.cols : A.rows;
-  const K = A.trans ? A.rows : A.cols;
-  const N = B.trans ? B.rows : B.cols;
-  const aStr = broadcastStrides(outBatch, A.batch).map((s) => s * A.rows * A.cols);
-  const bStr = broadcastStrides(outBatch, B.batch).map((s) => s * B.rows * B.cols);
-  const size = outBatch.reduce((a, b) => a * b, 1) * M * N;
-  const key = `bmm:${sk(A.batch)}|${A.rows}x${A.cols}${A.trans ? 'T' : ''}:${sk(B.batch)}|${B.rows}x${B.cols}${B.trans ? 'T' : ''}:${sk(outBatch)}:${alpha}:${chunks}`;
-  const build = (): string => {
-    // a[ab + k·as] · b[bb + k·bs]: the operands' element k0 + k along the inner dim
-    const ab = A.trans ? 'aOff + m + k0 * ' + M : `aOff + m * ${K} + k0`;
-    const as = A.trans ? M : 1;
-    const bb = B.trans ? `bOff + n * ${K} + k0` : `bOff + n + k0 * ${N}`;
-    const bs = B.trans ? 1 : N;
-    const head =
-      chunks === 1
-        ? 'const i = this.thread.x; const k0 = 0; '
-        : `const t = this.thread.x; const ch = Math.floor((t + 0.5) / ${size}); const i = t - ch * ${size}; const k0 = ch * ${DOT_CHUNK}; const lim = ${K} - k0; `;
-    const at = (k: string): string => `a[ab + ${as === 1 ? k : `(${k}) * ${as}`}] * b[bb + ${bs === 1 ? k : `(${k}) * ${bs}`}]`;
-    const dot = chunks === 1 ? dotLoop('a', 'ab', as, 'b', 'bb', bs, K, 's') : blockedSum('s', at, DOT_CHUNK, 'lim');
-    return (
-      `function (a, b) { ${head}const bt = Math.floor((i + 0.5) / ${M * N}); ` +
-      `const r = i - bt * ${M * N}; const m = Math.floor((r + 0.5) / ${N}); const n = r - m * ${N}; ` +
-      `const aOff = ${gatherIndex(outBatch, aStr, 0, 'bt')}; const bOff = ${gatherIndex(outBatch, bStr, 0, 'bt')}; ` +
-      `const ab = ${ab}; const bb = ${bb}; ${dot} return ${alpha === 1 ? 's' : `s * ${lit(alpha)}`}; }`
-    );
-  };
-  return launch(key, build, [A.t, B.t], chunks === 1 ? [...outBatch, M, N] : [chunks, ...outBatch, M, N], A.t.dtype);
+export interface MmOptions {
+  /** read `a` as its transpose (its last two dims swapped) */
+  transA?: boolean;
+  /** read `b` as its transpose */
+  transB?: boolean;
+  /** scales the product */
+  alpha?: number;
 }
 
 /**
- * Kernel statements that set `out` = Σ_k a[ab + k·as]·b[bb + k·bs] for k < K, unrolled by four with
- * separate accumulators (1.2–1.4× faster on webasm and cpu than the plain loop, measured on a
- * 512×64×512 product) and a plain loop for the remainder.
+ * alpha · opA(a)·opB(b) over the last two dims, batch dims broadcast, each operand read transposed in place
+ * where asked: the products of forward and backward formulas (`dA = mm(g, b, { transB: true })`).
+ * A kernel, not an op: records nothing.
  */
-export function dotLoop(a: string, ab: string, as: number, b: string, bb: string, bs: number, K: number, out: string): string {
-  const at = (k: string): string => `${a}[${ab} + ${as === 1 ? k : `(${k}) * ${as}`}] * ${b}[${bb} + ${bs === 1 ? k : `(${k}) * ${bs}`}]`;
-  const K4 = K - (K % 4);
-  let code = `let ${out} = 0; `;
-  if (K4 >= 8) {
-    code +=
-      `let ${out}0 = 0; let ${out}1 = 0; let ${out}2 = 0; let ${out}3 = 0; ` +
-      `for (let k4 = 0; k4 < ${K4}; k4 += 4) { ${out}0 += ${at('k4')}; ${out}1 += ${at('k4 + 1')}; ${out}2 += ${at('k4 + 2')}; ${out}3 += ${at('k4 + 3')}; } ` +
-      `${out} = (${out}0 + ${out}1) + (${out}2 + ${out}3); `;
-    if (K > K4) code += `for (let kr = ${K4}; kr < ${K}; kr++) { ${out} += ${at('kr')}; } `;
-  } else {
-    code += `for (let k = 0; k < ${K}; k++) { ${out} += ${at('k')}; } `;
+export function mm(a: Tensor, b: Tensor, opts: MmOptions = {}): Tensor {
+  const A = matrixOperand(a, opts.transA ?? false);
+  const B = matrixOperand(b, opts.transB ?? false);
+  const K = A.trans ? A.rows : A.cols;
+  const Kb = B.trans ? B.cols : B.rows;
+  if (K !== Kb) {
+    throw new Error(
+      `gpugrad internal: mm of shapes ${fmtShape(a.shape)}${A.trans ? 'ᵀ' : ''} and ${fmtShape(b.shape)}${B.trans ? 'ᵀ' : ''}: ` +
+        `inner dims ${K} and ${Kb}`,
+    );
   }
-  return code;
+  const batch = broadcastShapes('mm', [A.batch, B.batch], ['first batch dims', 'second batch dims']);
+  return bmmKernel(A, B, batch, opts.alpha ?? 1);
+}
+
+function matrixOperand(t: Tensor, trans: boolean): MatrixOperand {
+  if (t.ndim < 2) throw new Error(`gpugrad internal: mm needs operands of at least 2 dims, got shape ${fmtShape(t.shape)}`);
+  return { t, batch: t.shape.slice(0, -2), rows: t.shape[t.ndim - 2], cols: t.shape[t.ndim - 1], trans };
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -111,21 +194,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     if (b.ndim > 1) shape.push(c.shape[c.ndim - 1]);
     return reshape(c, shape);
   }
-  const [M, K] = a.shape.slice(-2);
-  const N = b.shape[b.ndim - 1];
-  const aB = a.shape.slice(0, -2);
-  const bB = b.shape.slice(0, -2);
-  const batch = broadcastShapes('matmul', [aB, bB], ['input batch dims', 'other batch dims']);
-  const out = bmmKernel({ t: a, batch: aB, rows: M, cols: K, trans: false }, { t: b, batch: bB, rows: K, cols: N, trans: false }, batch);
-  if (!needsGrad(a, b)) return out;
-  return record(
-    out,
-    'Matmul',
-    [a, b],
-    (g) => [
-      a.requiresGrad ? bmmKernel({ t: g, batch, rows: M, cols: N, trans: false }, { t: b, batch: bB, rows: K, cols: N, trans: true }, batch) : null,
-      b.requiresGrad ? bmmKernel({ t: a, batch: aB, rows: M, cols: K, trans: true }, { t: g, batch, rows: M, cols: N, trans: false }, batch) : null,
+  // the batch dims must broadcast (this names the operands in the error); mm broadcasts them the same way
+  broadcastShapes('matmul', [a.shape.slice(0, -2), b.shape.slice(0, -2)], ['input batch dims', 'other batch dims']);
+  return record(mm(a, b), {
+    name: 'Matmul',
+    inputs: [a, b],
+    backward: (g) => [
+      a.requiresGrad ? mm(g, b, { transB: true }) : null, // dA = dC·Bᵀ
+      b.requiresGrad ? mm(a, g, { transA: true }) : null, // dB = Aᵀ·dC
     ],
-    [a, b],
-  );
+    saved: [a, b],
+  });
 }

@@ -1,223 +1,298 @@
-// Fused scaled dot product attention: forward and hand-written backward as GPU.js kernels.
-// Shapes (after validation in sdpa-backend.ts, GQA folded in as broadcasting, see there):
-//   q (B..., L, E)  k (Bk..., S, E)  v (Bv..., S, Ev)  mask broadcastable to (B..., L, S)
-// Forward:   S = scale·q·kᵀ (+ float mask | masked by bool mask / causal)      [scores kernel]
-//            lse = log Σ_s exp(S)  per row (masked entries skipped)             [row kernel, shared]
-//            P = exp(S − lse) (0 where masked or the row is fully masked); Pd = P·drop/(1−p)
-//            O = Pd·v                                                            [bmm kernel, shared]
-// Backward:  dv = Pdᵀ·dO;  dPd = dO·vᵀ;  D = rowsum(dO ⊙ O);  dS = P ⊙ (dPd·drop/(1−p) − D)
-//            dq = scale·dS·k;  dk = scale·dSᵀ·q;  dmask = dS (float masks)
-// Saved for backward: q, k, v, the mask, the dropout mask, O and the row log-sum-exp, and P itself
-// while the weights have at most 2^22 elements (16 MB in float32). Above that P is not kept: the backward
-// recomputes S and P with the same two kernels from the row log-sum-exp (O(L) per row instead of
-// O(L·S)). Measured on this 2-core CPU machine, the recompute costs one extra L·S·E matmul-sized kernel
-// (fwd+bwd 3.0 s against 2.4 s for the math path at B=1, H=8, L=S=512, E=64 on cpu mode), so small and
-// medium shapes keep P for speed and only very large ones trade speed for memory, as flash attention does.
+// F.scaledDotProductAttention, the op: validation, backend selection (like torch.nn.attention.sdpa_kernel),
+// the math path, and the tape nodes of the fused path (its kernels and backward: sdpa-fused.ts).
+// PyTorch 2.7 semantics, JS names:
+//   query (N,...,Hq,L,E), key (N,...,H,S,E), value (N,...,H,S,Ev) -> (N,...,Hq,L,Ev)
+// Fully masked rows give 0 (and zero gradients), as PyTorch 2.5+ really does; the documented reference
+// formula would give NaN there (softmax of a row of -inf).
+// GQA (enableGqa): query head hq uses key/value head floor(hq / (Hq/H)), as repeat_interleave does.
+// The fused path folds that in as broadcasting: query heads are viewed as (H, Hq/H) and key/value heads
+// as (H, 1), so nothing is copied and key/value gradients sum over their group by broadcasting.
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
-import { mapKernel } from './map.js';
-import { bmmKernel, dotLoop } from './matmul.js';
-import { rowDot, rowLogSumExp, softmaxEntry } from './softmax.js';
-import { bcastIndex, broadcastStrides, gatherIndex, launch, lit, sk } from './util.js';
+import { isFloat } from '../helpers/dtype.js';
+import { broadcastShapes, fmtShape, numelOf } from '../helpers/shape.js';
+import { add, mul } from './binary.js';
+import { maskedFill, logicalNot } from './compare.js';
+import { fromValues } from './creation.js';
+import { dropoutMask as drawDropoutMask, checkP } from './dropout.js';
+import { matmul } from './matmul.js';
+import { sdpaFusedBackward, sdpaFusedForward, owned, savedTensors, shareSaved } from './sdpa-fused.js';
+import { repeatInterleave, reshape, transpose } from './shape.js';
+import { softmax } from './softmax.js';
 
-export interface FusedArgs {
+export enum SDPBackend {
+  FUSED = 'fused',
+  MATH = 'math',
+}
+
+export interface SdpaOptions {
+  attnMask?: Tensor | null;
+  dropoutP?: number;
+  isCausal?: boolean;
+  scale?: number | null;
+  enableGqa?: boolean;
+}
+
+const globalEnabled = new Set<SDPBackend>([SDPBackend.FUSED, SDPBackend.MATH]);
+const contextStack: Set<SDPBackend>[] = [];
+const warned = new Set<string>();
+let lastBackend: SDPBackend | null = null;
+
+function enabled(): Set<SDPBackend> {
+  return contextStack.length ? contextStack[contextStack.length - 1] : globalEnabled;
+}
+
+/** Runs `fn` with only `backends` enabled (like `torch.nn.attention.sdpa_kernel`). */
+export function sdpaKernel<T>(backends: SDPBackend | SDPBackend[], fn: () => T): T {
+  const list = Array.isArray(backends) ? backends : [backends];
+  for (const b of list) {
+    if (b !== SDPBackend.FUSED && b !== SDPBackend.MATH) throw new Error(`sdpaKernel: unknown backend '${String(b)}'; expected SDPBackend.FUSED or SDPBackend.MATH`);
+  }
+  contextStack.push(new Set(list));
+  try {
+    return fn();
+  } finally {
+    contextStack.pop();
+  }
+}
+
+export function enableFusedSdp(on: boolean): void {
+  if (on) globalEnabled.add(SDPBackend.FUSED);
+  else globalEnabled.delete(SDPBackend.FUSED);
+}
+export function enableMathSdp(on: boolean): void {
+  if (on) globalEnabled.add(SDPBackend.MATH);
+  else globalEnabled.delete(SDPBackend.MATH);
+}
+export const fusedSdpEnabled = (): boolean => globalEnabled.has(SDPBackend.FUSED);
+export const mathSdpEnabled = (): boolean => globalEnabled.has(SDPBackend.MATH);
+/** The backend the last call ran on (for tests and benchmarks). */
+export const lastSdpBackend = (): SDPBackend | null => lastBackend;
+
+interface Checked {
   q: Tensor;
   k: Tensor;
   v: Tensor;
-  mask: Tensor | null; // bool (true = takes part) or float (added)
+  mask: Tensor | null;
   causal: boolean;
   scale: number;
-  drop: Tensor | null; // bool keep-mask of the scores' shape, when dropout_p > 0
-  p: number;
-  batch: number[]; // broadcast batch shape of the output
+  dropoutP: number;
+  gqa: boolean;
+  groups: number; // Hq / H under GQA, else 1
+  batch: number[]; // output batch dims (all but L, Ev)
+  L: number;
+  S: number;
 }
 
-const MASKED = '-2e30'; // what the scores kernel writes for a masked entry
-const MASK_BELOW = '-1e30'; // what the row kernels skip: the marker, and -Infinity from a float mask
-const SOFTMAX_ENTRY = softmaxEntry(MASK_BELOW);
-
-/** S[b, l, s] for the broadcast batch b; masked entries get -2e30. */
-function scoresKernel(a: FusedArgs): Tensor {
-  const { q, k, mask, causal, scale, batch } = a;
-  const L = q.shape[q.ndim - 2];
-  const E = q.shape[q.ndim - 1];
-  const S = k.shape[k.ndim - 2];
-  const qStr = broadcastStrides(batch, q.shape.slice(0, -2)).map((s) => s * L * E);
-  const kStr = broadcastStrides(batch, k.shape.slice(0, -2)).map((s) => s * S * E);
-  const shape = [...batch, L, S];
-  const maskKind = mask ? (mask.dtype === 'bool' ? 'b' : 'f') : 'n';
-  const key = `sdpa.scores:${sk(q.shape)}:${sk(k.shape)}:${sk(batch)}:${maskKind}${mask ? sk(mask.shape) : ''}:${causal}:${scale}`;
-  const build = (): string => {
-    const params = mask ? 'qa, ka, ma' : 'qa, ka';
-    let val = `s0 * ${lit(scale)}`;
-    if (maskKind === 'f') val = `${val} + ma[${bcastIndex(shape, mask!.shape)}]`;
-    let cond = '';
-    if (maskKind === 'b') cond = `ma[${bcastIndex(shape, mask!.shape)}] == 0`;
-    if (causal) cond = cond ? `${cond} || s > l` : 's > l';
-    return (
-      `function (${params}) { const i = this.thread.x; const bt = Math.floor((i + 0.5) / ${L * S}); const r = i - bt * ${L * S}; ` +
-      `const l = Math.floor((r + 0.5) / ${S}); const s = r - l * ${S}; ` +
-      (cond ? `if (${cond}) { return ${MASKED}; } ` : '') +
-      `const qo = ${gatherIndex(batch, qStr, 0, 'bt')} + l * ${E}; const ko = ${gatherIndex(batch, kStr, 0, 'bt')} + s * ${E}; ` +
-      `${dotLoop('qa', 'qo', 1, 'ka', 'ko', 1, E, 's0')} return ${val}; }`
-    );
-  };
-  return launch(key, build, mask ? [q, k, mask] : [q, k], shape, q.dtype);
-}
-
-/** P (and Pd = P·drop/(1−p) when `withDrop`) from the scores and the row log-sum-exp. */
-function probsKernel(scores: Tensor, lse: Tensor, a: FusedArgs, withDrop: boolean): Tensor {
-  if (withDrop && a.drop) {
-    const f = a.p >= 1 ? 0 : 1 / (1 - a.p);
-    return mapKernel('sdpa.probsDrop', `(d != 0 ? (${SOFTMAX_ENTRY}) * ${lit(f)} : 0)`, [['x', scores], ['l', lse], ['d', a.drop]], scores.shape, scores.dtype);
+function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions): Checked {
+  const op = 'scaledDotProductAttention';
+  const shapes = `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`;
+  for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) {
+    if (!t || typeof t !== 'object' || !('shape' in t)) throw new Error(`${op}: ${n} must be a Tensor`);
+    if (!isFloat(t.dtype)) throw new Error(`${op}: ${n} must be float32 or float64, got ${t.dtype}`);
+    if (t.ndim < 2) throw new Error(`${op}: ${n} needs at least 2 dims (..., seq, features), got shape ${fmtShape(t.shape)}`);
   }
-  return mapKernel('sdpa.probs', `(${SOFTMAX_ENTRY})`, [['x', scores], ['l', lse]], scores.shape, scores.dtype);
+  if (query.dtype !== key.dtype || query.dtype !== value.dtype) {
+    throw new Error(`${op}: query, key and value must share a dtype, got ${query.dtype}, ${key.dtype}, ${value.dtype}`);
+  }
+  const [L, E] = query.shape.slice(-2);
+  const [S, Ek] = key.shape.slice(-2);
+  const Sv = value.shape[value.ndim - 2];
+  if (E !== Ek) throw new Error(`${op}: the last dim (E) of query and key must match: ${shapes}`);
+  if (S !== Sv) throw new Error(`${op}: key and value must have the same sequence length S (dim -2): ${shapes}`);
+  const isCausal = opts.isCausal ?? false;
+  const mask = opts.attnMask ?? null;
+  if (isCausal && mask) throw new Error(`${op}: pass either attnMask or isCausal, not both (attnMask shape ${fmtShape(mask.shape)})`);
+  const p = opts.dropoutP ?? 0;
+  checkP(op, p);
+  let scale = 1 / Math.sqrt(E);
+  if (opts.scale !== undefined && opts.scale !== null) {
+    if (typeof opts.scale !== 'number' || !Number.isFinite(opts.scale)) throw new Error(`${op}: scale must be a finite number, got ${opts.scale}`);
+    scale = opts.scale;
+  }
+  const gqa = opts.enableGqa ?? false;
+  let groups = 1;
+  const qB = query.shape.slice(0, -2);
+  const kB = key.shape.slice(0, -2);
+  const vB = value.shape.slice(0, -2);
+  if (gqa) {
+    if (query.ndim < 3 || key.ndim < 3 || value.ndim < 3) throw new Error(`${op}: enableGqa needs a head dim (-3) on query, key and value: ${shapes}`);
+    const Hq = query.shape[query.ndim - 3];
+    const H = key.shape[key.ndim - 3];
+    const Hv = value.shape[value.ndim - 3];
+    if (H !== Hv) throw new Error(`${op}: with enableGqa the number of key heads (${H}) must equal the number of value heads (${Hv}): ${shapes}`);
+    if (Hq % H !== 0) throw new Error(`${op}: with enableGqa the number of query heads (${Hq}) must be a multiple of the key/value heads (${H}): ${shapes}`);
+    groups = Hq / H;
+    kB[kB.length - 1] = Hq;
+    vB[vB.length - 1] = Hq;
+  } else if (query.ndim >= 3 && key.ndim >= 3 && value.ndim >= 3) {
+    const Hq = query.shape[query.ndim - 3];
+    const H = key.shape[key.ndim - 3];
+    const Hv = value.shape[value.ndim - 3];
+    if ((H !== Hq && H !== 1 && Hq !== 1) || (Hv !== Hq && Hv !== 1 && Hq !== 1)) {
+      throw new Error(`${op}: query has ${Hq} heads but key has ${H} and value ${Hv}; head counts must match (pass enableGqa: true for grouped-query attention): ${shapes}`);
+    }
+  }
+  let batch: number[];
+  try {
+    batch = broadcastShapes(op, [qB, kB, vB], ['query batch dims', 'key batch dims', 'value batch dims']);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (${shapes})`);
+  }
+  if (mask) {
+    if (!mask || typeof mask !== 'object' || !('shape' in mask)) throw new Error(`${op}: attnMask must be a Tensor`);
+    if (mask.dtype !== 'bool' && mask.dtype !== query.dtype) {
+      throw new Error(`${op}: attnMask must be bool or of the query's dtype (${query.dtype}), got ${mask.dtype}`);
+    }
+    const target = [...batch, L, S];
+    let ok = true;
+    try {
+      ok = broadcastShapes(op, [mask.shape, target], ['attnMask', 'attention weights']).join() === target.join();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new Error(`${op}: attnMask of shape ${fmtShape(mask.shape)} is not broadcastable to the attention weights' shape ${fmtShape(target)}`);
+  }
+  return { q: query, k: key, v: value, mask, causal: isCausal, scale, dropoutP: p, gqa, groups, batch, L, S };
 }
 
-/** Pd = P·drop/(1−p). */
-function applyDrop(p: number, P: Tensor, drop: Tensor): Tensor {
-  return mapKernel('sdpa.applyDrop', `(d != 0 ? P * ${lit(p >= 1 ? 0 : 1 / (1 - p))} : 0)`, [['P', P], ['d', drop]], P.shape, P.dtype);
-}
-
-/** dS = P ⊙ (g·drop/(1−p) − D): the softmax backward shared by the output and the weights. */
-function scoresGrad(p: number, P: Tensor, g: Tensor, D: Tensor, drop: Tensor | null): Tensor {
-  if (!drop) return mapKernel('sdpa.dS', 'P * (g - D)', [['P', P], ['g', g], ['D', D]], P.shape, P.dtype);
-  const f = p >= 1 ? 0 : 1 / (1 - p);
-  return mapKernel('sdpa.dS.drop', `P * ((d != 0 ? g * ${lit(f)} : 0) - D)`, [['P', P], ['g', g], ['d', drop], ['D', D]], P.shape, P.dtype);
-}
-
-/** From dS: [dq, dk, dmask] (scale folded into the two matmuls). */
-function inputGrads(a: FusedArgs, dS: Tensor, floatMask: Tensor | null): (Tensor | null)[] {
-  const { q, k, batch } = a;
-  const L = q.shape[q.ndim - 2];
-  const E = q.shape[q.ndim - 1];
-  const S = k.shape[k.ndim - 2];
-  const dq = q.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: false }, { t: k, batch: k.shape.slice(0, -2), rows: S, cols: E, trans: false }, batch, a.scale) : null;
-  const dk = k.requiresGrad ? bmmKernel({ t: dS, batch, rows: L, cols: S, trans: true }, { t: q, batch: q.shape.slice(0, -2), rows: L, cols: E, trans: false }, batch, a.scale) : null;
-  const dmask = floatMask?.requiresGrad ? dS : null;
-  if (!dmask) dS.dispose();
-  return [dq, dk, dmask];
-}
-
-/** What one backward reads besides its saved inputs; each graph node holds its own views and owns them. */
-interface Held {
-  lse: Tensor;
-  kept: Tensor | null;
-  drop: Tensor | null;
+/** The reference formula composed from autograd ops (float64-capable; differentiated by the tape). */
+function mathPath(c: Checked, dropoutMask: Tensor | null): { out: Tensor; weights: Tensor } {
+  let { k, v } = c;
+  if (c.gqa && c.groups > 1) {
+    k = repeatInterleave(k, c.groups, -3);
+    v = repeatInterleave(v, c.groups, -3);
+  }
+  let attn = mul(matmul(c.q, transpose(k, -2, -1)), c.scale);
+  if (c.causal) {
+    const allowed = fromValues(Array.from({ length: c.L * c.S }, (_, i) => (i % c.S <= Math.floor(i / c.S) ? 1 : 0)), [c.L, c.S], 'bool');
+    attn = maskedFill(attn, logicalNot(allowed), -Infinity);
+  } else if (c.mask) {
+    attn = c.mask.dtype === 'bool' ? maskedFill(attn, logicalNot(c.mask), -Infinity) : add(attn, c.mask);
+  }
+  attn = softmax(attn, -1);
+  if (dropoutMask) {
+    // dropout as F.dropout applies it, with the dropout mask drawn once for whichever path runs
+    const f = c.dropoutP >= 1 ? 0 : 1 / (1 - c.dropoutP);
+    attn = maskedFill(mul(attn, f), logicalNot(dropoutMask), 0);
+  }
+  return { out: matmul(attn, v), weights: attn };
 }
 
 /**
- * Runs the fused forward and records its backward; the output comes back in `outShape` (the same
- * layout as the kernels' batch shape, e.g. GQA's (..., H, G, L, Ev) seen as (..., Hq, L, Ev)). With
- * `weightsShape` it also returns the attention weights (after dropout, as PyTorch's MultiheadAttention
- * returns them) as a differentiable tensor from the same kernels, so the output is identical whether or
- * not weights are asked for.
+ * The fused kernels' forward, and its tape nodes: one for the output and, with `withWeights`, one for the
+ * weights, each calling the fused backward with its own saved-state record.
  */
-export function sdpaFused(a: FusedArgs, outShape: number[], weightsShape: number[] | null = null): { out: Tensor; weights: Tensor | null } {
-  const { q, k, v, batch } = a;
-  const L = q.shape[q.ndim - 2];
-  const S = k.shape[k.ndim - 2];
-  const Ev = v.shape[v.ndim - 1];
-  const floatMask = a.mask && a.mask.dtype !== 'bool' ? a.mask : null;
-  const scores = scoresKernel(a);
-  const lse = rowLogSumExp(scores, scores.ndim - 1, MASK_BELOW);
-  const grad = needsGrad(q, k, v, floatMask);
-  const keep = grad && scores.numel <= keepProbsLimit;
-  // kept: P (pre-dropout) for the backward; pd: what multiplies v (P itself without dropout)
-  const kept = keep ? probsKernel(scores, lse, a, false) : null;
-  const pd = kept ? (a.drop ? applyDrop(a.p, kept, a.drop) : kept) : probsKernel(scores, lse, a, true);
-  scores.dispose();
-  const out0 = bmmKernel({ t: pd, batch, rows: L, cols: S, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: false }, batch);
-  const out = out0._view(outShape);
-  out0.dispose();
-  const weights = weightsShape ? pd._view(weightsShape) : null;
-  const view = (t: Tensor | null): Tensor | null => (t ? t._view([...t.shape]) : null);
-  const hold = (): Held => ({ lse: view(lse)!, kept: view(kept), drop: view(a.drop) });
-  const owned = (h: Held): Tensor[] => [h.lse, h.kept, h.drop].filter((t): t is Tensor => t !== null);
-  /** P: the kept one, or recomputed from the row log-sum-exp (scores kernel + exp). */
-  const probs = (h: Held): Tensor => {
-    if (h.kept) return h.kept;
-    const sc = scoresKernel(a);
-    const P = probsKernel(sc, h.lse, a, false);
-    sc.dispose();
-    return P;
-  };
-  const release = (h: Held, P: Tensor): void => {
-    if (P !== h.kept) P.dispose();
-  };
-  const saved = [q, k, v, ...(a.mask ? [a.mask] : [])];
-  if (grad) {
-    const h = hold();
-    record(
-      out,
-      'ScaledDotProductAttention',
-      [q, k, v, floatMask],
-      (dO) => {
-        const P = probs(h);
-        const Pd = h.drop ? applyDrop(a.p, P, h.drop) : P;
-        const dv = v.requiresGrad ? bmmKernel({ t: Pd, batch, rows: L, cols: S, trans: true }, { t: dO, batch, rows: L, cols: Ev, trans: false }, batch) : null;
-        if (Pd !== P) Pd.dispose();
-        const dPd = bmmKernel({ t: dO, batch, rows: L, cols: Ev, trans: false }, { t: v, batch: v.shape.slice(0, -2), rows: S, cols: Ev, trans: true }, batch);
-        const D = rowDotIn(dO, out, batch);
-        const dS = scoresGrad(a.p, P, dPd, D, h.drop);
-        release(h, P);
-        dPd.dispose();
-        D.dispose();
-        const [dq, dk, dmask] = inputGrads(a, dS, floatMask);
-        return [dq, dk, dv, dmask];
-      },
-      [...saved, out],
-      owned(h),
-    );
+function fusedPath(c: Checked, dropoutMask: Tensor | null, withWeights: boolean): { out: Tensor; weights: Tensor | null } {
+  let { q, k, v, mask } = c;
+  let batch = c.batch;
+  const outShape = [...c.batch, c.L, c.v.shape[c.v.ndim - 1]];
+  const views: Tensor[] = [];
+  if (c.gqa && c.groups > 1) {
+    // query heads (H·G) -> (H, G); key/value heads H -> (H, 1); masks and dropout follow the query.
+    const split = (t: Tensor, at: number, into: number[]): Tensor => {
+      const r = reshape(t, [...t.shape.slice(0, at), ...into, ...t.shape.slice(at + 1)]);
+      views.push(r);
+      return r;
+    };
+    const Hq = q.shape[q.ndim - 3];
+    const H = Hq / c.groups;
+    q = split(q, q.ndim - 3, [H, c.groups]);
+    k = split(k, k.ndim - 3, [k.shape[k.ndim - 3], 1]);
+    v = split(v, v.ndim - 3, [v.shape[v.ndim - 3], 1]);
+    if (mask && mask.ndim >= 3) {
+      const mh = mask.shape[mask.ndim - 3];
+      mask = split(mask, mask.ndim - 3, mh === 1 ? [1, 1] : [H, c.groups]);
+    }
+    batch = [...batch.slice(0, -1), H, c.groups];
+    if (dropoutMask) {
+      dropoutMask = dropoutMask._view([...batch, c.L, c.S]);
+      views.push(dropoutMask);
+    }
   }
-  if (grad && weights) {
-    const h = hold();
-    record(
-      weights,
-      'ScaledDotProductAttentionWeights',
-      [q, k, floatMask],
-      (dWeights) => {
-        const dW = dWeights._view([...batch, L, S]); // the kernels' batch shape (GQA: heads as (H, G))
-        const P = probs(h);
-        const D = rowDotIn(dW, weights, batch);
-        const dS = scoresGrad(a.p, P, dW, D, h.drop);
-        release(h, P);
-        D.dispose();
-        dW.dispose();
-        return inputGrads(a, dS, floatMask);
+  const args = { q, k, v, mask, causal: c.causal, scale: c.scale, dropoutMask, dropoutP: c.dropoutP, batch };
+  const { output, weights, saved } = sdpaFusedForward(args, outShape, withWeights ? [...c.batch, c.L, c.S] : null);
+  if (saved) {
+    const floatMask = mask && mask.dtype !== 'bool' ? mask : null;
+    const forWeights = weights ? shareSaved(saved) : null; // the weights' node holds its own views
+    record(output, {
+      name: 'ScaledDotProductAttention',
+      inputs: [q, k, v, floatMask],
+      backward: (dO) => {
+        const g = sdpaFusedBackward(saved, { dOutput: dO });
+        return [g.dq, g.dk, g.dv, g.dmask];
       },
-      [...saved, weights],
-      owned(h),
-    );
+      saved: savedTensors(saved, output),
+      owns: owned(saved),
+    });
+    if (weights && forWeights) {
+      record(weights, {
+        name: 'ScaledDotProductAttentionWeights',
+        inputs: [q, k, floatMask],
+        backward: (dWeights) => {
+          const g = sdpaFusedBackward(forWeights, { dWeights });
+          return [g.dq, g.dk, g.dmask];
+        },
+        saved: savedTensors(forWeights, weights),
+        owns: owned(forWeights),
+      });
+    }
   }
-  // the nodes hold views of what they need; these originals can go
-  lse.dispose();
-  kept?.dispose();
-  if (pd !== kept) pd.dispose();
-  return { out, weights };
+  // the head-split views are graph inputs while a backward is pending; without one they can go now
+  if (!output.gradFn) for (const t of views) t.dispose();
+  else if (dropoutMask) dropoutMask.dispose();
+  return { out: output, weights };
+}
+
+/** Why the fused kernels cannot take this call (null when they can). */
+function fusedUnavailable(c: Checked, mathOn: boolean): string | null {
+  const scores = numelOf([...c.batch, c.L, c.S]);
+  if (scores >= 1 << 24) return `the attention weights have ${scores} elements, over the 2^24 that flat kernel indices address exactly`;
+  if (c.q.dtype === 'float64' && mathOn) return 'float64 inputs run on the math path (the precise C++-style path)';
+  return null;
+}
+
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  return attention(query, key, value, opts, false).out;
 }
 
 /**
- * Attention weights of at most this many elements are kept from the forward for the backward
- * (saving the scores and exp kernels there); larger ones are recomputed from the row log-sum-exp.
- * Returns the previous limit; 0 always recomputes.
+ * The attention output and its weights (softmax after masking and dropout, shape (N,...,Hq,L,S)) from one
+ * call of the same kernels, so asking for the weights never changes the output. Used by MultiheadAttention.
  */
-export function setSdpaKeepProbsLimit(elements: number): number {
-  const prev = keepProbsLimit;
-  keepProbsLimit = elements;
-  return prev;
+export function scaledDotProductAttentionWithWeights(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): { out: Tensor; weights: Tensor } {
+  const r = attention(query, key, value, opts, true);
+  return { out: r.out, weights: r.weights! };
 }
-let keepProbsLimit = 1 << 22;
 
-/** D[b, l] = Σ_e a[b, l, e]·o[b, l, e] with a and o seen in the kernels' batch shape: (...batch, L, 1). */
-function rowDotIn(a: Tensor, o: Tensor, batch: number[]): Tensor {
-  const last = o.shape[o.ndim - 1];
-  const shape = [...batch, o.numel / last / Math.max(1, batch.reduce((x, y) => x * y, 1)), last];
-  const av = a._view(shape);
-  const ov = o._view(shape);
-  const d = rowDot(av, ov, shape.length - 1);
-  av.dispose();
-  ov.dispose();
-  return d;
+function attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions, withWeights: boolean): { out: Tensor; weights: Tensor | null } {
+  const c = validate(query, key, value, opts);
+  const on = enabled();
+  const reasons: string[] = [];
+  let use: SDPBackend | null = null;
+  if (on.has(SDPBackend.FUSED)) {
+    const why = fusedUnavailable(c, on.has(SDPBackend.MATH));
+    if (why === null) use = SDPBackend.FUSED;
+    else {
+      reasons.push(`fused: ${why}`);
+      // float64 routing to math is the documented default, not a failure worth a warning
+      if (!(c.q.dtype === 'float64' && on.has(SDPBackend.MATH)) && !warned.has(why)) {
+        warned.add(why);
+        console.warn(`scaledDotProductAttention: the fused kernels cannot run: ${why}`);
+      }
+    }
+  } else reasons.push('fused: disabled');
+  if (!use) {
+    if (on.has(SDPBackend.MATH)) use = SDPBackend.MATH;
+    else reasons.push('math: disabled');
+  }
+  if (!use) throw new Error(`scaledDotProductAttention: no enabled backend can run this call (${reasons.join('; ')}); ${`query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`}`);
+  lastBackend = use;
+  // One dropout-mask draw (true where an element survives) of the weights' shape, in the same order on
+  // both paths, so a seed gives the same dropout whichever backend runs.
+  const dropoutMask = c.dropoutP > 0 ? drawDropoutMask([...c.batch, c.L, c.S], c.dropoutP) : null;
+  const r = use === SDPBackend.FUSED ? fusedPath(c, dropoutMask, withWeights) : mathPath(c, dropoutMask);
+  dropoutMask?.dispose(); // the graph keeps what it needs
+  return r;
 }
