@@ -131,14 +131,14 @@ export class MultiheadAttention extends Module {
     let v = value;
     let kpm = opts.keyPaddingMask ?? null;
     if (!batched) {
-      q = unsqueeze(q, 0);
-      k = unsqueeze(k, 0);
-      v = unsqueeze(v, 0);
-      if (kpm) kpm = unsqueeze(kpm, 0);
+      q = unsqueeze(q, 0); // (L, E) -> (1, L, E)
+      k = unsqueeze(k, 0); // (S, kdim) -> (1, S, kdim)
+      v = unsqueeze(v, 0); // (S, vdim) -> (1, S, vdim)
+      if (kpm) kpm = unsqueeze(kpm, 0); // (S) -> (1, S)
     } else if (!this.batchFirst) {
-      q = transpose(q, 0, 1);
-      k = key === query ? q : transpose(k, 0, 1);
-      v = value === key ? k : transpose(v, 0, 1);
+      q = transpose(q, 0, 1); // (L, N, E) -> (N, L, E)
+      k = key === query ? q : transpose(k, 0, 1); // (S, N, kdim) -> (N, S, kdim)
+      v = value === key ? k : transpose(v, 0, 1); // (S, N, vdim) -> (N, S, vdim)
     }
     const [N, L] = q.shape;
     const S0 = k.shape[1];
@@ -157,17 +157,17 @@ export class MultiheadAttention extends Module {
     if (this.inProjWeight) {
       const w = this.inProjWeight;
       if (query === key && key === value) {
-        const packed = F.linear(q, w, b);
-        [qp, kp, vp] = [0, 1, 2].map((i) => narrow(packed, -1, i * E, E));
+        const packed = F.linear(q, w, b); // (N, L, 3E)
+        [qp, kp, vp] = [0, 1, 2].map((i) => narrow(packed, -1, i * E, E)); // 3 x (N, L, E)
       } else {
-        qp = F.linear(q, narrow(w, 0, 0, E), bias(0));
-        kp = F.linear(k, narrow(w, 0, E, E), bias(1));
-        vp = F.linear(v, narrow(w, 0, 2 * E, E), bias(2));
+        qp = F.linear(q, narrow(w, 0, 0, E), bias(0)); // (N, L, E)
+        kp = F.linear(k, narrow(w, 0, E, E), bias(1)); // (N, S, E)
+        vp = F.linear(v, narrow(w, 0, 2 * E, E), bias(2)); // (N, S, E)
       }
     } else {
-      qp = F.linear(q, this.qProjWeight!, bias(0));
-      kp = F.linear(k, this.kProjWeight!, bias(1));
-      vp = F.linear(v, this.vProjWeight!, bias(2));
+      qp = F.linear(q, this.qProjWeight!, bias(0)); // (N, L, E)
+      kp = F.linear(k, this.kProjWeight!, bias(1)); // (N, S, kdim) -> (N, S, E)
+      vp = F.linear(v, this.vProjWeight!, bias(2)); // (N, S, vdim) -> (N, S, E)
     }
 
     // masks as one float mask broadcastable to (N, H, L, S); -Infinity where not allowed
@@ -189,23 +189,24 @@ export class MultiheadAttention extends Module {
     }
 
     if (this.biasK && this.biasV) {
-      kp = cat([kp, expand(this.biasK, [N, 1, E])], 1);
-      vp = cat([vp, expand(this.biasV, [N, 1, E])], 1);
+      kp = cat([kp, expand(this.biasK, [N, 1, E])], 1); // (N, S + 1, E)
+      vp = cat([vp, expand(this.biasV, [N, 1, E])], 1); // (N, S + 1, E)
       if (mask) mask = padLast(mask);
       if (pad) pad = padLast(pad);
     }
+    // (N, T, E) -> (N, T, H, hd) -> (N, H, T, hd): one attention per head
     const heads = (t: Tensor): Tensor => permute(reshape(t, [N, t.shape[1], H, hd]), [0, 2, 1, 3]);
-    const qh = heads(qp);
-    let kh = heads(kp);
-    let vh = heads(vp);
+    const qh = heads(qp); // (N, H, L, hd)
+    let kh = heads(kp); // (N, H, S, hd)
+    let vh = heads(vp); // (N, H, S, hd)
     if (this.addZeroAttn) {
-      kh = cat([kh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2);
-      vh = cat([vh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2);
+      kh = cat([kh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2); // (N, H, S + 1, hd)
+      vh = cat([vh, zeros([N, H, 1, hd], { dtype: q.dtype })], 2); // (N, H, S + 1, hd)
       if (mask) mask = padLast(mask);
       if (pad) pad = padLast(pad);
     }
     if (pad) {
-      const p4 = reshape(pad, [N, 1, 1, pad.shape[1]]);
+      const p4 = reshape(pad, [N, 1, 1, pad.shape[1]]); // (N, S) -> (N, 1, 1, S), broadcast over heads and queries
       mask = mask ? add(mask, p4) : p4;
     }
     const p = this.training ? this.dropout : 0;
@@ -214,17 +215,18 @@ export class MultiheadAttention extends Module {
     let weights: Tensor | null = null;
     if (needWeights) {
       const r = scaledDotProductAttentionWithWeights(qh, kh, vh, sdpaOpts);
-      out = r.out;
+      out = r.out; // (N, H, L, hd)
       weights = r.weights; // (N, H, L, S)
-      if (average) weights = mean(weights, 1);
+      if (average) weights = mean(weights, 1); // (N, L, S)
       if (!batched) weights = squeeze(weights, 0);
     } else {
-      out = scaledDotProductAttention(qh, kh, vh, sdpaOpts);
+      out = scaledDotProductAttention(qh, kh, vh, sdpaOpts); // (N, H, L, hd)
     }
+    // re-assemble all head outputs side by side: (N, H, L, hd) -> (N, L, H, hd) -> (N, L, E)
     let o = reshape(permute(out, [0, 2, 1, 3]), [N, L, E]);
-    o = this.outProj.forward(o);
-    if (!batched) o = squeeze(o, 0);
-    else if (!this.batchFirst) o = transpose(o, 0, 1);
+    o = this.outProj.forward(o); // (N, L, E)
+    if (!batched) o = squeeze(o, 0); // (L, E)
+    else if (!this.batchFirst) o = transpose(o, 0, 1); // (L, N, E)
     return [o, weights];
   }
 

@@ -9,7 +9,7 @@
 // as (H, 1), so nothing is copied and key/value gradients sum over their group by broadcasting.
 
 import { record } from '../autograd/engine.js';
-import type { Tensor } from '../autograd/tensor.js';
+import { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { broadcastShapes, fmtShape, numelOf } from '../helpers/shape.js';
 import { add, mul } from './binary.js';
@@ -87,12 +87,12 @@ interface Checked {
 
 function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions): Checked {
   const op = 'scaledDotProductAttention';
-  const shapes = `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`;
   for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) {
-    if (!t || typeof t !== 'object' || !('shape' in t)) throw new Error(`${op}: ${n} must be a Tensor`);
+    if (!(t instanceof Tensor)) throw new Error(`${op}: ${n} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
     if (!isFloat(t.dtype)) throw new Error(`${op}: ${n} must be float32 or float64, got ${t.dtype}`);
     if (t.ndim < 2) throw new Error(`${op}: ${n} needs at least 2 dims (..., seq, features), got shape ${fmtShape(t.shape)}`);
   }
+  const shapes = `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`;
   if (query.dtype !== key.dtype || query.dtype !== value.dtype) {
     throw new Error(`${op}: query, key and value must share a dtype, got ${query.dtype}, ${key.dtype}, ${value.dtype}`);
   }
@@ -141,7 +141,7 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
     throw new Error(`${(e as Error).message} (${shapes})`);
   }
   if (mask) {
-    if (!mask || typeof mask !== 'object' || !('shape' in mask)) throw new Error(`${op}: attnMask must be a Tensor`);
+    if (!(mask instanceof Tensor)) throw new Error(`${op}: attnMask must be a Tensor, got ${mask === null ? 'null' : typeof mask}`);
     if (mask.dtype !== 'bool' && mask.dtype !== query.dtype) {
       throw new Error(`${op}: attnMask must be bool or of the query's dtype (${query.dtype}), got ${mask.dtype}`);
     }
