@@ -1,43 +1,89 @@
-// Comparisons and logical ops (bool results, no gradient), `where` and `maskedFill`.
+// Comparisons and logical ops (bool results, no gradient), `where` and `maskedFill`:
 //   where(c, a, b):       da = c ? g : 0     db = c ? 0 : g     (no gradient to the condition)
 //   maskedFill(x, m, v):  dx = m ? 0 : g
+// The kernel expressions are the ops' rows in the registry (src/ops/registry.ts, rendered in
+// docs/DERIVATIVES.md); each runs as one elementwise kernel of map.ts ('map' with op 'lt', 'where.da', ...).
 
-import { needsGrad, record } from '../autograd/engine.js';
+import { record } from '../autograd/engine.js';
+import { precisionOf } from '../autograd/launch.js';
 import { Tensor, type Operand } from '../autograd/tensor.js';
+import { isFloat } from '../helpers/dtype.js';
+import { broadcastShapes, fmtShape, sameShape } from '../helpers/shape.js';
 import { operandsWithTemps } from './binary.js';
-import { scalarTensor } from './creation.js';
+import { floatDType } from './checks.js';
+import { scalarTensor } from '../autograd/creation.js';
 import { mapKernel } from './map.js';
-import { broadcastShapes, floatDType, fmtShape, isFloat, precisionOf, sameShape } from './util.js';
+import { OP, type CompareSpec } from './registry.js';
 
-function compare(op: string, expr: string, x: Operand, y: Operand): Tensor {
+function spec(op: string): CompareSpec {
+  const s = OP[op]?.compare;
+  if (!s) throw new Error(`gpugrad internal: the registry has no comparison row '${op}'`);
+  return s;
+}
+
+/** The kernel expression of `op`'s forward, or of its gradient for `operand`. */
+function expr(op: string, operand?: string): string {
+  const s = spec(op);
+  if (operand === undefined) return s.fwd;
+  const e = s.grad?.[operand];
+  if (e === undefined) throw new Error(`gpugrad internal: the registry row '${op}' has no gradient for '${operand}'`);
+  return e;
+}
+
+function compare(op: string, x: Operand, y: Operand): Tensor {
+  const fwd = expr(op);
   const [a, b, temps] = operandsWithTemps(op, x, y);
   try {
-    if (isFloat(a.dtype) && isFloat(b.dtype)) floatDType(op, [['input', a], ['other', b]]);
+    if (isFloat(a.dtype) && isFloat(b.dtype))
+      floatDType(op, [
+        ['input', a],
+        ['other', b],
+      ]);
     const shape = broadcastShapes(op, [a.shape, b.shape], ['input', 'other']);
-    return mapKernel(op, expr, [['a', a], ['b', b]], shape, 'bool');
+    return mapKernel(
+      op,
+      fwd,
+      [
+        ['a', a],
+        ['b', b],
+      ],
+      shape,
+      'bool',
+    );
   } finally {
     for (const t of temps) t.dispose();
   }
 }
 
-export const eq = (a: Operand, b: Operand): Tensor => compare('eq', '(a == b ? 1 : 0)', a, b);
-export const ne = (a: Operand, b: Operand): Tensor => compare('ne', '(a != b ? 1 : 0)', a, b);
-export const lt = (a: Operand, b: Operand): Tensor => compare('lt', '(a < b ? 1 : 0)', a, b);
-export const le = (a: Operand, b: Operand): Tensor => compare('le', '(a <= b ? 1 : 0)', a, b);
-export const gt = (a: Operand, b: Operand): Tensor => compare('gt', '(a > b ? 1 : 0)', a, b);
-export const ge = (a: Operand, b: Operand): Tensor => compare('ge', '(a >= b ? 1 : 0)', a, b);
+export const eq = (a: Operand, b: Operand): Tensor => compare('eq', a, b);
+export const ne = (a: Operand, b: Operand): Tensor => compare('ne', a, b);
+export const lt = (a: Operand, b: Operand): Tensor => compare('lt', a, b);
+export const le = (a: Operand, b: Operand): Tensor => compare('le', a, b);
+export const gt = (a: Operand, b: Operand): Tensor => compare('gt', a, b);
+export const ge = (a: Operand, b: Operand): Tensor => compare('ge', a, b);
 
 export function logicalNot(x: Tensor): Tensor {
-  return mapKernel('logicalNot', '(x != 0 ? 0 : 1)', [['x', x]], x.shape, 'bool', { precision: 'float64' });
+  // exact on the host whatever x's dtype
+  return mapKernel('logicalNot', expr('logicalNot'), [['x', x]], x.shape, 'bool', { precision: 'float64' });
 }
 
-function logical(op: string, expr: string, a: Tensor, b: Tensor): Tensor {
+function logical(op: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, [a.shape, b.shape], ['input', 'other']);
-  return mapKernel(op, expr, [['a', a], ['b', b]], shape, 'bool', { precision: precisionOf(a, b) });
+  return mapKernel(
+    op,
+    expr(op),
+    [
+      ['a', a],
+      ['b', b],
+    ],
+    shape,
+    'bool',
+    { precision: precisionOf(a, b) },
+  );
 }
 
-export const logicalAnd = (a: Tensor, b: Tensor): Tensor => logical('logicalAnd', '((a != 0 && b != 0) ? 1 : 0)', a, b);
-export const logicalOr = (a: Tensor, b: Tensor): Tensor => logical('logicalOr', '((a != 0 || b != 0) ? 1 : 0)', a, b);
+export const logicalAnd = (a: Tensor, b: Tensor): Tensor => logical('logicalAnd', a, b);
+export const logicalOr = (a: Tensor, b: Tensor): Tensor => logical('logicalOr', a, b);
 
 function checkMask(op: string, name: string, m: Tensor): void {
   if (!(m instanceof Tensor)) throw new Error(`${op}: ${name} must be a bool Tensor`);
@@ -51,17 +97,59 @@ export function where(condition: Tensor, input: Operand, other: Operand): Tensor
   let out: Tensor;
   try {
     const shape = broadcastShapes('where', [condition.shape, a.shape, b.shape], ['condition', 'input', 'other']);
-    const dtype = isFloat(a.dtype) || isFloat(b.dtype) ? floatDType('where', [['input', a], ['other', b]]) : a.dtype;
-    out = mapKernel('where', '(c != 0 ? a : b)', [['c', condition], ['a', a], ['b', b]], shape, dtype);
+    const dtype =
+      isFloat(a.dtype) || isFloat(b.dtype)
+        ? floatDType('where', [
+            ['input', a],
+            ['other', b],
+          ])
+        : a.dtype;
+    out = mapKernel(
+      'where',
+      expr('where'),
+      [
+        ['c', condition],
+        ['a', a],
+        ['b', b],
+      ],
+      shape,
+      dtype,
+    );
   } finally {
     for (const t of temps) t.dispose(); // the backward reads only the condition
   }
-  if (!needsGrad(a, b)) return out;
-  return record(out, 'Where', [condition, a, b], (g) => [
-    null,
-    a.requiresGrad ? mapKernel('where.da', '(c != 0 ? g : 0)', [['g', g], ['c', condition]], g.shape, g.dtype) : null,
-    b.requiresGrad ? mapKernel('where.db', '(c != 0 ? 0 : g)', [['g', g], ['c', condition]], g.shape, g.dtype) : null,
-  ]);
+  // no gradient to the condition (bool): it is an input only so that the slots line up
+  return record(out, {
+    name: 'Where',
+    inputs: [condition, a, b],
+    backward: (g) => [
+      null,
+      a.requiresGrad
+        ? mapKernel(
+            'where.da',
+            expr('where', 'a'),
+            [
+              ['g', g],
+              ['c', condition],
+            ],
+            g.shape,
+            g.dtype,
+          )
+        : null,
+      b.requiresGrad
+        ? mapKernel(
+            'where.db',
+            expr('where', 'b'),
+            [
+              ['g', g],
+              ['c', condition],
+            ],
+            g.shape,
+            g.dtype,
+          )
+        : null,
+    ],
+  });
 }
 
 /** Entries where `mask` is true take `value` (mask broadcasts to the input's shape). */
@@ -74,8 +162,32 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   }
   // The fill value travels as a 0-d tensor: -Infinity literals are not safe inside GL kernels.
   const v = scalarTensor(value, x);
-  const out = mapKernel('maskedFill', '(m != 0 ? v : x)', [['x', x], ['m', mask], ['v', v]], x.shape, x.dtype);
+  const out = mapKernel(
+    'maskedFill',
+    expr('maskedFill'),
+    [
+      ['x', x],
+      ['m', mask],
+      ['v', v],
+    ],
+    x.shape,
+    x.dtype,
+  );
   v.dispose();
-  if (!needsGrad(x)) return out;
-  return record(out, 'MaskedFill', [x], (g) => [mapKernel('maskedFill.dx', '(m != 0 ? 0 : g)', [['g', g], ['m', mask]], g.shape, g.dtype)]);
+  return record(out, {
+    name: 'MaskedFill',
+    inputs: [x],
+    backward: (g) => [
+      mapKernel(
+        'maskedFill.dx',
+        expr('maskedFill', 'x'),
+        [
+          ['g', g],
+          ['m', mask],
+        ],
+        g.shape,
+        g.dtype,
+      ),
+    ],
+  });
 }
