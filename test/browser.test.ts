@@ -4,14 +4,14 @@
 // On GPU.js modes webgl2 and webgl the page runs ops, attention, MultiheadAttention, optimizer steps and
 // a safetensors round trip in float32 and compares each result and gradient with the float64 host path
 // in the same page; this file asserts on the JSON report it returns. Then, per mode, the kernel-cache
-// eviction workload (test/eviction-workload.ts) runs with a cache of 16 kernels, against the float64 path.
+// eviction workload (test/support/eviction-workload.ts) runs with a cache of 16 kernels, against the float64 path.
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvReport, EvictionReport, ModeReport } from './browser/page.js';
-import { RUNTIME_CHECKS, WORKLOAD_CASES } from './eviction-workload.js';
+import { RUNTIME_CHECKS, WORKLOAD_CASES } from './support/eviction-workload.js';
 import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
 
@@ -104,7 +104,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
   }
 
   // GPU.js kernels on one canvas share GL state: destroying evicted kernels must not change what the
-  // cached ones compute. test/backend-eviction.test.ts runs the same checks on the Node modes, with two
+  // cached ones compute. test/backend/eviction.test.ts runs the same checks on the Node modes, with two
   // rounds of the workload; here one round (about 970 compiles) keeps it near 17 s per mode on SwiftShader.
   const CACHE_LIMIT = 16;
   const ROUNDS = 1;

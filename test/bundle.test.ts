@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODES } from './helpers.js';
+import { MODES } from './support/helpers.js';
 import { bundleDir, bundleForBrowserMinified, bundleForNode, REPO, type BuiltBundle } from './bundle/build.js';
 import type { ProgramReport } from './bundle/program.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';

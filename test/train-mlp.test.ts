@@ -2,7 +2,7 @@
 // GPU.js mode, reproducibly from manualSeed, and in step with the float64 path.
 import { describe, expect, it } from 'vitest';
 import { F, manualSeed, noGrad, randn, tensor, zeros, type DType, type Tensor } from '../src/index.js';
-import { MODES, useMode } from './helpers.js';
+import { MODES, useMode } from './support/helpers.js';
 
 const N = 64;
 const HIDDEN = 12;

@@ -4,9 +4,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { F, arange, full, manualSeed, memory, nn, ones, randn, tensor, zeros, type Tensor } from '../src/index.js';
 import { isGLBackend } from '../src/backend/index.js';
-import { MODES, useMode, expectClose } from './helpers.js';
-import { fixtureTensor, readFixture, type TensorJson } from './fixture-io.js';
-import { untidiedTraining } from './memory-workload.js';
+import { MODES, useMode, expectClose } from './support/helpers.js';
+import { fixtureTensor, readFixture, type TensorJson } from './support/fixture-io.js';
+import { untidiedTraining } from './support/memory-workload.js';
 
 interface EdgeCase {
   name: string;

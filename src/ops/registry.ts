@@ -681,7 +681,7 @@ export const OPS: readonly OpRow[] = [
       'dv = Pdᵀ·dO;  dPd = dO·vᵀ;  D = rowsum(dO ⊙ O);  dS = P ⊙ (dPd·drop/(1−p) − D)',
       'dq = scale·dS·k;  dk = scale·dSᵀ·q;  dmask = dS (float masks)',
     ],
-    tests: ['test/sdpa.test.ts'],
+    tests: ['test/ops/sdpa.test.ts'],
   },
 ];
 

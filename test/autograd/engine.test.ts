@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { F, enableGrad, isGradEnabled, manualSeed, memory, noGrad, randn, setGradEnabled, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { vals } from '../support/check.js';
 
 const f64 = (v: number | number[] | number[][], requiresGrad = true): Tensor => tensor(v, { dtype: 'float64', requiresGrad });
 

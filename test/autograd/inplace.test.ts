@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { noGrad, randn, tensor, tidy, zeros } from '../../src/index.js';
-import { values } from '../helpers.js';
+import { values } from '../support/helpers.js';
 
 describe('in-place writes go through every view (PyTorch semantics)', () => {
   it('detach(), view() and reshape() share data with their base', () => {

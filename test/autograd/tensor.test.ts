@@ -17,8 +17,8 @@ import {
   zerosLike,
   Tensor,
 } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { vals } from '../support/check.js';
 
 describe('tensor creation', () => {
   it('from a number, nested arrays and booleans', () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, keep, manualSeed, memory, nn, optim, randint, randn, tensor, tidy, type Tensor } from '../../src/index.js';
-import { MODES, useMode, values } from '../helpers.js';
+import { MODES, useMode, values } from '../support/helpers.js';
 
 describe('tidy', () => {
   it('disposes intermediates, keeps what is returned (also through nested scopes and containers)', () => {

@@ -4,7 +4,7 @@
 // trip in float32 on that mode, compares every result and gradient with the float64 host path in the
 // same page, and returns a JSON report; the Node side asserts on it. Nothing here throws out of run():
 // every check is recorded (a thrown error becomes a failed check with its message and stack).
-// runEviction() runs the kernel-cache eviction checks (test/eviction-workload.ts): focused checks on a fresh
+// runEviction() runs the kernel-cache eviction checks (test/support/eviction-workload.ts): focused checks on a fresh
 // kernel runtime, then the long mixed workload with a tiny cache.
 
 import {
@@ -28,7 +28,7 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { _setKernelCacheLimit, type GpuMode } from '../../src/backend/index.js';
-import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../eviction-workload.js';
+import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../support/eviction-workload.js';
 
 export interface CheckResult {
   name: string;
@@ -538,13 +538,13 @@ export interface EvictionReport extends WorkloadReport {
   requested: string;
   backend: string;
   cacheLimit: number;
-  /** The focused checks on a fresh kernel runtime (runtimeChecks in test/eviction-workload.ts). */
+  /** The focused checks on a fresh kernel runtime (runtimeChecks in test/support/eviction-workload.ts). */
   runtime: WorkloadCheck[];
   warnings: string[];
 }
 
 /**
- * The kernel-cache eviction checks (test/eviction-workload.ts) on one GPU.js mode: the focused runtime
+ * The kernel-cache eviction checks (test/support/eviction-workload.ts) on one GPU.js mode: the focused runtime
  * checks, then `rounds` rounds of the workload with the cache cut to `cacheLimit` kernels so that it evicts
  * and destroys kernels all the time; the limit is restored after.
  */

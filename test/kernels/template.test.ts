@@ -5,7 +5,7 @@ import { Storage } from '../../src/backend/index.js';
 import { runTemplate } from '../../src/kernels/run.js';
 import { blockedSum, floorDiv, formatBody, gatherIndex, numbered, unravel } from '../../src/kernels/source.js';
 import { declareKernel, declaredKernels } from '../../src/kernels/template.js';
-import { MODES, useMode } from '../helpers.js';
+import { MODES, useMode } from '../support/helpers.js';
 
 let serial = 0;
 const fresh = (base: string): string => `test${base}${serial++}`;

@@ -4,8 +4,8 @@ import { MultiheadAttention } from '../../src/nn/attention.js';
 import { TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, type TransformerLayerOptions } from '../../src/nn/transformer.js';
 import { LayerNorm } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
-import { MODES, expectClose, useMode, values } from '../helpers.js';
-import { decodeNum, fixtureTensor, readFixture, type TensorJson } from '../fixture-io.js';
+import { MODES, expectClose, useMode, values } from '../support/helpers.js';
+import { decodeNum, fixtureTensor, readFixture, type TensorJson } from '../support/fixture-io.js';
 
 type TJ = TensorJson;
 const mha = readFixture('mha.json');

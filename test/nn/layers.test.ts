@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, manualSeed, nn, optim, randn, tensor, zeros, ones, type Tensor } from '../../src/index.js';
-import { MODES, useMode, values, expectClose } from '../helpers.js';
+import { MODES, useMode, values, expectClose } from '../support/helpers.js';
 
 const { Linear, Dropout, LayerNorm, Embedding, Sequential, ModuleList, ModuleDict, init } = nn;
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, manualSeed, nn, noGrad, optim, randn, tensor, zeros, arange, type Tensor } from '../../src/index.js';
-import { MODES, useMode, values, expectClose } from '../helpers.js';
+import { MODES, useMode, values, expectClose } from '../support/helpers.js';
 
 const { Module, Linear, Dropout, LayerNorm, ModuleList, Sequential, Tanh, parameter } = nn;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, memory, nn, optim, randn, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
-import { MODES, useMode, values, expectClose } from '../helpers.js';
+import { MODES, useMode, values, expectClose } from '../support/helpers.js';
 
 const { SGD, Adam, AdamW } = optim;
 const { StepLR, CosineAnnealingLR, LambdaLR } = optim.lrScheduler;

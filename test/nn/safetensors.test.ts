@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, nn, randn, setBackend, tensor, zeros, type Tensor } from '../../src/index.js';
-import { MODES, useMode, values, expectClose } from '../helpers.js';
+import { MODES, useMode, values, expectClose } from '../support/helpers.js';
 
 const { serializeSafetensors, parseSafetensors, parseSafetensorsHeader, parseSafetensorsWithMetadata, saveSafetensors, loadSafetensors } = nn;
 
@@ -289,7 +289,7 @@ describe('saveSafetensors replaces files atomically', () => {
     const t0 = tensor(a);
     await saveSafetensors({ big: t0, gen: tensor([0], { dtype: 'int32' }) }, path, { gen: '0' });
     t0.dispose();
-    const writer = fileURLToPath(new URL('./safetensors-writer.ts', import.meta.url));
+    const writer = fileURLToPath(new URL('../support/safetensors-writer.ts', import.meta.url));
     let gen = 0;
     let midSave = 0;
     const KILLS = 6;

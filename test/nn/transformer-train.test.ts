@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, manualSeed, nn, optim, randint, tensor, tidy, arange, randn, type Tensor } from '../../src/index.js';
-import { MODES, expectClose, useMode } from '../helpers.js';
+import { MODES, expectClose, useMode } from '../support/helpers.js';
 
 const V = 6;
 const T = 6;

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { F, manualSeed, ones, randn, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode } from '../helpers.js';
-import { vals } from '../check.js';
+import { MODES, useMode } from '../support/helpers.js';
+import { vals } from '../support/check.js';
 
 const N = 4000;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { F, gradcheck, manualSeed, randn, tensor } from '../../src/index.js';
-import { MODES, useMode } from '../helpers.js';
-import { comparePaths, r64, vals } from '../check.js';
+import { MODES, useMode } from '../support/helpers.js';
+import { comparePaths, r64, vals } from '../support/check.js';
 
 const idx = (v: number[] | number[][]): ReturnType<typeof tensor> => tensor(v, { dtype: 'int32' });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { F, gradcheck, manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, r64, vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, r64, vals } from '../support/check.js';
 
 // [name, x shape, normalizedShape, weight?, bias?]
 const CASES: [string, number[], number[], boolean, boolean][] = [

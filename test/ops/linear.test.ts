@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, gradcheck, manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
-import { comparePaths } from '../check.js';
-import { MODES, expectClose, useMode } from '../helpers.js';
+import { comparePaths } from '../support/check.js';
+import { MODES, expectClose, useMode } from '../support/helpers.js';
 
 const SHAPES: number[][] = [[5], [3, 5], [2, 3, 5], [2, 1, 4, 5]];
 const make = (shape: number[], withBias: boolean): Tensor[] => {

@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { F, gradcheck, manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
 import type { CrossEntropyOptions } from '../../src/nn/functional.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, r64, vals } from '../check.js';
-import { fixtureTensor, readFixture, type TensorJson } from '../fixture-io.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, r64, vals } from '../support/check.js';
+import { fixtureTensor, readFixture, type TensorJson } from '../support/fixture-io.js';
 
 const ti = (v: number | number[] | number[][] | number[][][]): Tensor => tensor(v, { dtype: 'int32' });
 

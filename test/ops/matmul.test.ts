@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { gradcheck, manualSeed, matmul, randn, tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, r64, vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, r64, vals } from '../support/check.js';
 
 // [a shape, b shape, expected output shape] with torch.matmul semantics
 const CASES: [number[], number[], number[]][] = [

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, SDPBackend, sdpaKernel, tensor } from '../../src/index.js';
-import { MODES, useMode, values } from '../helpers.js';
+import { MODES, useMode, values } from '../support/helpers.js';
 
 describe.each(MODES)('NaN is never mistaken for a masked entry on %s', (mode) => {
   beforeAll(() => useMode(mode));

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { arange, cat, gradcheck, manualSeed, randn, stack, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, r64, vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, r64, vals } from '../support/check.js';
 
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 const stridesOf = (s: number[]): number[] => s.map((_, d) => numel(s.slice(d + 1)));

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { gradcheck, manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, noNaN, r64, vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, noNaN, r64, vals } from '../support/check.js';
 
 const DIMS = [0, 1, -1, 2, -3];
 const SHAPE = [3, 4, 5];

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { gradcheck, manualSeed, rand, randn, tensor, type Tensor } from '../../src/index.js';
-import { MODES, useMode, expectClose } from '../helpers.js';
-import { comparePaths, noNaN, vals } from '../check.js';
+import { MODES, useMode, expectClose } from '../support/helpers.js';
+import { comparePaths, noNaN, vals } from '../support/check.js';
 
 type Un = (x: Tensor) => Tensor;
 // name, op, JS reference for one element, input domain

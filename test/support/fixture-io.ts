@@ -1,6 +1,6 @@
 // Reading the PyTorch fixtures in test/fixtures (schema in test/fixtures/README.md).
 import { readFileSync } from 'node:fs';
-import { tensor, type DType, type Tensor } from '../src/index.js';
+import { tensor, type DType, type Tensor } from '../../src/index.js';
 
 export type JsonNum = number | boolean | 'Infinity' | '-Infinity' | 'NaN';
 export interface TensorJson {
@@ -11,7 +11,7 @@ export interface TensorJson {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function readFixture(name: string): any {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+  return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
 }
 
 /** JSON numbers, with the strings "Infinity", "-Infinity" and "NaN" for non-finite values. */

@@ -1,16 +1,16 @@
 // The kernel cache under constant eviction. GPU.js kernels on one GL context share state, so destroying an
 // evicted kernel must leave every kernel still cached computing the right numbers, while the destroyed ones
 // really go (gpu.kernels must not pin them) and a destroyed runtime releases its GL context. Focused checks
-// on the runtime, then a long mixed workload (test/eviction-workload.ts) with a cache of 16 kernels against
+// on the runtime, then a long mixed workload (test/support/eviction-workload.ts) with a cache of 16 kernels against
 // the float64 host path, on every mode under test. The Chromium modes (webgl2, webgl) run the same checks
 // in test/browser.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendInfo } from '../src/index.js';
-import { _setKernelCacheLimit } from '../src/backend/index.js';
-import { GpuRuntime } from '../src/backend/gpujs.js';
-import { Storage } from '../src/backend/storage.js';
-import { MODES, useMode } from './helpers.js';
-import { evictionWorkload, runtimeChecks, RUNTIME_CHECKS, WORKLOAD_CASES } from './eviction-workload.js';
+import { backendInfo } from '../../src/index.js';
+import { _setKernelCacheLimit } from '../../src/backend/index.js';
+import { GpuRuntime } from '../../src/backend/gpujs.js';
+import { Storage } from '../../src/backend/storage.js';
+import { MODES, useMode } from '../support/helpers.js';
+import { evictionWorkload, runtimeChecks, RUNTIME_CHECKS, WORKLOAD_CASES } from '../support/eviction-workload.js';
 
 const CACHE_LIMIT = 16;
 

@@ -1,7 +1,7 @@
 // Child process of the atomic-save test in safetensors.test.ts: rewrites one large safetensors file in a
 // loop until it is killed. Generation g holds "big" (float32, N elements, big[i] = g * 1024 + i % 1021) and
 // "gen" (int32 [g]), with metadata { gen: g }. Prints "start g" before each save and "done g" after it.
-// Usage: node --import tsx test/nn/safetensors-writer.ts <path> <elements> <first generation>
+// Usage: node --import tsx test/support/safetensors-writer.ts <path> <elements> <first generation>
 import { nn, setBackend, tensor } from '../../src/index.js';
 
 function pattern(n: number, g: number): Float32Array {

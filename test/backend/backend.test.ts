@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { backendInfo, getBackend, randn, setBackend } from '../src/index.js';
-import { isSoftwareRenderer, runKernel } from '../src/backend/index.js';
-import { GpuRuntime } from '../src/backend/gpujs.js';
-import { Storage } from '../src/backend/storage.js';
-import { compileHostKernel } from '../src/backend/host.js';
-import { MODES } from './helpers.js';
+import { backendInfo, getBackend, randn, setBackend } from '../../src/index.js';
+import { isSoftwareRenderer, runKernel } from '../../src/backend/index.js';
+import { GpuRuntime } from '../../src/backend/gpujs.js';
+import { Storage } from '../../src/backend/storage.js';
+import { compileHostKernel } from '../../src/backend/host.js';
+import { MODES } from '../support/helpers.js';
 
 describe('backend selection', () => {
   afterAll(() => {
@@ -100,7 +100,7 @@ describe('kernel runtime', () => {
     const prev = process.env.GPUGRAD_BACKEND;
     process.env.GPUGRAD_BACKEND = 'cpu';
     try {
-      const fresh = await import('../src/index.js');
+      const fresh = await import('../../src/index.js');
       fresh.randn([2]).add(1);
       expect(fresh.getBackend()).toBe('cpu');
     } finally {

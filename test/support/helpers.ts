@@ -1,7 +1,7 @@
 // Shared test helpers: the GPU.js modes under test, and comparisons against the float64 path.
 import { expect } from 'vitest';
-import { setBackend, getBackend, type Tensor } from '../src/index.js';
-import type { GpuMode } from '../src/backend/index.js';
+import { setBackend, getBackend, type Tensor } from '../../src/index.js';
+import type { GpuMode } from '../../src/backend/index.js';
 
 /** The GPU.js modes this run tests (set by scripts/test.mjs; cpu and webasm by default). */
 export const MODES: GpuMode[] = (process.env.GPUGRAD_TEST_MODES ?? 'cpu,webasm').split(',').map((m) => m.trim()) as GpuMode[];

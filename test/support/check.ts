@@ -1,7 +1,7 @@
 // Helpers for the op tests: run one function on float64 inputs (the precise host path) and on float32
 // copies (the active GPU.js mode), and compare every output and every input gradient.
 import { expect } from 'vitest';
-import { manualSeed, randn, type Tensor } from '../src/index.js';
+import { manualSeed, randn, type Tensor } from '../../src/index.js';
 import { expectClose } from './helpers.js';
 
 export type Fn = (...xs: Tensor[]) => Tensor | Tensor[];

@@ -2,9 +2,9 @@
 // PyTorch 1.13 in float64; schema in test/fixtures/README.md). Every case runs once on the float64 path
 // (tight tolerance) and, on every GPU.js mode under test, in float32 against the same float64 values.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, cat, stack, tensor, where, type DType, type Tensor } from '../src/index.js';
-import { MODES, expectClose, useMode } from './helpers.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from './fixture-io.js';
+import { F, cat, stack, tensor, where, type DType, type Tensor } from '../../src/index.js';
+import { MODES, expectClose, useMode } from '../support/helpers.js';
+import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from '../support/fixture-io.js';
 
 type Arg = number | string | boolean | null | number[];
 interface CoreCase {

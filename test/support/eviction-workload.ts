@@ -1,7 +1,7 @@
 // A long mixed workload for a kernel cache that evicts all the time: many distinct shapes of matmul,
 // softmax, layerNorm, element-wise chains and attention, and a small transformer's forward, backward and
 // Adam steps, each in float32 on the active GPU.js mode and compared (outputs and gradients) with the
-// float64 host path. Shared by test/backend-eviction.test.ts (Node: cpu, webasm, headlessgl) and
+// float64 host path. Shared by test/backend/eviction.test.ts (Node: cpu, webasm, headlessgl) and
 // test/browser/page.ts (Chromium: webgl2, webgl); it imports only src/ and no test runner.
 //
 // Also runtimeChecks(): focused checks on a fresh kernel runtime for each known way a destroyed kernel
@@ -12,9 +12,9 @@
 // not disturb the kernels still cached, and only a workload that keeps compiling, evicting and re-running
 // cached kernels in between shows it (see destroyKernel in src/backend/gpujs.ts).
 
-import { F, backendInfo, manualSeed, nn, optim, randn, tensor, tidy, type Tensor } from '../src/index.js';
-import { GpuRuntime, type GpuMode } from '../src/backend/gpujs.js';
-import { Storage } from '../src/backend/storage.js';
+import { F, backendInfo, manualSeed, nn, optim, randn, tensor, tidy, type Tensor } from '../../src/index.js';
+import { GpuRuntime, type GpuMode } from '../../src/backend/gpujs.js';
+import { Storage } from '../../src/backend/storage.js';
 
 export interface WorkloadCheck {
   name: string;

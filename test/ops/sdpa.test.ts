@@ -14,10 +14,10 @@ import {
   tensor,
   zeros,
   type Tensor,
-} from '../src/index.js';
-import { MODES, expectClose, useMode, values } from './helpers.js';
-import { scaledDotProductAttentionWithWeights } from '../src/ops/sdpa-backend.js';
-import { setSdpaKeepProbsLimit } from '../src/ops/sdpa.js';
+} from '../../src/index.js';
+import { MODES, expectClose, useMode, values } from '../support/helpers.js';
+import { scaledDotProductAttentionWithWeights } from '../../src/ops/sdpa.js';
+import { setSdpaKeepProbsLimit } from '../../src/ops/sdpa-fused.js';
 
 const sdpa = F.scaledDotProductAttention;
 

@@ -1,7 +1,7 @@
 // A training loop written as a PyTorch user writes it first: no tidy(), no dispose(). Shared by the
-// memory test and by anyone measuring it by hand (`npx tsx test/memory-workload.ts MODE STEPS`).
-import { F, nn, optim, manualSeed, randint, arange, memory, setBackend, getBackend, type Tensor } from '../src/index.js';
-import type { GpuMode } from '../src/backend/index.js';
+// memory test and by anyone measuring it by hand (`npx tsx test/support/memory-workload.ts MODE STEPS`).
+import { F, nn, optim, manualSeed, randint, arange, memory, setBackend, getBackend, type Tensor } from '../../src/index.js';
+import type { GpuMode } from '../../src/backend/index.js';
 
 export interface MemorySample {
   step: number;
