@@ -6,7 +6,9 @@ import { F, SDPBackend, manualSeed, randn, sdpaKernel, setBackend, getBackend, b
 import type { GpuMode } from '../src/backend/index.js';
 
 const arg = process.argv.find((a) => a.startsWith('modes='));
-const modes = (arg ? arg.slice(6) : process.env.GPUGRAD_BENCH_MODES ?? (process.env.DISPLAY ? 'cpu,webasm,headlessgl' : 'cpu,webasm')).split(',') as GpuMode[];
+const modes = (
+  arg ? arg.slice(6) : (process.env.GPUGRAD_BENCH_MODES ?? (process.env.DISPLAY ? 'cpu,webasm,headlessgl' : 'cpu,webasm'))
+).split(',') as GpuMode[];
 const SHAPES = [
   { B: 4, H: 4, L: 128, E: 32 },
   { B: 1, H: 8, L: 512, E: 64 },
@@ -58,12 +60,23 @@ for (const mode of modes) {
     for (const backward of [false, true]) {
       const fused = await time(() => step(SDPBackend.FUSED, q, k, v, backward));
       const math = await time(() => step(SDPBackend.MATH, q, k, v, backward));
-      const row = { mode, shape: `B=${s.B} H=${s.H} L=S=${s.L} E=${s.E}`, pass: backward ? 'fwd+bwd' : 'fwd', fusedMs: fused, mathMs: math };
+      const row = {
+        mode,
+        shape: `B=${s.B} H=${s.H} L=S=${s.L} E=${s.E}`,
+        pass: backward ? 'fwd+bwd' : 'fwd',
+        fusedMs: fused,
+        mathMs: math,
+      };
       rows.push(row);
-      console.log(`  ${row.shape} ${row.pass}: fused ${fused.toFixed(1)} ms, math ${math.toFixed(1)} ms, math/fused ${(math / fused).toFixed(2)}x`);
+      console.log(
+        `  ${row.shape} ${row.pass}: fused ${fused.toFixed(1)} ms, math ${math.toFixed(1)} ms, math/fused ${(math / fused).toFixed(2)}x`,
+      );
     }
   }
 }
 console.log('\n| mode | shape | pass | fused ms | math ms | math/fused |');
 console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.mode} | ${r.shape} | ${r.pass} | ${r.fusedMs.toFixed(1)} | ${r.mathMs.toFixed(1)} | ${(r.mathMs / r.fusedMs).toFixed(2)}x |`);
+for (const r of rows)
+  console.log(
+    `| ${r.mode} | ${r.shape} | ${r.pass} | ${r.fusedMs.toFixed(1)} | ${r.mathMs.toFixed(1)} | ${(r.mathMs / r.fusedMs).toFixed(2)}x |`,
+  );

@@ -47,7 +47,13 @@ export class CharTransformer extends nn.Module {
     this.encoder = this.registerModule(
       'encoder',
       new nn.TransformerEncoder(
-        new nn.TransformerEncoderLayer(D_MODEL, HEADS, { dimFeedforward: 4 * D_MODEL, dropout: 0.1, activation: 'gelu', batchFirst: true, normFirst: true }),
+        new nn.TransformerEncoderLayer(D_MODEL, HEADS, {
+          dimFeedforward: 4 * D_MODEL,
+          dropout: 0.1,
+          activation: 'gelu',
+          batchFirst: true,
+          normFirst: true,
+        }),
         LAYERS,
         { norm: new nn.LayerNorm(D_MODEL) },
       ),
@@ -75,7 +81,10 @@ export function sampleBatch(ids: Int32Array): { x: Tensor; y: Tensor } {
 }
 
 /** AdamW and a cosine schedule from LR down to LR_MIN over `steps` steps. */
-export function makeOptimizer(model: CharTransformer, steps: number): { optimizer: optim.AdamW; scheduler: optim.lrScheduler.CosineAnnealingLR } {
+export function makeOptimizer(
+  model: CharTransformer,
+  steps: number,
+): { optimizer: optim.AdamW; scheduler: optim.lrScheduler.CosineAnnealingLR } {
   const optimizer = new optim.AdamW(model.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
   const scheduler = new optim.lrScheduler.CosineAnnealingLR(optimizer, { tMax: steps, etaMin: LR_MIN });
   return { optimizer, scheduler };
@@ -99,7 +108,11 @@ export function trainStep(model: CharTransformer, optimizer: optim.Optimizer, id
 }
 
 /** The checkpoint layout: model weights under `model.`, optimizer state, and the step in the metadata. */
-export function checkpointTensors(model: CharTransformer, optimizer: optim.Optimizer, step: number): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function checkpointTensors(
+  model: CharTransformer,
+  optimizer: optim.Optimizer,
+  step: number,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const { tensors, metadata } = optim.flattenOptimizerState(optimizer.stateDict());
   const all: Record<string, Tensor> = { ...tensors };
   for (const [k, v] of Object.entries(model.stateDict())) all[`model.${k}`] = v;
@@ -113,7 +126,13 @@ export function checkpointTensors(model: CharTransformer, optimizer: optim.Optim
  * out of them), so the kernels are compiled once for one shape instead of once per window length. The
  * logits are the same (bit for bit on GPU.js cpu); the browser page uses it, the Node script does not.
  */
-export function generate(model: CharTransformer, vocab: Vocab, prompt: string, length: number, options: { fixedLength?: boolean } = {}): string {
+export function generate(
+  model: CharTransformer,
+  vocab: Vocab,
+  prompt: string,
+  length: number,
+  options: { fixedLength?: boolean } = {},
+): string {
   const wasTraining = model.training;
   model.eval();
   try {
@@ -122,7 +141,9 @@ export function generate(model: CharTransformer, vocab: Vocab, prompt: string, l
         const ctx = Array.from(prompt, (c) => vocab.stoi.get(c) ?? 0);
         for (let i = 0; i < length; i++) {
           const window = ctx.slice(-CONTEXT);
-          const input = options.fixedLength ? Int32Array.from({ length: CONTEXT }, (_, j) => (j < window.length ? window[j] : 0)) : Int32Array.from(window);
+          const input = options.fixedLength
+            ? Int32Array.from({ length: CONTEXT }, (_, j) => (j < window.length ? window[j] : 0))
+            : Int32Array.from(window);
           const logits = model.forward(tensor(input, { shape: [1, input.length] }));
           const lastRow = logits.narrow(1, window.length - 1, 1).reshape([model.vocabSize]);
           ctx.push(lastRow.argmax().item());

@@ -22,7 +22,9 @@ const RESUME = args.includes('--resume');
 
 setBackend(BACKEND);
 const info = backendInfo();
-console.log(`gpugrad: GPU.js mode ${info.mode}${info.renderer ? ` (${info.renderer})` : ''}${info.requested !== info.mode ? `, asked for ${info.requested}` : ''}`);
+console.log(
+  `gpugrad: GPU.js mode ${info.mode}${info.renderer ? ` (${info.renderer})` : ''}${info.requested !== info.mode ? `, asked for ${info.requested}` : ''}`,
+);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const text = readFileSync(path.join(here, 'data', 'corpus.txt'), 'utf8');
@@ -37,7 +39,11 @@ const csv = path.join(OUT, 'loss.csv');
 let start = 0;
 if (RESUME && existsSync(ckpt)) {
   const { tensors, metadata } = await nn.loadSafetensorsWithMetadata(ckpt);
-  const modelDict = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith('model.')).map(([k, v]) => [k.slice(6), v]));
+  const modelDict = Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([k]) => k.startsWith('model.'))
+      .map(([k, v]) => [k.slice(6), v]),
+  );
   model.loadStateDict(modelDict);
   opt_.loadStateDict(optim.unflattenOptimizerState(tensors, metadata));
   start = Number(metadata.step);
@@ -72,13 +78,22 @@ for (let step = start; step < STEPS; step++) {
 if (process.stdout.isTTY) process.stdout.write('\n');
 
 // plot: a small SVG line chart of the loss curve
-const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+const rows = readFileSync(csv, 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => l.split(',').map(Number));
 if (rows.length > 1) {
   const W = 640;
   const H = 320;
   const maxL = Math.max(...rows.map((r) => r[1]));
   const minL = Math.min(...rows.map((r) => r[1]));
-  const pts = rows.map((r, i) => `${(40 + (i / (rows.length - 1)) * (W - 60)).toFixed(1)},${(20 + ((maxL - r[1]) / (maxL - minL || 1)) * (H - 50)).toFixed(1)}`).join(' ');
+  const pts = rows
+    .map(
+      (r, i) =>
+        `${(40 + (i / (rows.length - 1)) * (W - 60)).toFixed(1)},${(20 + ((maxL - r[1]) / (maxL - minL || 1)) * (H - 50)).toFixed(1)}`,
+    )
+    .join(' ');
   writeFileSync(
     path.join(OUT, 'loss.svg'),
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><rect width="100%" height="100%" fill="white"/>` +
@@ -89,6 +104,10 @@ if (rows.length > 1) {
 
 // a sample from the trained model
 const sample = generate(model, vocab, 'the ', 80);
-console.log(`final loss ${last.toFixed(4)} after ${STEPS} steps; ${((Date.now() - t0) / 1000).toFixed(1)} s; memory ${JSON.stringify(memory())}`);
+console.log(
+  `final loss ${last.toFixed(4)} after ${STEPS} steps; ${((Date.now() - t0) / 1000).toFixed(1)} s; memory ${JSON.stringify(memory())}`,
+);
 console.log(`sample: ${JSON.stringify(sample)}`);
-console.log(`wrote ${path.relative(process.cwd(), csv)}, ${path.relative(process.cwd(), path.join(OUT, 'loss.svg'))}, ${path.relative(process.cwd(), ckpt)}`);
+console.log(
+  `wrote ${path.relative(process.cwd(), csv)}, ${path.relative(process.cwd(), path.join(OUT, 'loss.svg'))}, ${path.relative(process.cwd(), ckpt)}`,
+);

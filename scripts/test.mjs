@@ -1,6 +1,7 @@
 // `npm test`: runs the vitest suite once with every GPU.js mode that can run here (cpu, webasm, and
 // headlessgl under xvfb-run), plus the browser tests test/browser*.test.ts (webgl2 and webgl in Debian's
 // headless Chromium, /usr/bin/chromium; the character transformer training page on webgl2).
+// It type-checks and lints first (npm run lint:deps: the src/ layers; npm run lint: eslint and prettier).
 // GPUGRAD_TEST_MODES=cpu,webasm narrows the Node modes. Under CI a missing headlessgl or Chromium is a
 // failure, not a silent skip.
 import { spawnSync } from 'node:child_process';
@@ -43,26 +44,31 @@ if (!existsSync(CHROMIUM)) {
   vitestExtra.push('--exclude', 'test/browser*.test.ts');
 }
 // type-check first: a type error fails the run before any test does
-const tsc = spawnSync(process.execPath, [path.join(path.dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
+const tsc = spawnSync(
+  process.execPath,
+  [path.join(path.dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'],
+  { stdio: 'inherit' },
+);
 if (tsc.status !== 0) {
   console.error('npm test: type-check failed');
   process.exit(tsc.status ?? 1);
 }
-// TODO(lint): enable once src is formatted (uncomment the block below: npm test then fails on a lint failure)
-// // lint next: src/'s import layering (npm run lint:deps), then eslint and prettier --check (npm run lint)
-// const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
-// for (const script of ['lint:deps', 'lint']) {
-//   const lint = spawnSync(npm[0], [...npm.slice(1), 'run', '--silent', script], { stdio: 'inherit' });
-//   if (lint.status !== 0) {
-//     console.error(`npm test: npm run ${script} failed`);
-//     process.exit(lint.status ?? 1);
-//   }
-// }
+// lint next: src/'s import layering (npm run lint:deps), then eslint and prettier --check (npm run lint)
+const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
+for (const script of ['lint:deps', 'lint']) {
+  const lint = spawnSync(npm[0], [...npm.slice(1), 'run', '--silent', script], { stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error(`npm test: npm run ${script} failed`);
+    process.exit(lint.status ?? 1);
+  }
+}
 const needsX = modes.split(',').some((m) => m.includes('gl')) && !process.env.DISPLAY;
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const args = [vitest, 'run', ...vitestExtra, ...process.argv.slice(2)];
 const cmd = needsX ? 'xvfb-run' : process.execPath;
 const cmdArgs = needsX ? ['-a', '-s', '-screen 0 1024x768x24', process.execPath, ...args] : args;
-console.log(`npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}${vitestExtra.length ? '' : '; webgl2 and webgl in headless Chromium'}`);
+console.log(
+  `npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}${vitestExtra.length ? '' : '; webgl2 and webgl in headless Chromium'}`,
+);
 const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, GPUGRAD_TEST_MODES: modes } });
 process.exit(r.status ?? 1);

@@ -27,7 +27,23 @@ export { neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, gelu } from './op
 export { eq, ne, lt, le, gt, ge, where, maskedFill, logicalNot, logicalAnd, logicalOr } from './ops/compare.js';
 export { sum, mean, amax, amin, argmax, variance as var_, MaxResult } from './ops/reduce.js';
 export { matmul } from './ops/matmul.js';
-export { reshape, flatten, permute, transpose, unsqueeze, squeeze, expand, narrow, slice, split, chunk, cat, stack, indexSelect, repeatInterleave } from './ops/shape.js';
+export {
+  reshape,
+  flatten,
+  permute,
+  transpose,
+  unsqueeze,
+  squeeze,
+  expand,
+  narrow,
+  slice,
+  split,
+  chunk,
+  cat,
+  stack,
+  indexSelect,
+  repeatInterleave,
+} from './ops/shape.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
 export { memory } from './memory.js';

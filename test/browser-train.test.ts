@@ -29,7 +29,9 @@ const SCREENSHOT = process.env.GPUGRAD_SCREENSHOT ?? '/tmp/browser-train.png';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 if (!haveChromium && !process.env.CI) {
-  console.warn(`\n*** test/browser-train.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser training test is skipped\n`);
+  console.warn(
+    `\n*** test/browser-train.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser training test is skipped\n`,
+  );
 }
 
 /** The Node script's code path: the shared model, optimizer and trainStep on GPU.js cpu, and the page's sample. */
@@ -58,7 +60,8 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser tests`);
+    if (!haveChromium)
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser tests`);
     built = await bundlePage();
     served = await servePage(built.js);
     browser = await launchChromium({ viewport: { width: 900, height: 1000 } });
@@ -76,13 +79,16 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     await served?.close();
   });
 
-  it('the page bundle holds the shared model, src/ and gpu.js\'s browser build, and no Node entry points', () => {
+  it("the page bundle holds the shared model, src/ and gpu.js's browser build, and no Node entry points", () => {
     const gpuBrowser = path.relative(process.cwd(), gpujsBrowserBuild()).split(path.sep).join('/');
     expect(built.inputs).toContain('examples/char-model.ts');
     expect(built.inputs).toContain('examples/browser/main.ts');
     expect(built.inputs, 'gpu.js browser build in the bundle').toContain(gpuBrowser);
     expect(built.inputs.filter((f) => f.startsWith('src/')).length, 'src/ files in the bundle').toBeGreaterThan(10);
-    expect(built.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)), 'Node-only code in the bundle').toEqual([]);
+    expect(
+      built.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)),
+      'Node-only code in the bundle',
+    ).toEqual([]);
   });
 
   it(`webgl2: ${STEPS} steps with Start, Stop and Resume; the loss falls and matches the Node code path on cpu; the checkpoint downloads`, async () => {
@@ -131,14 +137,16 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     expect(s.losses.every(Number.isFinite), `non-finite loss: ${s.losses}`).toBe(true);
     const first = s.losses[0];
     const lastMean = s.losses.slice(-3).reduce((a, b) => a + b, 0) / 3;
-    expect(lastMean, `loss ${first.toFixed(4)} -> ${lastMean.toFixed(4)} (mean of the last 3): it must fall by ${MIN_DROP}`).toBeLessThan(first - MIN_DROP);
+    expect(lastMean, `loss ${first.toFixed(4)} -> ${lastMean.toFixed(4)} (mean of the last 3): it must fall by ${MIN_DROP}`).toBeLessThan(
+      first - MIN_DROP,
+    );
     // same seed, same batches and dropout masks (drawn on the host), and stopping/resuming draws nothing
     for (let i = 0; i < STEPS; i++) {
       expect(diffs[i], `loss at step ${i + 1}: page ${s.losses[i]} vs Node cpu ${ref.losses[i]}`).toBeLessThanOrEqual(LOSS_ATOL);
     }
     expect(s.tokensPerSec, 'tokens/s shown').toBeGreaterThan(0);
     // greedy decoding on the same weights (up to float32 rounding): a wrong kernel or a lost texture shows here
-    expect(s.sample, 'the page\'s greedy sample vs the Node code path on cpu').toBe(ref.sample);
+    expect(s.sample, "the page's greedy sample vs the Node code path on cpu").toBe(ref.sample);
     expect(s.sample!.length).toBe(4 + 80);
     const shown = await page.evaluate(() => ({
       step: document.getElementById('step')!.textContent,
@@ -154,11 +162,17 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     const file = await dl.path();
     const { tensors, metadata } = nn.parseSafetensorsWithMetadata(readFileSync(file));
     expect(metadata.step).toBe(String(STEPS));
-    const modelKeys = Object.keys(tensors).filter((k) => k.startsWith('model.')).map((k) => k.slice(6)).sort();
+    const modelKeys = Object.keys(tensors)
+      .filter((k) => k.startsWith('model.'))
+      .map((k) => k.slice(6))
+      .sort();
     const vocabSize = buildVocab(readFileSync(path.join(here, '..', 'examples', 'data', 'corpus.txt'), 'utf8')).chars.length;
     manualSeed(SEED);
     expect(modelKeys).toEqual(Object.keys(new CharTransformer(vocabSize).stateDict()).sort());
-    expect(Object.keys(tensors).some((k) => k.startsWith('state.')), 'optimizer state in the checkpoint').toBe(true);
+    expect(
+      Object.keys(tensors).some((k) => k.startsWith('state.')),
+      'optimizer state in the checkpoint',
+    ).toBe(true);
     expect(tensors['model.head.weight'].shape).toEqual([vocabSize, 48]);
 
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);

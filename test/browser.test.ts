@@ -24,7 +24,8 @@ if (!haveChromium && !process.env.CI) {
 
 function serve(js: string): Promise<{ server: Server; url: string; requests: string[] }> {
   const requests: string[] = [];
-  const html = '<!doctype html><meta charset="utf-8"><title>gpugrad browser test</title><link rel="icon" href="data:,"><script src="/page.js"></script>';
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>gpugrad browser test</title><link rel="icon" href="data:,"><script src="/page.js"></script>';
   const server = createServer((req, res) => {
     requests.push(req.url ?? '');
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
@@ -50,7 +51,8 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
+    if (!haveChromium)
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
     built = await bundleForBrowser(path.join(here, 'browser', 'page.ts'));
     served = await serve(built.js);
     browser = await launchChromium();
@@ -68,11 +70,14 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
     await new Promise<void>((r) => (served ? served.server.close(() => r()) : r()));
   });
 
-  it('the page bundle holds src/ and gpu.js\'s browser build, and no Node entry points', () => {
+  it("the page bundle holds src/ and gpu.js's browser build, and no Node entry points", () => {
     const gpuBrowser = path.relative(process.cwd(), gpujsBrowserBuild()).split(path.sep).join('/');
     expect(built.inputs, 'gpu.js browser build in the bundle').toContain(gpuBrowser);
     expect(built.inputs.filter((f) => f.startsWith('src/')).length, 'src/ files in the bundle').toBeGreaterThan(10);
-    expect(built.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)), 'Node-only code in the bundle').toEqual([]);
+    expect(
+      built.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)),
+      'Node-only code in the bundle',
+    ).toEqual([]);
     expect(served!.requests).toEqual(['/', '/page.js']);
   });
 
@@ -110,7 +115,11 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
   const ROUNDS = 1;
   for (const mode of MODES) {
     it(`${mode}: a long mixed workload with a cache of ${CACHE_LIMIT} kernels (constant eviction) matches the float64 path`, async () => {
-      const r = (await page.evaluate(([m, n, r]) => globalThis.gpugradBrowserTest.runEviction(m, n, r), [mode, CACHE_LIMIT, ROUNDS] as const)) as EvictionReport;
+      const r = (await page.evaluate(([m, n, r]) => globalThis.gpugradBrowserTest.runEviction(m, n, r), [
+        mode,
+        CACHE_LIMIT,
+        ROUNDS,
+      ] as const)) as EvictionReport;
       console.log(
         `browser ${mode} eviction workload: ${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks passed in ${r.ms} ms, ${r.compiles} kernels compiled, ${r.cachedKernels} cached at the end` +
           [...r.runtime, ...r.checks].map((c) => `\n  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join(''),
@@ -119,7 +128,9 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
       expect(r.runtime.map((c) => c.name)).toEqual([...RUNTIME_CHECKS]);
       const runtimeFailed = r.runtime.filter((c) => !c.ok).map((c) => `${mode} / ${c.name}: ${c.detail}`);
       expect(runtimeFailed, `a kernel destroyed on eviction changed what other kernels compute in Chromium on ${mode}`).toEqual([]);
-      expect(r.checks.map((c) => c.name)).toEqual(Array.from({ length: ROUNDS }, (_, i) => WORKLOAD_CASES.map((n) => `round ${i + 1}: ${n}`)).flat());
+      expect(r.checks.map((c) => c.name)).toEqual(
+        Array.from({ length: ROUNDS }, (_, i) => WORKLOAD_CASES.map((n) => `round ${i + 1}: ${n}`)).flat(),
+      );
       const failed = r.checks.filter((c) => !c.ok).map((c) => `${mode} / ${c.name}: ${c.detail}`);
       expect(failed, `failed checks in Chromium on ${mode} with a cache of ${CACHE_LIMIT} kernels:\n${failed.join('\n')}`).toEqual([]);
       expect(r.compiles, 'the workload must compile far more kernels than the cache holds').toBeGreaterThan(10 * CACHE_LIMIT);

@@ -27,7 +27,11 @@ const EXPECTED_REPR =
   '  (2): Dropout(p=0.25, inplace=False)\n' +
   '  (3): LayerNorm((3,), eps=1e-05, elementwise_affine=True)\n' +
   ')';
-const EXPECTED_OPTIMIZER_ERRORS = ['SGD: optimizer got an empty parameter list', 'Adam: optimizer got an empty parameter list', 'AdamW: optimizer got an empty parameter list'];
+const EXPECTED_OPTIMIZER_ERRORS = [
+  'SGD: optimizer got an empty parameter list',
+  'Adam: optimizer got an empty parameter list',
+  'AdamW: optimizer got an empty parameter list',
+];
 
 /** Everything wrong with a report, as readable lines (empty when all is well). */
 function problems(r: ProgramReport, modes: string[], gpujsMinified: boolean): string[] {
@@ -37,14 +41,24 @@ function problems(r: ProgramReport, modes: string[], gpujsMinified: boolean): st
   if (r.classNames.maxResult === 'MaxResult') bad('MaxResult.name in the bundle', r.classNames.maxResult, 'a minified name');
   if (r.classNames.linear === 'Linear') bad('nn.Linear.name in the bundle', r.classNames.linear, 'a minified name');
   if (r.classNames.sgd === 'SGD') bad('optim.SGD.name in the bundle', r.classNames.sgd, 'a minified name');
-  if (gpujsMinified && r.classNames.gpuCPUKernel === 'CPUKernel') bad("gpu.js's CPUKernel.name in the bundle", r.classNames.gpuCPUKernel, 'a minified name');
-  if (!gpujsMinified && r.classNames.gpuCPUKernel !== 'CPUKernel') bad("gpu.js's CPUKernel.name (gpu.js external)", r.classNames.gpuCPUKernel, '"CPUKernel"');
-  if (r.reprError || r.repr !== EXPECTED_REPR) bad('repr of Sequential(Linear, ReLU, Dropout, LayerNorm)', r.reprError ?? r.repr, JSON.stringify(EXPECTED_REPR));
+  if (gpujsMinified && r.classNames.gpuCPUKernel === 'CPUKernel')
+    bad("gpu.js's CPUKernel.name in the bundle", r.classNames.gpuCPUKernel, 'a minified name');
+  if (!gpujsMinified && r.classNames.gpuCPUKernel !== 'CPUKernel')
+    bad("gpu.js's CPUKernel.name (gpu.js external)", r.classNames.gpuCPUKernel, '"CPUKernel"');
+  if (r.reprError || r.repr !== EXPECTED_REPR)
+    bad('repr of Sequential(Linear, ReLU, Dropout, LayerNorm)', r.reprError ?? r.repr, JSON.stringify(EXPECTED_REPR));
   const userRepr = 'UserNet(\n  (fc): Linear(in_features=2, out_features=1, bias=False)\n)';
   if (r.userRepr !== userRepr) bad('repr of a user module declaring its moduleName', r.userRepr, JSON.stringify(userRepr));
-  if (r.subclassName[0] !== r.subclassName[1] || r.subclassName[0] === 'Linear') bad("an undeclared subclass of Linear: _getName() and its class's name", r.subclassName, 'its own class name, not "Linear"');
-  if (JSON.stringify(r.optimizerErrors) !== JSON.stringify(EXPECTED_OPTIMIZER_ERRORS)) bad('optimizer errors', r.optimizerErrors, JSON.stringify(EXPECTED_OPTIMIZER_ERRORS));
-  if (JSON.stringify(r.modes.map((m) => m.requested)) !== JSON.stringify(modes)) bad('modes run', r.modes.map((m) => m.requested), JSON.stringify(modes));
+  if (r.subclassName[0] !== r.subclassName[1] || r.subclassName[0] === 'Linear')
+    bad("an undeclared subclass of Linear: _getName() and its class's name", r.subclassName, 'its own class name, not "Linear"');
+  if (JSON.stringify(r.optimizerErrors) !== JSON.stringify(EXPECTED_OPTIMIZER_ERRORS))
+    bad('optimizer errors', r.optimizerErrors, JSON.stringify(EXPECTED_OPTIMIZER_ERRORS));
+  if (JSON.stringify(r.modes.map((m) => m.requested)) !== JSON.stringify(modes))
+    bad(
+      'modes run',
+      r.modes.map((m) => m.requested),
+      JSON.stringify(modes),
+    );
   for (const m of r.modes) {
     const at = (what: string) => `${m.requested}: ${what}`;
     if (m.error) out.push(at(`threw ${m.error}`));
@@ -55,15 +69,18 @@ function problems(r: ProgramReport, modes: string[], gpujsMinified: boolean): st
     else {
       if (!x.isMaxResult) bad(at('tidy(() => x.max(1)) instanceof MaxResult'), x.isMaxResult, 'true');
       if (x.className === 'MaxResult') bad(at("the result's class name"), x.className, 'a minified name');
-      if (!x.valuesAlive || !x.indicesAlive) bad(at('tidy(() => x.max(1)): values and indices alive'), [x.valuesAlive, x.indicesAlive], '[true, true]');
+      if (!x.valuesAlive || !x.indicesAlive)
+        bad(at('tidy(() => x.max(1)): values and indices alive'), [x.valuesAlive, x.indicesAlive], '[true, true]');
       if (JSON.stringify(x.values) !== '[10,14]') bad(at('max(1) values'), x.values, '[10, 14]');
       if (JSON.stringify(x.indices) !== '[1,0]') bad(at('max(1) indices'), x.indices, '[1, 0]');
-      if (x.liveAfter !== x.liveBefore) bad(at('live tensors after tidy and disposing its result'), x.liveAfter, `${x.liveBefore} (as before)`);
+      if (x.liveAfter !== x.liveBefore)
+        bad(at('live tensors after tidy and disposing its result'), x.liveAfter, `${x.liveBefore} (as before)`);
     }
     const t = m.train;
     if (!t) out.push(at('the training step did not run'));
     else {
-      if (!Number.isFinite(t.lossBefore) || !Number.isFinite(t.lossAfter) || !(t.lossAfter < t.lossBefore)) bad(at('loss before → after one Adam step'), [t.lossBefore, t.lossAfter], 'finite and falling');
+      if (!Number.isFinite(t.lossBefore) || !Number.isFinite(t.lossAfter) || !(t.lossAfter < t.lossBefore))
+        bad(at('loss before → after one Adam step'), [t.lossBefore, t.lossAfter], 'finite and falling');
       if (!t.paramsChanged) bad(at('parameters changed by the step'), t.paramsChanged, 'true');
       if (!t.gradsAfterStep) bad(at('gradients kept by tidy after the step'), t.gradsAfterStep, 'true');
     }
@@ -71,15 +88,32 @@ function problems(r: ProgramReport, modes: string[], gpujsMinified: boolean): st
   return out;
 }
 
-function runNode(b: BuiltBundle, modes: string[]): Promise<{ report: ProgramReport | null; code: number | null; stderr: string; ms: number }> {
+function runNode(
+  b: BuiltBundle,
+  modes: string[],
+): Promise<{ report: ProgramReport | null; code: number | null; stderr: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [b.file, modes.join(',')], { cwd: REPO, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-      // a minified bundle's error is one long line: keep short lines only
-      const shortErr = stderr.split('\n').filter((l) => l.length < 400 && !/^\s+at /.test(l)).slice(-6).join('\n');
-      resolve({ report: line ? (JSON.parse(line.slice(MARKER.length)) as ProgramReport) : null, code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr: shortErr, ms: Date.now() - t0 });
-    });
+    execFile(
+      process.execPath,
+      [b.file, modes.join(',')],
+      { cwd: REPO, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+        // a minified bundle's error is one long line: keep short lines only
+        const shortErr = stderr
+          .split('\n')
+          .filter((l) => l.length < 400 && !/^\s+at /.test(l))
+          .slice(-6)
+          .join('\n');
+        resolve({
+          report: line ? (JSON.parse(line.slice(MARKER.length)) as ProgramReport) : null,
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stderr: shortErr,
+          ms: Date.now() - t0,
+        });
+      },
+    );
   });
 }
 
@@ -89,8 +123,16 @@ const built: { external?: BuiltBundle; bundled?: BuiltBundle; browser?: BuiltBun
 beforeAll(async () => {
   dir = await bundleDir();
   const t0 = Date.now();
-  [built.external, built.bundled, built.browser] = await Promise.all([bundleForNode(dir, 'external'), bundleForNode(dir, 'bundled'), haveChromium ? bundleForBrowserMinified(dir) : undefined]);
-  console.log(`bundle test: 3 minified bundles in ${Date.now() - t0} ms (${Object.entries(built).map(([k, b]) => `${k} ${Math.round(b!.bytes / 1024)} KiB`).join(', ')})`);
+  [built.external, built.bundled, built.browser] = await Promise.all([
+    bundleForNode(dir, 'external'),
+    bundleForNode(dir, 'bundled'),
+    haveChromium ? bundleForBrowserMinified(dir) : undefined,
+  ]);
+  console.log(
+    `bundle test: 3 minified bundles in ${Date.now() - t0} ms (${Object.entries(built)
+      .map(([k, b]) => `${k} ${Math.round(b!.bytes / 1024)} KiB`)
+      .join(', ')})`,
+  );
 });
 
 afterAll(async () => {
@@ -112,7 +154,8 @@ describe.each(['external', 'bundled'] as const)('a minified Node bundle with gpu
 });
 
 function serve(js: string): Promise<{ server: Server; url: string }> {
-  const html = '<!doctype html><meta charset="utf-8"><title>gpugrad bundle test</title><link rel="icon" href="data:,"><script src="/bundle.js"></script>';
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>gpugrad bundle test</title><link rel="icon" href="data:,"><script src="/bundle.js"></script>';
   const server = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     else if (req.url === '/bundle.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(js);
@@ -128,7 +171,8 @@ function serve(js: string): Promise<{ server: Server; url: string }> {
   });
 }
 
-if (!haveChromium && !process.env.CI) console.warn(`\n*** test/bundle.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser half is skipped\n`);
+if (!haveChromium && !process.env.CI)
+  console.warn(`\n*** test/bundle.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser half is skipped\n`);
 
 describe.skipIf(!haveChromium && !process.env.CI)('a minified browser bundle (gpu.js inside) in headless Chromium', () => {
   let served: { server: Server; url: string } | undefined;
@@ -140,9 +184,13 @@ describe.skipIf(!haveChromium && !process.env.CI)('a minified browser bundle (gp
   });
 
   it(`runs tidy/max, setBackend on ${BROWSER_MODES.join(', ')}, reprs and a training step as unbundled`, async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
+    if (!haveChromium)
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
     const b = built.browser!;
-    expect(b.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)), 'Node-only code in the browser bundle').toEqual([]);
+    expect(
+      b.inputs.filter((f) => /node_modules\/(gl|gpu\.js\/src)\//.test(f)),
+      'Node-only code in the browser bundle',
+    ).toEqual([]);
     const t0 = Date.now();
     served = await serve(b.js);
     browser = await launchChromium();

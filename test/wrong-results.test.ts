@@ -32,7 +32,6 @@ function runEdge(c: EdgeCase, dtype: 'float32' | 'float64'): { out: Tensor; grad
   return { out: y, grad: x.grad! };
 }
 
-
 /** A softmax row and its backward; layerNorm over a long row and over many rows (its weight/bias gradients sum n rows). */
 function softmaxAndLayerNorm(n: number): void {
   // a softmax row and its backward
@@ -43,7 +42,10 @@ function softmaxAndLayerNorm(n: number): void {
   r32.softmax(1).backward(g.float());
   expectClose(r32.grad!, r64.grad!, 1e-7, 1e-3, `softmax backward over a ${n} row`);
   // layerNorm over a long row and over many rows (weight/bias gradients sum n rows)
-  for (const [rows, D] of [[2, n], [n, 3]]) {
+  for (const [rows, D] of [
+    [2, n],
+    [n, 3],
+  ]) {
     const x64 = randn([rows, D], { dtype: 'float64', requiresGrad: true });
     const w64 = randn([D], { dtype: 'float64', requiresGrad: true });
     const b64 = randn([D], { dtype: 'float64', requiresGrad: true });
@@ -105,33 +107,45 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     expectClose(ls.narrow(0, n - 5, 5), x64.logSoftmax(0).narrow(0, n - 5, 5), 1e-5, 1e-5, 'logSoftmax tail');
   });
 
-  it.each([70_000, 2 ** 20])('softmax, layerNorm, linear, embedding, matmul and losses over %i-long dims match the float64 path', (n) => {
-    useMode(mode);
-    manualSeed(4);
-    // softmax and layerNorm against the float64 path (both sizes take the chunked paths; at 2^20 only the
-    // exact-valued checks below run, which keeps the suite short on Mesa)
-    if (n < 2 ** 20) softmaxAndLayerNorm(n);
-    // linear: the bias and weight gradients sum over n rows; matmul's inner dim of n
-    const lx = ones([n, 3]);
-    const lw = ones([2, 3], { requiresGrad: true });
-    const lb = zeros([2], { requiresGrad: true });
-    F.linear(lx, lw, lb).sum().backward();
-    expect(Array.from(lb.grad!.toArray())).toEqual([n, n]);
-    expect(Array.from(lw.grad!.toArray())).toEqual(new Array(6).fill(n));
-    expect(Array.from(ones([2, n]).matmul(ones([n, 3])).toArray())).toEqual(new Array(6).fill(n));
-    expect(F.linear(ones([1, n]), ones([1, n]), ones([1])).item()).toBe(n + 1);
-    // an embedding row looked up 70,000 times
-    const emb = randn([5, 3], { requiresGrad: true });
-    F.embedding(tensor(new Array(n).fill(2), { dtype: 'int32' }), emb).sum().backward();
-    expect(Array.from(emb.grad!.toArray())).toEqual([0, 0, 0, 0, 0, 0, n, n, n, 0, 0, 0, 0, 0, 0]);
-    // crossEntropy's mean over n samples of ln 2; mseLoss over n elements
-    expect(F.crossEntropy(zeros([n, 2]), zeros([n], { dtype: 'int32' })).item()).toBeCloseTo(Math.LN2, 5);
-    expect(F.mseLoss(ones([n]), zeros([n])).item()).toBe(1);
-    // clipGradNorm of a [256, 512] gradient of ones: sqrt(131072)
-    const p = zeros([256, 512], { requiresGrad: true });
-    p.grad = ones([256, 512]);
-    expect(nn.clipGradNorm([p], 1e9)).toBeCloseTo(Math.sqrt(256 * 512), 3);
-  }, 300_000);
+  it.each([70_000, 2 ** 20])(
+    'softmax, layerNorm, linear, embedding, matmul and losses over %i-long dims match the float64 path',
+    (n) => {
+      useMode(mode);
+      manualSeed(4);
+      // softmax and layerNorm against the float64 path (both sizes take the chunked paths; at 2^20 only the
+      // exact-valued checks below run, which keeps the suite short on Mesa)
+      if (n < 2 ** 20) softmaxAndLayerNorm(n);
+      // linear: the bias and weight gradients sum over n rows; matmul's inner dim of n
+      const lx = ones([n, 3]);
+      const lw = ones([2, 3], { requiresGrad: true });
+      const lb = zeros([2], { requiresGrad: true });
+      F.linear(lx, lw, lb).sum().backward();
+      expect(Array.from(lb.grad!.toArray())).toEqual([n, n]);
+      expect(Array.from(lw.grad!.toArray())).toEqual(new Array(6).fill(n));
+      expect(
+        Array.from(
+          ones([2, n])
+            .matmul(ones([n, 3]))
+            .toArray(),
+        ),
+      ).toEqual(new Array(6).fill(n));
+      expect(F.linear(ones([1, n]), ones([1, n]), ones([1])).item()).toBe(n + 1);
+      // an embedding row looked up 70,000 times
+      const emb = randn([5, 3], { requiresGrad: true });
+      F.embedding(tensor(new Array(n).fill(2), { dtype: 'int32' }), emb)
+        .sum()
+        .backward();
+      expect(Array.from(emb.grad!.toArray())).toEqual([0, 0, 0, 0, 0, 0, n, n, n, 0, 0, 0, 0, 0, 0]);
+      // crossEntropy's mean over n samples of ln 2; mseLoss over n elements
+      expect(F.crossEntropy(zeros([n, 2]), zeros([n], { dtype: 'int32' })).item()).toBeCloseTo(Math.LN2, 5);
+      expect(F.mseLoss(ones([n]), zeros([n])).item()).toBe(1);
+      // clipGradNorm of a [256, 512] gradient of ones: sqrt(131072)
+      const p = zeros([256, 512], { requiresGrad: true });
+      p.grad = ones([256, 512]);
+      expect(nn.clipGradNorm([p], 1e9)).toBeCloseTo(Math.sqrt(256 * 512), 3);
+    },
+    300_000,
+  );
 
   it('float32 sums of 10^7 elements keep float32 accuracy (blocked, not sequential)', () => {
     useMode(mode);
@@ -152,13 +166,23 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     expect(o.mean().item()).toBe(1);
     expect(x.amax().item()).toBe(N - 1);
     expect(x.argmax().item()).toBe(N - 1);
-    expect(ones([1, N]).matmul(ones([N, 1])).item()).toBe(N);
+    expect(
+      ones([1, N])
+        .matmul(ones([N, 1]))
+        .item(),
+    ).toBe(N);
   }, 300_000);
 
   it('an int32 sum outside the int32 range throws instead of wrapping', () => {
     useMode(mode);
-    expect(() => tensor([2 ** 30, 2 ** 30, 2 ** 30], { dtype: 'int32' }).sum()).toThrow(/sum: the int32 result 3221225472 does not fit in int32/);
-    expect(tensor([2 ** 30, 2 ** 30 - 1, -5], { dtype: 'int32' }).sum().item()).toBe(2 ** 31 - 6);
+    expect(() => tensor([2 ** 30, 2 ** 30, 2 ** 30], { dtype: 'int32' }).sum()).toThrow(
+      /sum: the int32 result 3221225472 does not fit in int32/,
+    );
+    expect(
+      tensor([2 ** 30, 2 ** 30 - 1, -5], { dtype: 'int32' })
+        .sum()
+        .item(),
+    ).toBe(2 ** 31 - 6);
   });
 
   it('a .grad taken before zeroGrad() stays valid', () => {
@@ -199,7 +223,10 @@ describe.each(MODES)('wrong results fixed (%s)', (mode) => {
     // host data is taken by the garbage collector without finalizers: resident memory stops growing
     if (!gl) {
       const mid = samples[4]; // step 100
-      expect((last.rss - mid.rss) / 2 ** 20, `resident MB per sample: ${samples.map((x) => Math.round(x.rss / 2 ** 20)).join(' ')}`).toBeLessThan(40);
+      expect(
+        (last.rss - mid.rss) / 2 ** 20,
+        `resident MB per sample: ${samples.map((x) => Math.round(x.rss / 2 ** 20)).join(' ')}`,
+      ).toBeLessThan(40);
     }
   }, 300_000);
 });

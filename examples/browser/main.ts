@@ -155,7 +155,8 @@ function applyBackend(): void {
   ui.backend.textContent = state.backend;
   ui.backend.classList.toggle('warn', fellBack);
   ui.backend.title = fellBack ? `asked for ${requested}: GPU.js fell back to ${state.backend}` : '';
-  ui.renderer.textContent = info.renderer ?? (state.backend === 'cpu' || state.backend === 'webasm' ? `none (${state.backend} runs on the CPU)` : 'unknown');
+  ui.renderer.textContent =
+    info.renderer ?? (state.backend === 'cpu' || state.backend === 'webasm' ? `none (${state.backend} runs on the CPU)` : 'unknown');
   if (fellBack) ui.renderer.textContent += ` — asked for ${requested}, GPU.js fell back to ${state.backend}`;
 }
 
@@ -167,7 +168,8 @@ function discardRun(): void {
     tensors.add(p);
     if (p.grad) tensors.add(p.grad);
   }
-  for (const st of Object.values(run.optimizer.stateDict().state)) for (const v of Object.values(st)) if (typeof v === 'object' && v !== null) tensors.add(v as Tensor);
+  for (const st of Object.values(run.optimizer.stateDict().state))
+    for (const v of Object.values(st)) if (typeof v === 'object' && v !== null) tensors.add(v as Tensor);
   for (const t of tensors) t.dispose();
   run = null;
 }
@@ -209,10 +211,17 @@ function render(): void {
   const last = run?.losses.at(-1);
   ui.loss.textContent = last === undefined ? '–' : last.toFixed(4);
   // over the whole run (the first step compiles the kernels), and over the last RECENT steps
-  ui.tps.textContent = fmtRate(state.tokensPerSec) + (run && run.step > RECENT ? ` (last ${RECENT}: ${fmtRate(state.recentTokensPerSec)})` : '');
+  ui.tps.textContent =
+    fmtRate(state.tokensPerSec) + (run && run.step > RECENT ? ` (last ${RECENT}: ${fmtRate(state.recentTokensPerSec)})` : '');
   ui.download.disabled = !run || running || run.step === 0;
   ui.start.disabled = !vocab || sampling;
-  ui.start.textContent = sampling ? 'Sampling…' : running ? 'Stop' : run && !run.failed && run.step > 0 && run.step < run.totalSteps && !settingsChanged() ? 'Resume' : 'Start';
+  ui.start.textContent = sampling
+    ? 'Sampling…'
+    : running
+      ? 'Stop'
+      : run && !run.failed && run.step > 0 && run.step < run.totalSteps && !settingsChanged()
+        ? 'Resume'
+        : 'Start';
   ui.mode.disabled = running;
   ui.steps.disabled = running;
   drawChart();
@@ -246,7 +255,11 @@ function drawChart(): void {
   g.fillStyle = '#1d2430';
   g.textBaseline = 'alphabetic';
   g.textAlign = 'left';
-  g.fillText(losses.length ? `training loss, ${losses.length} step${losses.length === 1 ? '' : 's'}` : 'training loss (press Start)', left, 14);
+  g.fillText(
+    losses.length ? `training loss, ${losses.length} step${losses.length === 1 ? '' : 's'}` : 'training loss (press Start)',
+    left,
+    14,
+  );
   const total = Math.max(run?.totalSteps ?? 1, 2);
   const finite = losses.filter(Number.isFinite);
   let lo = finite.length ? Math.min(...finite) : 0;
@@ -299,7 +312,11 @@ function drawChart(): void {
   }
   line(losses, '#a9c4e4', 1);
   let m = 0;
-  line(losses.map((v, i) => (m = 0.9 * m + 0.1 * v) / (1 - 0.9 ** (i + 1))), '#2f6fb3', 2);
+  line(
+    losses.map((v, i) => (m = 0.9 * m + 0.1 * v) / (1 - 0.9 ** (i + 1))),
+    '#2f6fb3',
+    2,
+  );
 }
 
 /** Resolves after the next frame is painted (or after 100 ms where no frames come, as in a hidden tab). */
@@ -370,7 +387,10 @@ async function trainLoop(): Promise<void> {
     state.kernels = { compiles: info.compiles, cached: info.cachedKernels };
     const finished = r.step >= r.totalSteps;
     const secs = r.stepMs.reduce((a, b) => a + b, 0) / 1000;
-    setStatus(finished ? 'done' : 'stopped', `${finished ? 'done' : 'stopped'} after ${r.step} steps (${secs.toFixed(1)} s in training steps, sample ${(state.sampleMs! / 1000).toFixed(1)} s)${finished ? '' : '; Resume continues'}`);
+    setStatus(
+      finished ? 'done' : 'stopped',
+      `${finished ? 'done' : 'stopped'} after ${r.step} steps (${secs.toFixed(1)} s in training steps, sample ${(state.sampleMs! / 1000).toFixed(1)} s)${finished ? '' : '; Resume continues'}`,
+    );
   } catch (e) {
     r.failed = true;
     showError(e);
@@ -424,7 +444,6 @@ window.addEventListener('error', (e) => showError(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 
 declare global {
-  // eslint-disable-next-line no-var
   var charTransformerPage: { state(): PageState };
 }
 globalThis.charTransformerPage = { state: () => structuredClone(state) };

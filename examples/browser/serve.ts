@@ -84,7 +84,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const port = i >= 0 ? Number(args[i + 1]) : 8080;
   // build once up front, so a broken bundle fails here and not in the browser
   const first = await bundlePage();
-  console.log(`bundled ${path.relative(process.cwd(), PAGE_ENTRY)}: ${(first.js.length / 1e6).toFixed(1)} MB with its source map, ${first.inputs.length} files`);
+  console.log(
+    `bundled ${path.relative(process.cwd(), PAGE_ENTRY)}: ${(first.js.length / 1e6).toFixed(1)} MB with its source map, ${first.inputs.length} files`,
+  );
   let pending: string | null = first.js;
   const { url } = await servePage(async () => {
     if (pending !== null) {

@@ -117,7 +117,9 @@ export class GradNode {
 
   apply(grad: Tensor): (Tensor | null | undefined)[] {
     if (!this.backwardFn && this.outputDisposed) {
-      throw new Error(`backward: the output of ${this.name} was disposed (dispose() or tidy()), which freed what its backward needed; backward before disposing`);
+      throw new Error(
+        `backward: the output of ${this.name} was disposed (dispose() or tidy()), which freed what its backward needed; backward before disposing`,
+      );
     }
     if (!this.backwardFn) {
       throw new Error(
@@ -171,18 +173,7 @@ export interface NodeSpec {
  * frees what the node would have owned. Returns `out`. This is the one place that decides whether an op
  * is recorded.
  */
-export function record(out: Tensor, spec: NodeSpec): Tensor;
-/** @deprecated positional form, being replaced by record(out, { name, inputs, backward, saved, owns }). */
-export function record(out: Tensor, name: string, inputs: (Tensor | null | undefined)[], backward: BackwardFn, saved?: Tensor[], owned?: Tensor[]): Tensor;
-export function record(
-  out: Tensor,
-  specOrName: NodeSpec | string,
-  inputs?: (Tensor | null | undefined)[],
-  backward?: BackwardFn,
-  saved: Tensor[] = [],
-  owned: Tensor[] = [],
-): Tensor {
-  const spec: NodeSpec = typeof specOrName === 'string' ? { name: specOrName, inputs: inputs!, backward: backward!, saved, owns: owned } : specOrName;
+export function record(out: Tensor, spec: NodeSpec): Tensor {
   const ins = spec.inputs.map((t) => t ?? null);
   const owns = spec.owns ?? [];
   if (!isGradEnabled() || !ins.some((t) => t !== null && t.requiresGrad)) {
@@ -228,11 +219,15 @@ export interface BackwardOptions {
 
 export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
-    throw new Error(`backward: the tensor (shape ${fmtShape(root.shape)}) does not require grad and has no gradFn; nothing to differentiate`);
+    throw new Error(
+      `backward: the tensor (shape ${fmtShape(root.shape)}) does not require grad and has no gradFn; nothing to differentiate`,
+    );
   }
   if (!gradient) {
     if (root.numel !== 1) {
-      throw new Error(`backward: grad can be implicitly created only for scalar outputs; this output has shape ${fmtShape(root.shape)}, pass a gradient of that shape`);
+      throw new Error(
+        `backward: grad can be implicitly created only for scalar outputs; this output has shape ${fmtShape(root.shape)}, pass a gradient of that shape`,
+      );
     }
   } else if (!sameShape(gradient.shape, root.shape)) {
     throw new Error(`backward: gradient has shape ${fmtShape(gradient.shape)} but the output has shape ${fmtShape(root.shape)}`);
@@ -285,12 +280,15 @@ function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
   try {
     return sumGradToShape(g, inp.shape);
   } catch (e) {
-    throw new Error(`backward of ${op}: gradient of shape ${fmtShape(g.shape)} does not reduce to the input's shape ${fmtShape(inp.shape)} (${(e as Error).message})`);
+    throw new Error(
+      `backward of ${op}: gradient of shape ${fmtShape(g.shape)} does not reduce to the input's shape ${fmtShape(inp.shape)} (${(e as Error).message})`,
+    );
   }
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
-  if (g.dtype !== leaf.dtype) throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype} (shape ${fmtShape(leaf.shape)})`);
+  if (g.dtype !== leaf.dtype)
+    throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype} (shape ${fmtShape(leaf.shape)})`);
   const prev = leaf._gradInternal();
   if (prev) {
     // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current

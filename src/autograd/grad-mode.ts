@@ -10,7 +10,9 @@ function withMode<T>(mode: boolean, fn: () => T): T {
   try {
     const r = fn();
     if (r instanceof Promise) {
-      throw new Error('noGrad/enableGrad: the function returned a Promise; grad mode is synchronous, await inside and pass a synchronous function');
+      throw new Error(
+        'noGrad/enableGrad: the function returned a Promise; grad mode is synchronous, await inside and pass a synchronous function',
+      );
     }
     return r;
   } finally {

@@ -23,6 +23,12 @@ export function launch<P extends KernelParams>(
   dtype: DType,
   precision: Precision = precisionOf(...inputs),
 ): Tensor {
-  const storage = runTemplate(kernel, params, inputs.map((t) => t._storageForKernel()), numelOf(shape), precision);
+  const storage = runTemplate(
+    kernel,
+    params,
+    inputs.map((t) => t._storageForKernel()),
+    numelOf(shape),
+    precision,
+  );
   return Tensor._fromStorage(castStorage(storage, dtype), [...shape], dtype);
 }

@@ -59,7 +59,9 @@ export class Tensor {
   /** @internal sets the gradient from gpugrad itself (backward): nobody else holds it yet. */
   _setGrad(v: Tensor | null): void {
     if (v !== null && v !== undefined && (v.dtype !== this.dtype || v.shape.join() !== this.shape.join())) {
-      throw new Error(`grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})`);
+      throw new Error(
+        `grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})`,
+      );
     }
     this.g = v === null || v === undefined ? null : keep(v);
     this.gHandedOut = false;
@@ -138,10 +140,14 @@ export class Tensor {
 
   set requiresGrad(v: boolean) {
     if (v && !(this.dtype === 'float32' || this.dtype === 'float64')) {
-      throw new Error(`requiresGrad: only floating point tensors can require gradients, this one is ${this.dtype} (shape [${this.shape.join(', ')}])`);
+      throw new Error(
+        `requiresGrad: only floating point tensors can require gradients, this one is ${this.dtype} (shape [${this.shape.join(', ')}])`,
+      );
     }
     if (!v && this.fn) {
-      throw new Error(`requiresGrad: cannot turn off requiresGrad on a non-leaf tensor (one made by an op, shape [${this.shape.join(', ')}]); use detach()`);
+      throw new Error(
+        `requiresGrad: cannot turn off requiresGrad on a non-leaf tensor (one made by an op, shape [${this.shape.join(', ')}]); use detach()`,
+      );
     }
     this.rg = v;
   }
@@ -225,7 +231,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.numel !== 1) throw new Error(`item: only one-element tensors can be converted to a number, this one has shape [${this.shape.join(', ')}]`);
+    if (this.numel !== 1)
+      throw new Error(`item: only one-element tensors can be converted to a number, this one has shape [${this.shape.join(', ')}]`);
     return this.st.host()[0];
   }
 
@@ -260,10 +267,7 @@ export class Tensor {
     this.g = null;
     this.gHandedOut = false;
   }
-
 }
-
-
 
 export function liveTensorCount(): number {
   return liveTensors;

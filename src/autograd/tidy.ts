@@ -45,7 +45,8 @@ function isBinary(v: object): boolean {
 
 // Objects whose contents cannot be enumerated (or are produced later): an error, naming where they sit.
 function unwalkable(v: object): string | null {
-  if (typeof (v as { then?: unknown }).then === 'function') return 'a Promise (or thenable); tidy is synchronous: await inside, return the values';
+  if (typeof (v as { then?: unknown }).then === 'function')
+    return 'a Promise (or thenable); tidy is synchronous: await inside, return the values';
   if (v instanceof WeakMap) return 'a WeakMap, whose entries cannot be enumerated';
   if (v instanceof WeakSet) return 'a WeakSet, whose entries cannot be enumerated';
   if (typeof WeakRef !== 'undefined' && v instanceof WeakRef) return 'a WeakRef';
@@ -90,8 +91,12 @@ function collect(v: unknown, out: Set<Tensor>): void {
     }
     if (isBinary(x)) continue;
     const why = unwalkable(x);
-    if (why && !s.parent && why.startsWith('a Promise')) throw new Error('tidy: the function returned a Promise (or thenable); tidy is synchronous: await inside, return the values');
-    if (why) throw new Error(`tidy: cannot find the tensors in ${pathOf(s)}: it is ${why}; return tensors in arrays, plain objects, Maps, Sets or class instances, or keep() them`);
+    if (why && !s.parent && why.startsWith('a Promise'))
+      throw new Error('tidy: the function returned a Promise (or thenable); tidy is synchronous: await inside, return the values');
+    if (why)
+      throw new Error(
+        `tidy: cannot find the tensors in ${pathOf(s)}: it is ${why}; return tensors in arrays, plain objects, Maps, Sets or class instances, or keep() them`,
+      );
     if (x instanceof Map) {
       let i = 0;
       for (const [k, val] of x) {

@@ -16,6 +16,7 @@ const GPUClass: any = (gpujs as any).GPU ?? (globalThis as any).GPU?.GPU ?? (glo
 
 // GPU.js's kernel classes by identity, never by name (minifiers rename classes). HeadlessGLKernel extends
 // WebGLKernel, so the exact constructor is compared, not instanceof.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- gpu.js's module shape differs between its Node and browser builds
 const GPUJS: any = (gpujs as any).GPU ? gpujs : ((globalThis as any).GPU ?? {});
 const KERNEL_CLASSES: [string, GpuMode][] = [
   ['CPUKernel', 'cpu'],
@@ -75,7 +76,10 @@ export class GpuRuntime {
   /** The kernel cache limit a new runtime starts with (tests lower it to make eviction constant). */
   static defaultCacheLimit = 384;
 
-  constructor(readonly mode: GpuMode, cacheLimit = GpuRuntime.defaultCacheLimit) {
+  constructor(
+    readonly mode: GpuMode,
+    cacheLimit = GpuRuntime.defaultCacheLimit,
+  ) {
     if (!GPUClass) throw new Error('gpugrad: GPU.js is not loaded');
     if (mode === 'headlessgl') ensureHeadlessGL();
     this.gpu = new GPUClass({ mode });

@@ -13,17 +13,26 @@ const cache = new LRU<string, HostKernel>(512);
 export function compileHostKernel(source: string): HostKernel {
   const m = /^\s*function\s*\(([^)]*)\)\s*\{([\s\S]*)\}\s*$/.exec(source);
   if (!m) throw new Error(`gpugrad internal: kernel source is not a plain function: ${source.slice(0, 80)}`);
-  const params = m[1].split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const params = m[1]
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   const body = m[2].replace(/this\.thread\.x/g, '__i');
   const element = new Function('__i', ...params, body) as (...a: unknown[]) => number;
   const n = params.length;
   // A small arity-specialised loop keeps V8's call site monomorphic.
   return (size, out, args) => {
     if (n === 0) for (let i = 0; i < size; i++) out[i] = element(i);
-    else if (n === 1) { const a = args[0]; for (let i = 0; i < size; i++) out[i] = element(i, a); }
-    else if (n === 2) { const [a, b] = args; for (let i = 0; i < size; i++) out[i] = element(i, a, b); }
-    else if (n === 3) { const [a, b, c] = args; for (let i = 0; i < size; i++) out[i] = element(i, a, b, c); }
-    else for (let i = 0; i < size; i++) out[i] = element(i, ...args);
+    else if (n === 1) {
+      const a = args[0];
+      for (let i = 0; i < size; i++) out[i] = element(i, a);
+    } else if (n === 2) {
+      const [a, b] = args;
+      for (let i = 0; i < size; i++) out[i] = element(i, a, b);
+    } else if (n === 3) {
+      const [a, b, c] = args;
+      for (let i = 0; i < size; i++) out[i] = element(i, a, b, c);
+    } else for (let i = 0; i < size; i++) out[i] = element(i, ...args);
   };
 }
 

@@ -119,12 +119,29 @@ export const MAX_ELEMENTS = 2 ** 31 - 1;
 export function runKernel(precision: Precision, key: string, build: () => string, args: Storage[], size: number): Storage {
   if (size > MAX_ELEMENTS || args.some((a) => a.size > MAX_ELEMENTS)) {
     const big = Math.max(size, ...args.map((a) => a.size));
-    throw new Error(`${key.split(':')[0]}: a tensor of ${big} elements is too large (gpugrad's limit is 2^31 - 1 = ${MAX_ELEMENTS} elements)`);
+    throw new Error(
+      `${key.split(':')[0]}: a tensor of ${big} elements is too large (gpugrad's limit is 2^31 - 1 = ${MAX_ELEMENTS} elements)`,
+    );
   }
   if (size === 0) return Storage.fromHost(precision === 'float64' ? new Float64Array(0) : new Float32Array(0));
-  if (precision === 'float64') return Storage.fromHost(runHost(key, build, args.map((a) => a.host()), new Float64Array(size)));
+  if (precision === 'float64')
+    return Storage.fromHost(
+      runHost(
+        key,
+        build,
+        args.map((a) => a.host()),
+        new Float64Array(size),
+      ),
+    );
   if (size >= HOST_ROUTE_ELEMENTS || args.some((a) => a.size >= HOST_ROUTE_ELEMENTS)) {
-    return Storage.fromHost(runHost(key, build, args.map((a) => a.host()), new Float32Array(size)));
+    return Storage.fromHost(
+      runHost(
+        key,
+        build,
+        args.map((a) => a.host()),
+        new Float32Array(size),
+      ),
+    );
   }
   return runtime().run(key, build, args, size);
 }

@@ -1,7 +1,10 @@
 /** A small least-recently-used map; `onEvict` runs for each entry pushed out. */
 export class LRU<K, V> {
   private map = new Map<K, V>();
-  constructor(public limit: number, private onEvict?: (v: V, k: K) => void) {}
+  constructor(
+    public limit: number,
+    private onEvict?: (v: V, k: K) => void,
+  ) {}
 
   get(k: K): V | undefined {
     const v = this.map.get(k);

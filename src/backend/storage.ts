@@ -47,7 +47,12 @@ export class Storage {
   /** Called once the texture is deleted (the kernel cache keeps the producing kernel alive until then). */
   private texReleased: (() => void) | null;
 
-  constructor(readonly size: number, host: HostArray | null, texture: DeviceTexture | null = null, onTextureReleased: (() => void) | null = null) {
+  constructor(
+    readonly size: number,
+    host: HostArray | null,
+    texture: DeviceTexture | null = null,
+    onTextureReleased: (() => void) | null = null,
+  ) {
     this.hostData = host;
     this.tex = texture;
     this.texReleased = texture ? onTextureReleased : null;
@@ -178,7 +183,8 @@ export class Storage {
   }
 
   private assertLive(): void {
-    if (this.released) throw new Error('gpugrad: this tensor was disposed; its data is gone (dispose() was called on it or on a view of the same storage)');
+    if (this.released)
+      throw new Error('gpugrad: this tensor was disposed; its data is gone (dispose() was called on it or on a view of the same storage)');
   }
 }
 

@@ -52,7 +52,8 @@ export const reducePass = declareKernel({
       '// the last chunk may be shorter',
       `const len = c < ${C - 1} ? ${len} : ${last};`,
     ];
-    if (kind === 'sum') return [head, blockedSum('s', at, len, C === 1 ? undefined : 'len'), `return ${divideBy === 1 ? 's' : `s / ${divideBy}`};`];
+    if (kind === 'sum')
+      return [head, blockedSum('s', at, len, C === 1 ? undefined : 'len'), `return ${divideBy === 1 ? 's' : `s / ${divideBy}`};`];
     // NaN wins (as PyTorch), the first extreme wins ties; the explicit NaN test also stops GL compilers
     // from turning the comparison into max(), which drops NaN
     const cmp = kind === 'amax' || kind === 'argmax' ? '>' : '<';

@@ -15,7 +15,13 @@ function debugKernels(): boolean {
 }
 
 /** Runs `kernel` with `params` over `args`; the output has `size` elements, computed in `precision`. */
-export function runTemplate<P extends KernelParams>(kernel: KernelTemplate<P>, params: P, args: Storage[], size: number, precision: Precision): Storage {
+export function runTemplate<P extends KernelParams>(
+  kernel: KernelTemplate<P>,
+  params: P,
+  args: Storage[],
+  size: number,
+  precision: Precision,
+): Storage {
   // GPU.js compiles for the sizes of the output and of every argument, so they are part of the key too
   const key = `${kernel.key(params)}:${size}:${args.map((a) => a.size).join(',')}`;
   const build = (): string => {
@@ -29,9 +35,12 @@ export function runTemplate<P extends KernelParams>(kernel: KernelTemplate<P>, p
     const err = e as Error;
     if (typeof err?.message === 'string' && err.message.startsWith(`${kernel.name}:`)) throw err;
     const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`${kernel.name}: GPU.js could not compile or run the kernel (${precision}): ${msg}\nkernel ${key}:\n${numbered(kernel.source(params))}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${kernel.name}: GPU.js could not compile or run the kernel (${precision}): ${msg}\nkernel ${key}:\n${numbered(kernel.source(params))}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

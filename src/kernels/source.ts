@@ -43,7 +43,8 @@ export function floorDiv(a: string, n: number): string {
  * per dim (`names[d]`). Dims of size 1 get the coordinate 0.
  */
 export function unravel(index: string, shape: readonly number[], names: readonly string[]): string[] {
-  if (names.length !== shape.length) throw new Error(`gpugrad internal: unravel needs one name per dim (${names.length} for ${shape.length})`);
+  if (names.length !== shape.length)
+    throw new Error(`gpugrad internal: unravel needs one name per dim (${names.length} for ${shape.length})`);
   const lines: string[] = [];
   let rest = index;
   let below = shape.reduce((a, b) => a * b, 1);
@@ -111,7 +112,8 @@ export function bcastIndex(outShape: readonly number[], inShape: readonly number
  */
 export function blockedSum(out: string, read: (k: string) => string, len: number, guard?: string): string {
   const g = (k: string, body: string): string => (guard ? `if (${k} < ${guard}) { ${body} } ` : `${body} `);
-  if (len < 8) return `let ${out} = 0; for (let ${out}k = 0; ${out}k < ${len}; ${out}k++) { ${g(`${out}k`, `${out} += ${read(`${out}k`)};`)}} `;
+  if (len < 8)
+    return `let ${out} = 0; for (let ${out}k = 0; ${out}k < ${len}; ${out}k++) { ${g(`${out}k`, `${out} += ${read(`${out}k`)};`)}} `;
   const L4 = len - (len % 4);
   let code = `let ${out}0 = 0; let ${out}1 = 0; let ${out}2 = 0; let ${out}3 = 0; for (let ${out}k = 0; ${out}k < ${L4}; ${out}k += 4) { `;
   for (let j = 0; j < 4; j++) {

@@ -58,7 +58,8 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
     throw new Error(`declareKernel: name must be an identifier or dotted identifiers like 'myOp.backward', got ${JSON.stringify(name)}`);
   }
   if (declared.has(name)) throw new Error(`declareKernel: a kernel named '${name}' is already declared`);
-  if (typeof body !== 'function') throw new Error(`declareKernel(${name}): body must be a function (params) => statements, got ${typeof body}`);
+  if (typeof body !== 'function')
+    throw new Error(`declareKernel(${name}): body must be a function (params) => statements, got ${typeof body}`);
   if (typeof inputs !== 'function' && !Array.isArray(inputs)) {
     throw new Error(`declareKernel(${name}): inputs must be an array of argument names or a function of the params, got ${String(inputs)}`);
   }
@@ -100,7 +101,9 @@ function canonical(v: ParamValue, kernel: string): string {
       if (Array.isArray(v)) return `[${v.map((x) => canonical(x, kernel)).join(',')}]`;
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        throw new Error(`kernel '${kernel}': parameters must be plain data (numbers, strings, booleans, arrays, plain objects); got an instance of a class`);
+        throw new Error(
+          `kernel '${kernel}': parameters must be plain data (numbers, strings, booleans, arrays, plain objects); got an instance of a class`,
+        );
       }
       const o = v as { readonly [k: string]: ParamValue };
       return `{${Object.keys(o)

@@ -14,7 +14,7 @@ import { maskedFill } from '../ops/compare.js';
 import { mean } from '../ops/reduce.js';
 import { cat, expand, narrow, permute, reshape, squeeze, transpose, unsqueeze } from '../ops/shape.js';
 import { scaledDotProductAttentionWithWeights, scaledDotProductAttention } from '../ops/sdpa.js';
-import { fmtShape } from '../ops/util.js';
+import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { Linear } from './layers.js';
@@ -225,36 +225,54 @@ export class MultiheadAttention extends Module {
     // re-assemble all head outputs side by side: (N, H, L, hd) -> (N, L, H, hd) -> (N, L, E)
     let o = reshape(permute(out, [0, 2, 1, 3]), [N, L, E]);
     o = this.outProj.forward(o); // (N, L, E)
-    if (!batched) o = squeeze(o, 0); // (L, E)
+    if (!batched)
+      o = squeeze(o, 0); // (L, E)
     else if (!this.batchFirst) o = transpose(o, 0, 1); // (L, N, E)
     return [o, weights];
   }
 
   private checkShapes(query: Tensor, key: Tensor, value: Tensor, kpm: Tensor | null, attnMask: Tensor | null): boolean {
     const qd = query.ndim;
-    if (qd !== 3 && qd !== 2) throw new Error(`${OP}: query should be unbatched 2D or batched 3D tensor but received ${qd}-D query tensor (shape ${fmtShape(query.shape)})`);
+    if (qd !== 3 && qd !== 2)
+      throw new Error(
+        `${OP}: query should be unbatched 2D or batched 3D tensor but received ${qd}-D query tensor (shape ${fmtShape(query.shape)})`,
+      );
     const batched = qd === 3;
     const what = batched ? 'batched (3-D)' : 'unbatched (2-D)';
     if (key.ndim !== qd || value.ndim !== qd) {
-      throw new Error(`${OP}: for ${what} query, expected key and value to be ${qd}-D but found ${key.ndim}-D and ${value.ndim}-D tensors respectively (key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)})`);
+      throw new Error(
+        `${OP}: for ${what} query, expected key and value to be ${qd}-D but found ${key.ndim}-D and ${value.ndim}-D tensors respectively (key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)})`,
+      );
     }
     if (kpm) {
-      if (kpm.ndim !== qd - 1) throw new Error(`${OP}: for ${what} query, expected keyPaddingMask to be null or ${qd - 1}-D but found ${kpm.ndim}-D tensor instead (shape ${fmtShape(kpm.shape)})`);
-      if (kpm.dtype !== 'bool' && kpm.dtype !== query.dtype) throw new Error(`${OP}: only bool and floating types of keyPaddingMask are supported; got ${kpm.dtype} for a ${query.dtype} query`);
+      if (kpm.ndim !== qd - 1)
+        throw new Error(
+          `${OP}: for ${what} query, expected keyPaddingMask to be null or ${qd - 1}-D but found ${kpm.ndim}-D tensor instead (shape ${fmtShape(kpm.shape)})`,
+        );
+      if (kpm.dtype !== 'bool' && kpm.dtype !== query.dtype)
+        throw new Error(`${OP}: only bool and floating types of keyPaddingMask are supported; got ${kpm.dtype} for a ${query.dtype} query`);
     }
     if (attnMask) {
       if (attnMask.ndim !== 2 && attnMask.ndim !== 3) {
-        throw new Error(`${OP}: for ${what} query, expected attnMask to be null, 2-D or 3-D but found ${attnMask.ndim}-D tensor instead (shape ${fmtShape(attnMask.shape)})`);
+        throw new Error(
+          `${OP}: for ${what} query, expected attnMask to be null, 2-D or 3-D but found ${attnMask.ndim}-D tensor instead (shape ${fmtShape(attnMask.shape)})`,
+        );
       }
-      if (attnMask.dtype !== 'bool' && attnMask.dtype !== query.dtype) throw new Error(`${OP}: only bool and floating types of attnMask are supported; got ${attnMask.dtype} for a ${query.dtype} query`);
+      if (attnMask.dtype !== 'bool' && attnMask.dtype !== query.dtype)
+        throw new Error(`${OP}: only bool and floating types of attnMask are supported; got ${attnMask.dtype} for a ${query.dtype} query`);
     }
     const E = query.shape[qd - 1];
-    if (E !== this.embedDim) throw new Error(`${OP}: was expecting embedding dimension of ${this.embedDim}, but got ${E} (query shape ${fmtShape(query.shape)})`);
-    if (key.shape[qd - 1] !== this.kdim) throw new Error(`${OP}: key has ${key.shape[qd - 1]} features but kdim is ${this.kdim} (key shape ${fmtShape(key.shape)})`);
-    if (value.shape[qd - 1] !== this.vdim) throw new Error(`${OP}: value has ${value.shape[qd - 1]} features but vdim is ${this.vdim} (value shape ${fmtShape(value.shape)})`);
+    if (E !== this.embedDim)
+      throw new Error(`${OP}: was expecting embedding dimension of ${this.embedDim}, but got ${E} (query shape ${fmtShape(query.shape)})`);
+    if (key.shape[qd - 1] !== this.kdim)
+      throw new Error(`${OP}: key has ${key.shape[qd - 1]} features but kdim is ${this.kdim} (key shape ${fmtShape(key.shape)})`);
+    if (value.shape[qd - 1] !== this.vdim)
+      throw new Error(`${OP}: value has ${value.shape[qd - 1]} features but vdim is ${this.vdim} (value shape ${fmtShape(value.shape)})`);
     const kLead = key.shape.slice(0, -1).join();
     if (kLead !== value.shape.slice(0, -1).join()) {
-      throw new Error(`${OP}: key shape ${fmtShape(key.shape)} does not match value shape ${fmtShape(value.shape)} (all dims but the last must match)`);
+      throw new Error(
+        `${OP}: key shape ${fmtShape(key.shape)} does not match value shape ${fmtShape(value.shape)} (all dims but the last must match)`,
+      );
     }
     return batched;
   }
@@ -262,7 +280,10 @@ export class MultiheadAttention extends Module {
   private checkBatch(q: Tensor, k: Tensor, _v: Tensor, kpm: Tensor | null): void {
     const [N] = q.shape;
     const [Nk, S] = k.shape;
-    if (Nk !== N) throw new Error(`${OP}: query batch size ${N} does not match key batch size ${Nk} (batch-first shapes query ${fmtShape(q.shape)}, key ${fmtShape(k.shape)})`);
+    if (Nk !== N)
+      throw new Error(
+        `${OP}: query batch size ${N} does not match key batch size ${Nk} (batch-first shapes query ${fmtShape(q.shape)}, key ${fmtShape(k.shape)})`,
+      );
     if (kpm && (kpm.shape[0] !== N || kpm.shape[1] !== S)) {
       throw new Error(`${OP}: expected keyPaddingMask of shape [${N}, ${S}] (batch, source length), but got ${fmtShape(kpm.shape)}`);
     }
@@ -273,7 +294,8 @@ export class MultiheadAttention extends Module {
     if (!m) return null;
     const H = this.numHeads;
     if (m.ndim === 2) {
-      if (m.shape[0] !== L || m.shape[1] !== S) throw new Error(`${OP}: the shape of the 2D attnMask is ${fmtShape(m.shape)}, but should be [${L}, ${S}]`);
+      if (m.shape[0] !== L || m.shape[1] !== S)
+        throw new Error(`${OP}: the shape of the 2D attnMask is ${fmtShape(m.shape)}, but should be [${L}, ${S}]`);
       return reshape(toFloatMask(m, dtype), [1, 1, L, S]);
     }
     if (m.shape[0] !== N * H || m.shape[1] !== L || m.shape[2] !== S) {

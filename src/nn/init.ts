@@ -44,7 +44,8 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
     case 'leaky_relu':
     case 'leakyRelu': {
       const slope = param ?? 0.01;
-      if (typeof slope !== 'number' || !Number.isFinite(slope)) throw new Error(`calculateGain: negative_slope ${String(param)} is not a valid number`);
+      if (typeof slope !== 'number' || !Number.isFinite(slope))
+        throw new Error(`calculateGain: negative_slope ${String(param)} is not a valid number`);
       return Math.sqrt(2 / (1 + slope * slope));
     }
     case 'selu':
@@ -138,7 +139,8 @@ export interface KaimingOptions {
 
 function kaimingStd(fn: string, t: Tensor, opts: KaimingOptions): number {
   const mode = opts.mode ?? 'fan_in';
-  if (!['fan_in', 'fan_out', 'fanIn', 'fanOut'].includes(mode)) throw new Error(`${fn}: mode ${String(mode)} not supported, please use one of fan_in, fan_out`);
+  if (!['fan_in', 'fan_out', 'fanIn', 'fanOut'].includes(mode))
+    throw new Error(`${fn}: mode ${String(mode)} not supported, please use one of fan_in, fan_out`);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t, fn);
   const fan = mode === 'fan_in' || mode === 'fanIn' ? fanIn : fanOut;
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);

@@ -36,7 +36,7 @@ export class Linear extends Module {
     this.outFeatures = checkCount('Linear', 'outFeatures', outFeatures);
     const dtype = checkFloatDType('Linear', opts.dtype);
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype }));
-    this.bias = this.registerParameter('bias', opts.bias ?? true ? zeros([outFeatures], { dtype }) : null);
+    this.bias = this.registerParameter('bias', (opts.bias ?? true) ? zeros([outFeatures], { dtype }) : null);
     this.resetParameters();
   }
 
@@ -65,7 +65,8 @@ export class Dropout extends Module {
 
   constructor(p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: dropout probability has to be between 0 and 1, but got ${String(p)}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+      throw new Error(`Dropout: dropout probability has to be between 0 and 1, but got ${String(p)}`);
     this.p = p;
   }
 
@@ -98,7 +99,9 @@ export class LayerNorm extends Module {
     super();
     const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     if (!Array.isArray(ns) || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(normalizedShape)}`);
+      throw new Error(
+        `LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(normalizedShape)}`,
+      );
     }
     this.normalizedShape = ns;
     this.eps = opts.eps ?? 1e-5;
@@ -106,7 +109,7 @@ export class LayerNorm extends Module {
     const dtype = checkFloatDType('LayerNorm', opts.dtype);
     if (this.elementwiseAffine) {
       this.weight = this.registerParameter('weight', full(ns, 1, { dtype }));
-      this.bias = this.registerParameter('bias', opts.bias ?? true ? zeros(ns, { dtype }) : null);
+      this.bias = this.registerParameter('bias', (opts.bias ?? true) ? zeros(ns, { dtype }) : null);
     } else {
       this.weight = this.registerParameter('weight', null);
       this.bias = this.registerParameter('bias', null);
@@ -159,7 +162,8 @@ export class Embedding extends Module {
 
   /** A frozen (by default) embedding holding `embeddings` (like Embedding.from_pretrained). */
   static fromPretrained(embeddings: Tensor, opts: { freeze?: boolean; paddingIdx?: number | null } = {}): Embedding {
-    if (embeddings.ndim !== 2) throw new Error(`Embedding.fromPretrained: embeddings must be 2-dimensional, got shape ${fmtShape(embeddings.shape)}`);
+    if (embeddings.ndim !== 2)
+      throw new Error(`Embedding.fromPretrained: embeddings must be 2-dimensional, got shape ${fmtShape(embeddings.shape)}`);
     const e = new Embedding(embeddings.shape[0], embeddings.shape[1], { paddingIdx: opts.paddingIdx, dtype: embeddings.dtype });
     e.loadStateDict({ weight: embeddings });
     e.weight.requiresGrad = !(opts.freeze ?? true);
@@ -235,7 +239,8 @@ export class Identity extends Module {
 }
 
 function normIndex(fn: string, i: number, n: number): number {
-  if (!Number.isInteger(i) || i < -n || i >= n) throw new Error(`${fn}: index ${String(i)} is out of range for a container of ${n} modules`);
+  if (!Number.isInteger(i) || i < -n || i >= n)
+    throw new Error(`${fn}: index ${String(i)} is out of range for a container of ${n} modules`);
   return i < 0 ? i + n : i;
 }
 

@@ -22,12 +22,15 @@ export abstract class LRScheduler {
     if (!optimizer || !Array.isArray((optimizer as { paramGroups?: unknown }).paramGroups)) {
       throw new Error(`${name}: expects an optimizer (with paramGroups), got ${optimizer === null ? 'null' : typeof optimizer}`);
     }
-    if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new Error(`${name}: lastEpoch must be an integer >= -1, got ${String(lastEpoch)}`);
+    if (!Number.isInteger(lastEpoch) || lastEpoch < -1)
+      throw new Error(`${name}: lastEpoch must be an integer >= -1, got ${String(lastEpoch)}`);
     this.optimizer = optimizer;
     optimizer.paramGroups.forEach((g, i) => {
       if (lastEpoch === -1) g.initialLr ??= g.lr;
       else if (g.initialLr === undefined) {
-        throw new Error(`${name}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch=${lastEpoch})`);
+        throw new Error(
+          `${name}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer (lastEpoch=${lastEpoch})`,
+        );
       }
     });
     this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr as number);
@@ -73,7 +76,12 @@ export abstract class LRScheduler {
     if (!sd || typeof sd !== 'object') throw new Error(`${this.name}.loadStateDict: expects the object stateDict() returned`);
     const self = this as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(sd)) {
-      if (k === 'optimizer' || typeof self[k] === 'function' || (Array.isArray(self[k]) && (self[k] as unknown[]).some((x) => typeof x === 'function'))) continue;
+      if (
+        k === 'optimizer' ||
+        typeof self[k] === 'function' ||
+        (Array.isArray(self[k]) && (self[k] as unknown[]).some((x) => typeof x === 'function'))
+      )
+        continue;
       self[k] = Array.isArray(v) ? [...v] : v;
     }
   }
@@ -86,7 +94,8 @@ export class StepLR extends LRScheduler {
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
     super('StepLR', optimizer, opts?.lastEpoch ?? -1);
-    if (!opts || !Number.isInteger(opts.stepSize) || opts.stepSize < 1) throw new Error(`StepLR: stepSize must be a positive integer, got ${String(opts?.stepSize)}`);
+    if (!opts || !Number.isInteger(opts.stepSize) || opts.stepSize < 1)
+      throw new Error(`StepLR: stepSize must be a positive integer, got ${String(opts?.stepSize)}`);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
     this.initialStep();
@@ -106,7 +115,8 @@ export class CosineAnnealingLR extends LRScheduler {
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
     super('CosineAnnealingLR', optimizer, opts?.lastEpoch ?? -1);
-    if (!opts || !Number.isInteger(opts.tMax) || opts.tMax < 1) throw new Error(`CosineAnnealingLR: tMax must be a positive integer, got ${String(opts?.tMax)}`);
+    if (!opts || !Number.isInteger(opts.tMax) || opts.tMax < 1)
+      throw new Error(`CosineAnnealingLR: tMax must be a positive integer, got ${String(opts?.tMax)}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
     this.initialStep();
@@ -136,7 +146,11 @@ function pyMod(a: number, b: number): number {
 export class LambdaLR extends LRScheduler {
   private readonly lambdas: ((epoch: number) => number)[];
 
-  constructor(optimizer: Optimizer<ParamGroup>, lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[], opts: { lastEpoch?: number } = {}) {
+  constructor(
+    optimizer: Optimizer<ParamGroup>,
+    lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[],
+    opts: { lastEpoch?: number } = {},
+  ) {
     super('LambdaLR', optimizer, opts.lastEpoch ?? -1);
     const n = optimizer.paramGroups.length;
     if (Array.isArray(lrLambda)) {
@@ -154,7 +168,8 @@ export class LambdaLR extends LRScheduler {
   protected getLr(): number[] {
     return this.baseLrs.map((b, i) => {
       const f = this.lambdas[i](this.lastEpoch);
-      if (typeof f !== 'number' || Number.isNaN(f)) throw new Error(`LambdaLR: lrLambda ${i} returned ${String(f)} at epoch ${this.lastEpoch}, expected a number`);
+      if (typeof f !== 'number' || Number.isNaN(f))
+        throw new Error(`LambdaLR: lrLambda ${i} returned ${String(f)} at epoch ${this.lastEpoch}, expected a number`);
       return b * f;
     });
   }

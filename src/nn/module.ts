@@ -252,11 +252,15 @@ export class Module {
   /** The module at a dotted path ('layers.0.self_attn'); '' is this module. */
   getSubmodule(target: string): Module {
     if (target === '') return this;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- a cursor walking down from this module
     let m: Module = this;
     const walked: string[] = [];
     for (const part of target.split('.')) {
       const next = m._modules.get(part);
-      if (!next) throw new Error(`getSubmodule: ${m._getName()}${walked.length ? ` (at "${walked.join('.')}")` : ''} has no submodule "${part}" (looking up "${target}")`);
+      if (!next)
+        throw new Error(
+          `getSubmodule: ${m._getName()}${walked.length ? ` (at "${walked.join('.')}")` : ''} has no submodule "${part}" (looking up "${target}")`,
+        );
       walked.push(part);
       m = next;
     }
@@ -389,7 +393,8 @@ export class Module {
    */
   loadStateDict(dict: StateDict, opts: { strict?: boolean } = {}): LoadStateDictResult {
     const strict = opts.strict ?? true;
-    if (dict === null || typeof dict !== 'object') throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describe(dict)}`);
+    if (dict === null || typeof dict !== 'object')
+      throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describe(dict)}`);
     const own = this.stateDict({ keepVars: true });
     const missingKeys: string[] = [];
     const mismatches: string[] = [];
@@ -405,7 +410,9 @@ export class Module {
         continue;
       }
       if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i])) {
-        mismatches.push(`size mismatch for ${key}: copying a param with shape ${fmtShape(src.shape)} from checkpoint, the shape in current model is ${fmtShape(target.shape)}.`);
+        mismatches.push(
+          `size mismatch for ${key}: copying a param with shape ${fmtShape(src.shape)} from checkpoint, the shape in current model is ${fmtShape(target.shape)}.`,
+        );
         continue;
       }
       copies.push([target, src]);

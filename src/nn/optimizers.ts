@@ -21,7 +21,6 @@ import { mapKernel } from '../ops/map.js';
 import { fmtShape } from '../helpers/shape.js';
 import { Module } from './module.js';
 
-
 export interface ParamGroup {
   params: Tensor[];
   lr: number;
@@ -107,14 +106,17 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   constructor(params: ParamsInput<G>, defaults: Omit<G, 'params'>) {
     this.defaults = defaults;
     if (params instanceof Tensor) {
-      throw new Error(`${this.name}: params argument given to the optimizer should be an iterable of Tensors or of parameter groups, but got a Tensor`);
+      throw new Error(
+        `${this.name}: params argument given to the optimizer should be an iterable of Tensors or of parameter groups, but got a Tensor`,
+      );
     }
     if (params === null || params === undefined || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new Error(`${this.name}: params must be an iterable of Tensors or an array of parameter groups, got ${describe(params)}`);
     }
     const list = [...(params as Iterable<unknown>)];
     if (list.length === 0) throw new Error(`${this.name}: optimizer got an empty parameter list`);
-    const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<G>] : (list as ParamGroupInput<G>[]);
+    const groups =
+      list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<G>] : (list as ParamGroupInput<G>[]);
     for (const g of groups) this.addParamGroup(g);
   }
 
@@ -134,9 +136,14 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new Error(`${this.name}: ${where}: params[${i}] is ${describe(p)}, not a Tensor`);
       if (p.dtype !== 'float32' && p.dtype !== 'float64') {
-        throw new Error(`${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) is ${p.dtype}; only floating point tensors can be optimized`);
+        throw new Error(
+          `${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) is ${p.dtype}; only floating point tensors can be optimized`,
+        );
       }
-      if (!p.isLeaf) throw new Error(`${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) is not a leaf; can't optimize a non-leaf Tensor`);
+      if (!p.isLeaf)
+        throw new Error(
+          `${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) is not a leaf; can't optimize a non-leaf Tensor`,
+        );
     });
     if (new Set(params).size !== params.length) {
       throw new Error(`${this.name}: ${where} contains the same parameter more than once`);
@@ -176,7 +183,9 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
             const g = p._gradInternal();
             if (!g) continue;
             if (g.dtype !== p.dtype || g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
-              throw new Error(`${this.name}.step: the gradient (shape ${fmtShape(g.shape)}, ${g.dtype}) does not match its parameter (shape ${fmtShape(p.shape)}, ${p.dtype})`);
+              throw new Error(
+                `${this.name}.step: the gradient (shape ${fmtShape(g.shape)}, ${g.dtype}) does not match its parameter (shape ${fmtShape(p.shape)}, ${p.dtype})`,
+              );
             }
             let st = this.state.get(p);
             if (!st) {
@@ -225,13 +234,17 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
       throw new Error(`${fn}: expects { state, param_groups } as returned by stateDict()`);
     }
     if (sd.param_groups.length !== this.paramGroups.length) {
-      throw new Error(`${fn}: loaded state dict has ${sd.param_groups.length} parameter groups but the optimizer has ${this.paramGroups.length}`);
+      throw new Error(
+        `${fn}: loaded state dict has ${sd.param_groups.length} parameter groups but the optimizer has ${this.paramGroups.length}`,
+      );
     }
     const byId = new Map<number, Tensor>();
     sd.param_groups.forEach((sg, i) => {
       const g = this.paramGroups[i];
       if (!Array.isArray(sg.params) || sg.params.length !== g.params.length) {
-        throw new Error(`${fn}: loaded state dict contains a parameter group (${i}) of ${sg.params?.length} parameters that doesn't match the size of optimizer's group (${g.params.length})`);
+        throw new Error(
+          `${fn}: loaded state dict contains a parameter group (${i}) of ${sg.params?.length} parameters that doesn't match the size of optimizer's group (${g.params.length})`,
+        );
       }
       sg.params.forEach((id, j) => byId.set(id, g.params[j]));
     });
@@ -243,7 +256,9 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
       for (const [k, v] of Object.entries(st)) {
         if (v instanceof Tensor) {
           if (k !== 'step' && (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i]))) {
-            throw new Error(`${fn}: state '${k}' of parameter ${id} has shape ${fmtShape(v.shape)} but the parameter has shape ${fmtShape(p.shape)}`);
+            throw new Error(
+              `${fn}: state '${k}' of parameter ${id} has shape ${fmtShape(v.shape)} but the parameter has shape ${fmtShape(p.shape)}`,
+            );
           }
           copy[k] = k === 'step' ? v.item() : noGrad(() => (v.dtype === p.dtype ? v.clone() : v.to(p.dtype)));
         } else if (typeof v === 'number') {
@@ -303,7 +318,9 @@ export class SGD extends Optimizer<SGDGroup> {
     checkNum('SGD', where, 'dampening value', g.dampening, () => true, 'a number');
     checkNum('SGD', where, 'weight_decay value', g.weightDecay, (x) => x >= 0, 'must be >= 0');
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new Error(`SGD: ${where}: Nesterov momentum requires a momentum and zero dampening (momentum=${g.momentum}, dampening=${g.dampening})`);
+      throw new Error(
+        `SGD: ${where}: Nesterov momentum requires a momentum and zero dampening (momentum=${g.momentum}, dampening=${g.dampening})`,
+      );
     }
   }
 
@@ -325,12 +342,29 @@ export class SGD extends Optimizer<SGDGroup> {
       buf = mapKernel('sgd.buf0', 'gg', base.slice(0, 3), p.shape, p.dtype, { pre: gg });
       st.momentum_buffer = buf;
     } else {
-      const nb = mapKernel('sgd.buf', 'buf * mom + d1 * gg', [...base.slice(0, 3), ['buf', buf], ['mom', mom], ['d1', s(1 - group.dampening)]], p.shape, p.dtype, { pre: gg });
+      const nb = mapKernel(
+        'sgd.buf',
+        'buf * mom + d1 * gg',
+        [...base.slice(0, 3), ['buf', buf], ['mom', mom], ['d1', s(1 - group.dampening)]],
+        p.shape,
+        p.dtype,
+        { pre: gg },
+      );
       assignFrom(buf, nb, 'SGD.step');
     }
     const expr = group.nesterov ? 'p - lr * (gg + mom * buf)' : 'p - lr * buf';
-    const ins: [string, Tensor][] = group.nesterov ? [...base, ['buf', buf], ['mom', mom]] : [['p', p], ['buf', buf], ['lr', s(group.lr)]];
-    assignFrom(p, mapKernel(group.nesterov ? 'sgd.pn' : 'sgd.pm', expr, ins, p.shape, p.dtype, group.nesterov ? { pre: gg } : {}), 'SGD.step');
+    const ins: [string, Tensor][] = group.nesterov
+      ? [...base, ['buf', buf], ['mom', mom]]
+      : [
+          ['p', p],
+          ['buf', buf],
+          ['lr', s(group.lr)],
+        ];
+    assignFrom(
+      p,
+      mapKernel(group.nesterov ? 'sgd.pn' : 'sgd.pm', expr, ins, p.shape, p.dtype, group.nesterov ? { pre: gg } : {}),
+      'SGD.step',
+    );
   }
 }
 
@@ -353,7 +387,8 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     const n = this.name;
     checkNum(n, where, 'learning rate', g.lr, (x) => x >= 0, 'must be >= 0');
     checkNum(n, where, 'epsilon value', g.eps, (x) => x >= 0, 'must be >= 0');
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new Error(`${n}: ${where}: betas must be a pair [beta1, beta2], got ${JSON.stringify(g.betas)}`);
+    if (!Array.isArray(g.betas) || g.betas.length !== 2)
+      throw new Error(`${n}: ${where}: betas must be a pair [beta1, beta2], got ${JSON.stringify(g.betas)}`);
     checkNum(n, where, 'beta parameter at index 0', g.betas[0], (x) => x >= 0 && x < 1, 'must be in [0, 1)');
     checkNum(n, where, 'beta parameter at index 1', g.betas[1], (x) => x >= 0 && x < 1, 'must be in [0, 1)');
     checkNum(n, where, 'weight_decay value', g.weightDecay, (x) => x >= 0, 'must be >= 0');
@@ -374,13 +409,42 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     const sign = group.maximize ? '-g' : 'g';
     const l2 = !this.decoupled && group.weightDecay !== 0;
     const gg = `const gg = ${sign}${l2 ? ' + wd * p' : ''};`;
-    const gIns: [string, Tensor][] = [['g', grad], ...(l2 ? ([['p', p], ['wd', s(group.weightDecay)]] as [string, Tensor][]) : [])];
-    assignFrom(m, mapKernel('adam.m', 'm + (gg - m) * c1', [['m', m], ...gIns, ['c1', s(1 - b1)]], p.shape, p.dtype, { pre: gg }), `${this.name}.step`);
-    assignFrom(v, mapKernel('adam.v', 'v * b2 + gg * gg * c2', [['v', v], ...gIns, ['b2', s(b2)], ['c2', s(1 - b2)]], p.shape, p.dtype, { pre: gg }), `${this.name}.step`);
+    const gIns: [string, Tensor][] = [
+      ['g', grad],
+      ...(l2
+        ? ([
+            ['p', p],
+            ['wd', s(group.weightDecay)],
+          ] as [string, Tensor][])
+        : []),
+    ];
+    assignFrom(
+      m,
+      mapKernel('adam.m', 'm + (gg - m) * c1', [['m', m], ...gIns, ['c1', s(1 - b1)]], p.shape, p.dtype, { pre: gg }),
+      `${this.name}.step`,
+    );
+    assignFrom(
+      v,
+      mapKernel('adam.v', 'v * b2 + gg * gg * c2', [['v', v], ...gIns, ['b2', s(b2)], ['c2', s(1 - b2)]], p.shape, p.dtype, { pre: gg }),
+      `${this.name}.step`,
+    );
     let vhat = v;
     if (group.amsgrad) {
       const vmax = st.max_exp_avg_sq as Tensor;
-      assignFrom(vmax, mapKernel('adam.vmax', '(a >= b ? a : b)', [['a', vmax], ['b', v]], p.shape, p.dtype), `${this.name}.step`);
+      assignFrom(
+        vmax,
+        mapKernel(
+          'adam.vmax',
+          '(a >= b ? a : b)',
+          [
+            ['a', vmax],
+            ['b', v],
+          ],
+          p.shape,
+          p.dtype,
+        ),
+        `${this.name}.step`,
+      );
       vhat = vmax;
     }
     const bc1 = 1 - b1 ** step;
@@ -463,7 +527,8 @@ export function flattenOptimizerState(sd: OptimizerStateDict): { tensors: Record
 /** The inverse of flattenOptimizerState (extra tensors, e.g. model weights in the same file, are ignored). */
 export function unflattenOptimizerState(tensors: Record<string, Tensor>, metadata: Record<string, string>): OptimizerStateDict {
   const raw = metadata?.optimizer;
-  if (typeof raw !== 'string') throw new Error(`unflattenOptimizerState: metadata has no 'optimizer' entry (keys: ${JSON.stringify(Object.keys(metadata ?? {}))})`);
+  if (typeof raw !== 'string')
+    throw new Error(`unflattenOptimizerState: metadata has no 'optimizer' entry (keys: ${JSON.stringify(Object.keys(metadata ?? {}))})`);
   let parsed: { param_groups: OptimizerStateDict['param_groups']; state: Record<string, Record<string, number>> };
   try {
     parsed = JSON.parse(raw);

@@ -31,9 +31,37 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-const BYTES: Record<SafetensorsDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
+const BYTES: Record<SafetensorsDType, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+};
 /** The reference implementation's dtype order (its enum order); writing sorts by it, largest first. */
-const RANK: Record<SafetensorsDType, number> = { BOOL: 0, U8: 4, I8: 5, I16: 9, U16: 10, F16: 11, BF16: 12, I32: 13, U32: 14, F32: 15, F64: 16, I64: 17, U64: 18 };
+const RANK: Record<SafetensorsDType, number> = {
+  BOOL: 0,
+  U8: 4,
+  I8: 5,
+  I16: 9,
+  U16: 10,
+  F16: 11,
+  BF16: 12,
+  I32: 13,
+  U32: 14,
+  F32: 15,
+  F64: 16,
+  I64: 17,
+  U64: 18,
+};
 const TO_ST: Record<DType, SafetensorsDType> = { float32: 'F32', float64: 'F64', int32: 'I32', bool: 'BOOL' };
 const MAX_HEADER = 100_000_000;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -62,10 +90,12 @@ function littleEndianBytes(data: Float32Array | Float64Array | Int32Array | Uint
 /** Serializes tensors (and optional string metadata) to the safetensors format. */
 export function serializeSafetensors(dict: Record<string, Tensor>, metadata?: Record<string, string> | null): Uint8Array {
   const fn = 'serializeSafetensors';
-  if (dict === null || typeof dict !== 'object' || dict instanceof Tensor) fail(fn, `expects a Record<string, Tensor>, got ${dict instanceof Tensor ? 'a Tensor' : String(dict)}`);
+  if (dict === null || typeof dict !== 'object' || dict instanceof Tensor)
+    fail(fn, `expects a Record<string, Tensor>, got ${dict instanceof Tensor ? 'a Tensor' : String(dict)}`);
   if (metadata != null) {
     if (typeof metadata !== 'object') fail(fn, `metadata must be a Record<string, string>, got ${typeof metadata}`);
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(fn, `metadata value for "${k}" must be a string, got ${typeof v}`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') fail(fn, `metadata value for "${k}" must be a string, got ${typeof v}`);
   }
   const items = Object.entries(dict).map(([name, t]) => {
     if (name === '__metadata__') fail(fn, `"__metadata__" is reserved and cannot be a tensor name`);
@@ -106,9 +136,11 @@ export function serializeSafetensors(dict: Record<string, Tensor>, metadata?: Re
 
 function asBytes(fn: string, bytes: Uint8Array | ArrayBuffer): Uint8Array {
   // Node's Buffer is a Uint8Array whose slice() shares memory: always work on a plain Uint8Array view.
-  if (bytes instanceof Uint8Array) return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes instanceof Uint8Array)
+    return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array((bytes as ArrayBufferView).buffer, (bytes as ArrayBufferView).byteOffset, (bytes as ArrayBufferView).byteLength);
+  if (ArrayBuffer.isView(bytes))
+    return new Uint8Array((bytes as ArrayBufferView).buffer, (bytes as ArrayBufferView).byteOffset, (bytes as ArrayBufferView).byteLength);
   return fail(fn, `expects a Uint8Array or ArrayBuffer, got ${bytes === null ? 'null' : typeof bytes}`);
 }
 
@@ -124,7 +156,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array | ArrayBuffer, fn = 'pa
   const lo = view.getUint32(0, true);
   const hi = view.getUint32(4, true);
   const n = hi * 4294967296 + lo;
-  if (n > MAX_HEADER) fail(fn, `header length ${n} is larger than the ${MAX_HEADER}-byte limit (the data is probably not a safetensors file)`);
+  if (n > MAX_HEADER)
+    fail(fn, `header length ${n} is larger than the ${MAX_HEADER}-byte limit (the data is probably not a safetensors file)`);
   if (8 + n > b.length) fail(fn, `header length ${n} runs past the end of the data (${b.length} bytes)`);
   if (n < 2) fail(fn, `header length ${n} is too small for a JSON object`);
   let text: string;
@@ -153,11 +186,14 @@ export function parseSafetensorsHeader(bytes: Uint8Array | ArrayBuffer, fn = 'pa
       }
       continue;
     }
-    if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(fn, `tensor "${name}": its header entry must be an object with dtype, shape and data_offsets`);
+    if (info === null || typeof info !== 'object' || Array.isArray(info))
+      fail(fn, `tensor "${name}": its header entry must be an object with dtype, shape and data_offsets`);
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in BYTES)) fail(fn, `tensor "${name}": unsupported dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}`);
+    if (typeof dtype !== 'string' || !(dtype in BYTES))
+      fail(fn, `tensor "${name}": unsupported dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}`);
     if (!isIntList(shape)) fail(fn, `tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-    if (!isIntList(offs) || offs.length !== 2) fail(fn, `tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
+    if (!isIntList(offs) || offs.length !== 2)
+      fail(fn, `tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
     entries[name] = { dtype: dtype as SafetensorsDType, shape: [...shape], dataOffsets: [offs[0], offs[1]] };
   }
   const dataLen = b.length - 8 - n;
@@ -167,15 +203,24 @@ export function parseSafetensorsHeader(bytes: Uint8Array | ArrayBuffer, fn = 'pa
     const [s, t] = e.dataOffsets;
     if (t < s) fail(fn, `tensor "${name}": data_offsets [${s}, ${t}] end before they begin`);
     if (s !== expect) {
-      fail(fn, `tensor "${name}": data_offsets [${s}, ${t}] ${s > expect ? `leave a gap after byte ${expect}` : `overlap the previous tensor (which ends at byte ${expect})`} of the data`);
+      fail(
+        fn,
+        `tensor "${name}": data_offsets [${s}, ${t}] ${s > expect ? `leave a gap after byte ${expect}` : `overlap the previous tensor (which ends at byte ${expect})`} of the data`,
+      );
     }
-    if (t > dataLen) fail(fn, `tensor "${name}": data_offsets [${s}, ${t}] run past the end of the data (${dataLen} bytes after the header)`);
+    if (t > dataLen)
+      fail(fn, `tensor "${name}": data_offsets [${s}, ${t}] run past the end of the data (${dataLen} bytes after the header)`);
     const numel = e.shape.reduce((a, d) => a * d, 1);
     const need = numel * BYTES[e.dtype];
-    if (t - s !== need) fail(fn, `tensor "${name}" (${e.dtype}, shape ${fmtShape(e.shape)}) needs ${need} bytes but data_offsets [${s}, ${t}] span ${t - s}`);
+    if (t - s !== need)
+      fail(fn, `tensor "${name}" (${e.dtype}, shape ${fmtShape(e.shape)}) needs ${need} bytes but data_offsets [${s}, ${t}] span ${t - s}`);
     expect = t;
   }
-  if (expect !== dataLen) fail(fn, `the tensors cover ${expect} bytes of data but ${dataLen} bytes follow the header (the file is truncated or has trailing bytes)`);
+  if (expect !== dataLen)
+    fail(
+      fn,
+      `the tensors cover ${expect} bytes of data but ${dataLen} bytes follow the header (the file is truncated or has trailing bytes)`,
+    );
   return { metadata, entries, dataStart: 8 + n };
 }
 
@@ -230,7 +275,8 @@ function decode(fn: string, name: string, e: SafetensorsEntry, raw: Uint8Array):
       for (let i = 0; i < numel; i++) {
         const v = read(i * w);
         const x = typeof v === 'bigint' ? (v > 2147483647n || v < -2147483648n ? NaN : Number(v)) : v;
-        if (!(x >= -2147483648 && x <= 2147483647)) fail(fn, `tensor "${name}" (${e.dtype}, shape ${fmtShape(e.shape)}): element ${i} (${String(v)}) does not fit in int32`);
+        if (!(x >= -2147483648 && x <= 2147483647))
+          fail(fn, `tensor "${name}" (${e.dtype}, shape ${fmtShape(e.shape)}): element ${i} (${String(v)}) does not fit in int32`);
         out[i] = x;
       }
       values = out;
@@ -254,11 +300,17 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string
 }
 
 /** Parses tensors and the __metadata__ map. */
-export function parseSafetensorsWithMetadata(bytes: Uint8Array | ArrayBuffer): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function parseSafetensorsWithMetadata(bytes: Uint8Array | ArrayBuffer): {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+} {
   return parseWithMetadata(bytes, 'parseSafetensorsWithMetadata');
 }
 
-function parseWithMetadata(bytes: Uint8Array | ArrayBuffer, fn: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+function parseWithMetadata(
+  bytes: Uint8Array | ArrayBuffer,
+  fn: string,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const b = asBytes(fn, bytes);
   const h = parseSafetensorsHeader(b, fn);
   const tensors: Record<string, Tensor> = {};
@@ -277,7 +329,9 @@ async function nodeModule<M>(fn: string, name: string): Promise<M> {
   try {
     return (await import(/* @vite-ignore */ spec)) as M;
   } catch (e) {
-    throw new Error(`${fn}: needs Node's ${name} module, which is not available here (${(e as Error).message}); in a browser use serializeSafetensors/parseSafetensors on bytes`);
+    throw new Error(
+      `${fn}: needs Node's ${name} module, which is not available here (${(e as Error).message}); in a browser use serializeSafetensors/parseSafetensors on bytes`,
+    );
   }
 }
 
@@ -354,7 +408,8 @@ async function writeFileAtomic(fn: string, path: string, bytes: Uint8Array): Pro
  * previous file intact (see writeFileAtomic above).
  */
 export async function saveSafetensors(dict: Record<string, Tensor>, path: string, metadata?: Record<string, string> | null): Promise<void> {
-  if (typeof path !== 'string' || path === '') throw new Error(`saveSafetensors: path must be a non-empty string, got ${JSON.stringify(path)}`);
+  if (typeof path !== 'string' || path === '')
+    throw new Error(`saveSafetensors: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const bytes = serializeSafetensors(dict, metadata);
   await writeFileAtomic('saveSafetensors', path, bytes);
 }
@@ -365,8 +420,11 @@ export async function loadSafetensors(path: string): Promise<Record<string, Tens
 }
 
 /** Reads a .safetensors file into tensors and its __metadata__ (Node only). */
-export async function loadSafetensorsWithMetadata(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
-  if (typeof path !== 'string' || path === '') throw new Error(`loadSafetensors: path must be a non-empty string, got ${JSON.stringify(path)}`);
+export async function loadSafetensorsWithMetadata(
+  path: string,
+): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  if (typeof path !== 'string' || path === '')
+    throw new Error(`loadSafetensors: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const fs = await nodeFs('loadSafetensors');
   let data: Uint8Array;
   try {

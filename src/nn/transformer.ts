@@ -65,7 +65,12 @@ function copyOf<M extends Module>(from: Module, fresh: M): M {
 }
 
 /** The position-wise block both layers share: out(linear2(dropout(act(linear1(x))))). */
-function feedForward(l: { linear1: Linear; dropout: Dropout; linear2: Linear }, act: (x: Tensor) => Tensor, x: Tensor, out: Dropout): Tensor {
+function feedForward(
+  l: { linear1: Linear; dropout: Dropout; linear2: Linear },
+  act: (x: Tensor) => Tensor,
+  x: Tensor,
+  out: Dropout,
+): Tensor {
   return out.forward(l.linear2.forward(l.dropout.forward(act(l.linear1.forward(x)))));
 }
 
@@ -91,7 +96,10 @@ export class TransformerEncoderLayer extends Module {
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
     super();
     const c = (this.config = resolve(dModel, nhead, opts));
-    this.selfAttn = this.registerModule('self_attn', new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype }));
+    this.selfAttn = this.registerModule(
+      'self_attn',
+      new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype }),
+    );
     this.linear1 = this.registerModule('linear1', new Linear(dModel, c.dimFeedforward, { bias: c.bias, dtype: c.dtype }));
     this.dropout = this.registerModule('dropout', new Dropout(c.dropout));
     this.linear2 = this.registerModule('linear2', new Linear(c.dimFeedforward, dModel, { bias: c.bias, dtype: c.dtype }));
@@ -103,10 +111,16 @@ export class TransformerEncoderLayer extends Module {
   }
 
   override forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
-    if (src.ndim !== 2 && src.ndim !== 3) throw new Error(`TransformerEncoderLayer: src must be 2-D (unbatched) or 3-D, got shape ${fmtShape(src.shape)}`);
+    if (src.ndim !== 2 && src.ndim !== 3)
+      throw new Error(`TransformerEncoderLayer: src must be 2-D (unbatched) or 3-D, got shape ${fmtShape(src.shape)}`);
     const sa = (x: Tensor): Tensor =>
       this.dropout1.forward(
-        this.selfAttn.forward(x, x, x, { attnMask: opts.srcMask ?? null, keyPaddingMask: opts.srcKeyPaddingMask ?? null, needWeights: false, isCausal: opts.isCausal ?? false })[0],
+        this.selfAttn.forward(x, x, x, {
+          attnMask: opts.srcMask ?? null,
+          keyPaddingMask: opts.srcKeyPaddingMask ?? null,
+          needWeights: false,
+          isCausal: opts.isCausal ?? false,
+        })[0],
       );
     const ff = (x: Tensor): Tensor => feedForward(this, this.act, x, this.dropout2);
     let x = src;
@@ -153,7 +167,8 @@ export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
 
   override forward(src: Tensor, opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
     let x = src;
-    for (const layer of this.layers) x = layer.forward(x, { srcMask: opts.mask ?? null, srcKeyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal });
+    for (const layer of this.layers)
+      x = layer.forward(x, { srcMask: opts.mask ?? null, srcKeyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal });
     return this.finish(x);
   }
 }
@@ -204,10 +219,22 @@ export class TransformerDecoderLayer extends Module {
 
   override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
     const sa = (x: Tensor): Tensor =>
-      this.dropout1.forward(this.selfAttn.forward(x, x, x, { attnMask: o.tgtMask ?? null, keyPaddingMask: o.tgtKeyPaddingMask ?? null, needWeights: false, isCausal: o.tgtIsCausal ?? false })[0]);
+      this.dropout1.forward(
+        this.selfAttn.forward(x, x, x, {
+          attnMask: o.tgtMask ?? null,
+          keyPaddingMask: o.tgtKeyPaddingMask ?? null,
+          needWeights: false,
+          isCausal: o.tgtIsCausal ?? false,
+        })[0],
+      );
     const mha = (x: Tensor): Tensor =>
       this.dropout2.forward(
-        this.multiheadAttn.forward(x, memory, memory, { attnMask: o.memoryMask ?? null, keyPaddingMask: o.memoryKeyPaddingMask ?? null, needWeights: false, isCausal: o.memoryIsCausal ?? false })[0],
+        this.multiheadAttn.forward(x, memory, memory, {
+          attnMask: o.memoryMask ?? null,
+          keyPaddingMask: o.memoryKeyPaddingMask ?? null,
+          needWeights: false,
+          isCausal: o.memoryIsCausal ?? false,
+        })[0],
       );
     const ff = (x: Tensor): Tensor => feedForward(this, this.act, x, this.dropout3);
     let x = tgt;

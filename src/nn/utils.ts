@@ -6,8 +6,16 @@ import { full } from '../ops/creation.js';
 import { fmtShape } from '../helpers/shape.js';
 
 function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
-  const list = parameters instanceof Tensor ? [parameters] : parameters && typeof (parameters as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...parameters] : null;
-  if (!list) throw new Error(`${fn}: parameters must be a Tensor or an iterable of Tensors, got ${parameters === null ? 'null' : typeof parameters}`);
+  const list =
+    parameters instanceof Tensor
+      ? [parameters]
+      : parameters && typeof (parameters as Iterable<Tensor>)[Symbol.iterator] === 'function'
+        ? [...parameters]
+        : null;
+  if (!list)
+    throw new Error(
+      `${fn}: parameters must be a Tensor or an iterable of Tensors, got ${parameters === null ? 'null' : typeof parameters}`,
+    );
   const grads: Tensor[] = [];
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new Error(`${fn}: parameters[${i}] is not a Tensor`);
@@ -61,13 +69,25 @@ const CLIP_OPTS = new Set(['errorIfNonfinite']);
  * `errorIfNonfinite: true` a NaN or infinite total throws instead, and no gradient is touched.
  * Returns the total norm before clipping.
  */
-export function clipGradNorm(parameters: Tensor | Iterable<Tensor>, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): number {
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new Error(`clipGradNorm: maxNorm must be a number, got ${String(maxNorm)}`);
-  if (typeof normType !== 'number' || !(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`clipGradNorm: options must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
-  for (const k of Object.keys(opts)) if (!CLIP_OPTS.has(k)) throw new Error(`clipGradNorm: unknown option "${k}" (known: ${[...CLIP_OPTS].join(', ')})`);
+export function clipGradNorm(
+  parameters: Tensor | Iterable<Tensor>,
+  maxNorm: number,
+  normType = 2,
+  opts: { errorIfNonfinite?: boolean } = {},
+): number {
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
+    throw new Error(`clipGradNorm: maxNorm must be a number, got ${String(maxNorm)}`);
+  if (typeof normType !== 'number' || !(normType > 0))
+    throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(
+      `clipGradNorm: options must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`,
+    );
+  for (const k of Object.keys(opts))
+    if (!CLIP_OPTS.has(k)) throw new Error(`clipGradNorm: unknown option "${k}" (known: ${[...CLIP_OPTS].join(', ')})`);
   const errorIfNonfinite = opts.errorIfNonfinite ?? false;
-  if (typeof errorIfNonfinite !== 'boolean') throw new Error(`clipGradNorm: errorIfNonfinite must be a boolean, got ${String(errorIfNonfinite)}`);
+  if (typeof errorIfNonfinite !== 'boolean')
+    throw new Error(`clipGradNorm: errorIfNonfinite must be a boolean, got ${String(errorIfNonfinite)}`);
   const grads = gradsOf('clipGradNorm', parameters);
   if (grads.length === 0) return 0;
   // PyTorch stacks the per-gradient norms (promoting to float64 if any gradient is float64) and takes
@@ -106,7 +126,8 @@ export function clipGradNorm(parameters: Tensor | Iterable<Tensor>, maxNorm: num
 
 /** Clamps every gradient of `parameters` into [-clipValue, clipValue] in place. */
 export function clipGradValue(parameters: Tensor | Iterable<Tensor>, clipValue: number): void {
-  if (typeof clipValue !== 'number' || !(clipValue >= 0)) throw new Error(`clipGradValue: clipValue must be a non-negative number, got ${String(clipValue)}`);
+  if (typeof clipValue !== 'number' || !(clipValue >= 0))
+    throw new Error(`clipGradValue: clipValue must be a non-negative number, got ${String(clipValue)}`);
   noGrad(() => {
     for (const g of gradsOf('clipGradValue', parameters)) {
       const hi = full([], clipValue, { dtype: g.dtype });

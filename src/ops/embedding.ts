@@ -23,14 +23,17 @@ const embeddingForward = declareKernel({
 });
 
 export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
-  if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D (numEmbeddings, embeddingDim), got shape ${fmtShape(weight.shape)}`);
-  if (!isFloat(weight.dtype)) throw new Error(`embedding: weight must be floating point, got ${weight.dtype} (shape ${fmtShape(weight.shape)})`);
+  if (weight.ndim !== 2)
+    throw new Error(`embedding: weight must be 2-D (numEmbeddings, embeddingDim), got shape ${fmtShape(weight.shape)}`);
+  if (!isFloat(weight.dtype))
+    throw new Error(`embedding: weight must be floating point, got ${weight.dtype} (shape ${fmtShape(weight.shape)})`);
   const [V, D] = weight.shape;
   checkIndex('embedding', input, V, `an embedding table of shape ${fmtShape(weight.shape)}`);
   let pad = -1;
   if (paddingIdx != null) {
     pad = paddingIdx < 0 ? paddingIdx + V : paddingIdx;
-    if (!Number.isInteger(pad) || pad < 0 || pad >= V) throw new Error(`embedding: paddingIdx ${paddingIdx} is out of range for ${V} embeddings (weight shape ${fmtShape(weight.shape)})`);
+    if (!Number.isInteger(pad) || pad < 0 || pad >= V)
+      throw new Error(`embedding: paddingIdx ${paddingIdx} is out of range for ${V} embeddings (weight shape ${fmtShape(weight.shape)})`);
   }
   const L = input.numel;
   const precision = weight.dtype === 'float64' ? 'float64' : 'float32';

@@ -21,7 +21,7 @@ const statsKernel = declareKernel({
   name: 'layerNorm.stats',
   inputs: ['a'],
   body: (p: { D: number; eps: number }) => [
-    '// thread 2r gives row r\'s mean, thread 2r+1 its 1/std',
+    "// thread 2r gives row r's mean, thread 2r+1 its 1/std",
     `const r = ${floorDiv('i', 2)};`,
     'const w = i - r * 2;',
     `const base = r * ${p.D};`,
@@ -217,7 +217,10 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
     throw new Error(`layerNorm: input of shape ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(ns)}`);
   }
   const named: [string, Tensor][] = [['input', x]];
-  for (const [n, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [n, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t == null) continue;
     if (!sameShape(t.shape, ns)) throw new Error(`layerNorm: ${n} has shape ${fmtShape(t.shape)} but normalizedShape is ${fmtShape(ns)}`);
     named.push([n, t]);

@@ -36,10 +36,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D (outFeatures, inFeatures), got shape ${fmtShape(weight.shape)}`);
   const [O, I] = weight.shape;
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== I) {
-    throw new Error(`linear: input has ${x.ndim ? x.shape[x.ndim - 1] : 0} features (shape ${fmtShape(x.shape)}) but weight expects ${I} (shape ${fmtShape(weight.shape)})`);
+    throw new Error(
+      `linear: input has ${x.ndim ? x.shape[x.ndim - 1] : 0} features (shape ${fmtShape(x.shape)}) but weight expects ${I} (shape ${fmtShape(weight.shape)})`,
+    );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new Error(`linear: bias must have shape [${O}], got ${fmtShape(bias.shape)}`);
-  for (const [n, t] of [['input', x], ['weight', weight], ['bias', bias]] as const) {
+  for (const [n, t] of [
+    ['input', x],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && (!isFloat(t.dtype) || t.dtype !== weight.dtype)) {
       throw new Error(`linear: ${n} is ${t.dtype} but weight is ${weight.dtype}; input, weight and bias must share one floating dtype`);
     }

@@ -50,15 +50,19 @@ const KNOWN_OPTIONS = ['weight', 'ignoreIndex', 'labelSmoothing', 'reduction'];
 function checkOptions(op: string, opts: unknown): CrossEntropyOptions {
   if (opts === undefined || opts === null) return {};
   if (opts instanceof Tensor) {
-    throw new Error(`${op}: the third argument is an options object; pass class weights as { weight } (got a Tensor of shape ${fmtShape(opts.shape)})`);
+    throw new Error(
+      `${op}: the third argument is an options object; pass class weights as { weight } (got a Tensor of shape ${fmtShape(opts.shape)})`,
+    );
   }
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${op}: options must be an object, got ${Array.isArray(opts) ? 'an array' : typeof opts}`);
+  if (typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`${op}: options must be an object, got ${Array.isArray(opts) ? 'an array' : typeof opts}`);
   for (const key of Object.keys(opts)) {
     if (KNOWN_OPTIONS.includes(key)) continue;
     const camel = key.replace(/_+([a-zA-Z])/g, (_, ch: string) => ch.toUpperCase());
     let hint = '';
     if (camel !== key && KNOWN_OPTIONS.includes(camel)) hint = `; did you mean '${camel}'?`;
-    else if (key === 'size_average' || key === 'sizeAverage' || key === 'reduce') hint = `; PyTorch's deprecated '${key}' is not supported, use reduction: 'mean' | 'sum' | 'none'`;
+    else if (key === 'size_average' || key === 'sizeAverage' || key === 'reduce')
+      hint = `; PyTorch's deprecated '${key}' is not supported, use reduction: 'mean' | 'sum' | 'none'`;
     throw new Error(`${op}: unknown option '${key}'${hint} (options are ${KNOWN_OPTIONS.join(', ')})`);
   }
   return opts as CrossEntropyOptions;
@@ -99,19 +103,25 @@ function parseOptions(op: string, input: Tensor, rawOpts: unknown): Parsed {
 /** Checks the target's dtype and shape against the input's; returns the per-sample output shape. */
 function checkTarget(op: string, input: Tensor, target: Tensor): number[] {
   if (!(target instanceof Tensor)) throw new Error(`${op}: target must be an int32 Tensor of class indices`);
-  const probsHint = op === 'crossEntropy' ? `; a float target holds class probabilities and must have the input's shape ${fmtShape(input.shape)}` : '';
-  if (target.dtype !== 'int32') throw new Error(`${op}: target must hold int32 class indices, got ${target.dtype} (shape ${fmtShape(target.shape)})${probsHint}`);
+  const probsHint =
+    op === 'crossEntropy' ? `; a float target holds class probabilities and must have the input's shape ${fmtShape(input.shape)}` : '';
+  if (target.dtype !== 'int32')
+    throw new Error(`${op}: target must hold int32 class indices, got ${target.dtype} (shape ${fmtShape(target.shape)})${probsHint}`);
   if (input.ndim === 1) {
-    if (target.ndim !== 0) throw new Error(`${op}: for input of shape ${fmtShape(input.shape)} the target must be 0-d, got shape ${fmtShape(target.shape)}`);
+    if (target.ndim !== 0)
+      throw new Error(`${op}: for input of shape ${fmtShape(input.shape)} the target must be 0-d, got shape ${fmtShape(target.shape)}`);
     return [];
   }
   if (input.ndim < 1) throw new Error(`${op}: input must have a class dim, got shape ${fmtShape(input.shape)}`);
   const expected = [input.shape[0], ...input.shape.slice(2)];
   if (target.ndim !== expected.length || target.shape.some((s, i) => s !== expected[i])) {
-    const hint = op === 'crossEntropy' && target.ndim === input.ndim && target.shape.every((s, i) => s === input.shape[i])
-      ? ` (a target of the input's shape holds class probabilities and must be floating point with the input's dtype ${input.dtype})`
-      : '';
-    throw new Error(`${op}: expected target of shape ${fmtShape(expected)} for input of shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)}${hint}`);
+    const hint =
+      op === 'crossEntropy' && target.ndim === input.ndim && target.shape.every((s, i) => s === input.shape[i])
+        ? ` (a target of the input's shape holds class probabilities and must be floating point with the input's dtype ${input.dtype})`
+        : '';
+    throw new Error(
+      `${op}: expected target of shape ${fmtShape(expected)} for input of shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)}${hint}`,
+    );
   }
   return expected;
 }
@@ -186,7 +196,8 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
   let totalWeight = 0;
   for (let k = 0; k < tv.length; k++) {
     if (tv[k] === ignore) continue;
-    if (tv[k] < 0 || tv[k] >= C) throw new Error(`${op}: target ${tv[k]} is out of bounds for ${C} classes (input shape ${fmtShape(logp.shape)})`);
+    if (tv[k] < 0 || tv[k] >= C)
+      throw new Error(`${op}: target ${tv[k]} is out of bounds for ${C} classes (input shape ${fmtShape(logp.shape)})`);
     totalWeight += wv ? wv[tv[k]] : 1;
   }
   const precision = x.dtype === 'float64' ? 'float64' : 'float32';
@@ -220,7 +231,8 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
 /** Cross entropy of logits with class-index (int32) or class-probability (float, the input's shape) targets. */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   if (!(input instanceof Tensor)) throw new Error('crossEntropy: input must be a Tensor of logits');
-  if (!isFloat(input.dtype)) throw new Error(`crossEntropy: input must be floating point logits, got ${input.dtype} (shape ${fmtShape(input.shape)})`);
+  if (!isFloat(input.dtype))
+    throw new Error(`crossEntropy: input must be floating point logits, got ${input.dtype} (shape ${fmtShape(input.shape)})`);
   if (input.ndim === 0) throw new Error('crossEntropy: input must have a class dim, got a 0-d tensor');
   const o = parseOptions('crossEntropy', input, opts);
   const classDim = input.ndim === 1 ? 0 : 1;
@@ -239,10 +251,15 @@ function crossEntropyProbs(input: Tensor, target: Tensor, o: Parsed, classDim: n
         `probabilities and must have the input's shape ${fmtShape(input.shape)} (class indices: int32 of shape ${fmtShape(idx)})`,
     );
   }
-  floatDType(op, [['input', input], ['target (class probabilities)', target]]);
+  floatDType(op, [
+    ['input', input],
+    ['target (class probabilities)', target],
+  ]);
   if (o.ignore >= 0) {
     // PyTorch checks ignore_index < 0: the default -100 (or any negative value) is accepted and has no effect
-    throw new Error(`${op}: ignoreIndex (${o.ignore}) is not supported with class-probability targets (a float target of the input's shape ${fmtShape(input.shape)}), as in PyTorch`);
+    throw new Error(
+      `${op}: ignoreIndex (${o.ignore}) is not supported with class-probability targets (a float target of the input's shape ${fmtShape(input.shape)}), as in PyTorch`,
+    );
   }
   const C = input.shape[classDim];
   const { ls, weight, reduction } = o;
@@ -263,10 +280,16 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
   if (input.shape.join() !== target.shape.join() || input.ndim !== target.ndim) {
     throw new Error(`mseLoss: input has shape ${fmtShape(input.shape)} but target has shape ${fmtShape(target.shape)}; they must match`);
   }
-  for (const [n, t] of [['input', input], ['target', target]] as const) {
+  for (const [n, t] of [
+    ['input', input],
+    ['target', target],
+  ] as const) {
     if (!isFloat(t.dtype)) throw new Error(`mseLoss: ${n} must be floating point, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
   }
-  floatDType('mseLoss', [['input', input], ['target', target]]);
+  floatDType('mseLoss', [
+    ['input', input],
+    ['target', target],
+  ]);
   const d = sub(input, target);
   const sq = mul(d, d);
   return reduction === 'none' ? sq : reduction === 'sum' ? sum(sq) : mean(sq);

@@ -172,9 +172,14 @@ function matrixOperand(t: Tensor, trans: boolean): MatrixOperand {
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
-  const dtype = floatDType('matmul', [['input', a], ['other', b]]);
+  const dtype = floatDType('matmul', [
+    ['input', a],
+    ['other', b],
+  ]);
   if (a.dtype !== dtype || b.dtype !== dtype) {
-    throw new Error(`matmul: expects floating point tensors of one dtype, got input ${a.dtype} (shape ${fmtShape(a.shape)}) and other ${b.dtype} (shape ${fmtShape(b.shape)})`);
+    throw new Error(
+      `matmul: expects floating point tensors of one dtype, got input ${a.dtype} (shape ${fmtShape(a.shape)}) and other ${b.dtype} (shape ${fmtShape(b.shape)})`,
+    );
   }
   if (a.ndim === 0 || b.ndim === 0) {
     throw new Error(`matmul: both arguments need at least 1 dimension, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
@@ -182,7 +187,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const K1 = a.shape[a.ndim - 1];
   const K2 = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
   if (K1 !== K2) {
-    throw new Error(`matmul: inner dimensions do not match: input has shape ${fmtShape(a.shape)} (${K1} columns), other has shape ${fmtShape(b.shape)} (${K2} rows)`);
+    throw new Error(
+      `matmul: inner dimensions do not match: input has shape ${fmtShape(a.shape)} (${K1} columns), other has shape ${fmtShape(b.shape)} (${K2} rows)`,
+    );
   }
   // 1-D operands: promote, multiply, then drop the added dim (as torch.matmul).
   if (a.ndim === 1 || b.ndim === 1) {

@@ -98,9 +98,13 @@ declare module '../autograd/tensor.js' {
 function inPlace(self: Tensor, op: string, operand: Operand | null, compute: () => Tensor): Tensor {
   if (isGradEnabled() && (self.requiresGrad || (operand instanceof Tensor && operand.requiresGrad))) {
     if (self.requiresGrad) {
-      throw new Error(`${op}: a tensor that requires grad (shape [${self.shape.join(', ')}]) cannot be modified in place while grad mode is on; wrap the update in noGrad(() => ...)`);
+      throw new Error(
+        `${op}: a tensor that requires grad (shape [${self.shape.join(', ')}]) cannot be modified in place while grad mode is on; wrap the update in noGrad(() => ...)`,
+      );
     }
-    throw new Error(`${op}: the operand requires grad, but in-place ops are not recorded by autograd (tensor shape [${self.shape.join(', ')}]); use the out-of-place op, or wrap the update in noGrad(() => ...)`);
+    throw new Error(
+      `${op}: the operand requires grad, but in-place ops are not recorded by autograd (tensor shape [${self.shape.join(', ')}]); use the out-of-place op, or wrap the update in noGrad(() => ...)`,
+    );
   }
   return self._assign(noGrad(compute), op, true);
 }
@@ -140,7 +144,9 @@ const METHODS = {
   },
   /** Runs an out-of-place update and writes its result into this tensor (autograd does not track in-place ops). */
   add_(this: Tensor, other: Operand, alpha = 1): Tensor {
-    return inPlace(this, 'add_', other, () => B.add(this, alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha));
+    return inPlace(this, 'add_', other, () =>
+      B.add(this, alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha),
+    );
   },
   sub_(this: Tensor, other: Operand): Tensor {
     return inPlace(this, 'sub_', other, () => B.sub(this, other));
@@ -297,7 +303,8 @@ const METHODS = {
   },
   /** Transposes a 2-D tensor (like `.t()`). */
   t(this: Tensor): Tensor {
-    if (this.ndim > 2) throw new Error(`t: expects a tensor with at most 2 dims, got shape [${this.shape.join(', ')}]; use transpose(dim0, dim1)`);
+    if (this.ndim > 2)
+      throw new Error(`t: expects a tensor with at most 2 dims, got shape [${this.shape.join(', ')}]; use transpose(dim0, dim1)`);
     return this.ndim < 2 ? S.reshape(this, [...this.shape], 't') : S.transpose(this, 0, 1);
   },
   unsqueeze(this: Tensor, dim: number): Tensor {
@@ -342,7 +349,6 @@ const METHODS = {
   logSoftmax(this: Tensor, dim: number): Tensor {
     return SM.logSoftmax(this, dim);
   },
-
 };
 
 for (const [name, fn] of Object.entries(METHODS)) {

@@ -11,14 +11,12 @@ import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { isFloat, type DType } from '../helpers/dtype.js';
-import { fmtShape, normDim, numelOf, reducedDimsTo, sameShape, stridesOf } from '../helpers/shape.js';
+import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK, reducePass, type PassKind } from '../kernels/reduce.js';
 import { mapKernel } from './map.js';
 
 // the ops that write their own blocked sums import these from here
-export { REDUCE_CHUNK } from '../kernels/reduce.js';
-export { blockedSum } from '../kernels/source.js';
 
 type Kind = 'sum' | 'mean' | 'amax' | 'amin' | 'argmax' | 'argmin' | 'var';
 
@@ -338,14 +336,4 @@ function divideByZero(t: Tensor): Tensor {
   );
   t.dispose();
   return out;
-}
-
-/** Sums a broadcast gradient back to `shape` (the engine's one place for broadcasting). */
-export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g;
-  const r = reduceKernel('sum', g, reducedDimsTo(g.shape, shape), g.dtype);
-  if (numelOf(shape) !== r.numel) throw new Error(`gpugrad internal: sumToShape produced ${r.numel} elements for ${fmtShape(shape)}`);
-  const v = r._view([...shape]);
-  r.dispose();
-  return v;
 }

@@ -144,22 +144,67 @@ const survivorScale = (p: number): number => (p >= 1 ? 0 : 1 / (1 - p));
 /** P from the scores and the row log-sum-exp, and with `dropoutMask` Pd = P·drop/(1−p) instead. */
 function probsOf(scores: Tensor, lse: Tensor, dropoutMask: Tensor | null, dropoutP: number): Tensor {
   const { shape, dtype } = scores;
-  if (!dropoutMask) return mapKernel('sdpa.probs', SOFTMAX_ENTRY, [['x', scores], ['l', lse]], shape, dtype);
+  if (!dropoutMask)
+    return mapKernel(
+      'sdpa.probs',
+      SOFTMAX_ENTRY,
+      [
+        ['x', scores],
+        ['l', lse],
+      ],
+      shape,
+      dtype,
+    );
   const expr = `(survives != 0 ? (${SOFTMAX_ENTRY}) * ${lit(survivorScale(dropoutP))} : 0)`;
-  return mapKernel('sdpa.probs.dropout', expr, [['x', scores], ['l', lse], ['survives', dropoutMask]], shape, dtype);
+  return mapKernel(
+    'sdpa.probs.dropout',
+    expr,
+    [
+      ['x', scores],
+      ['l', lse],
+      ['survives', dropoutMask],
+    ],
+    shape,
+    dtype,
+  );
 }
 
 /** Pd = P·drop/(1−p). */
 function dropout(P: Tensor, dropoutMask: Tensor, dropoutP: number): Tensor {
   const expr = `(survives != 0 ? P * ${lit(survivorScale(dropoutP))} : 0)`;
-  return mapKernel('sdpa.dropout', expr, [['P', P], ['survives', dropoutMask]], P.shape, P.dtype);
+  return mapKernel(
+    'sdpa.dropout',
+    expr,
+    [
+      ['P', P],
+      ['survives', dropoutMask],
+    ],
+    P.shape,
+    P.dtype,
+  );
 }
 
 /** dS = P ⊙ (g·drop/(1−p) − D), g the gradient of Pd: the softmax backward shared by the output and the weights. */
 function scoresGrad(P: Tensor, g: Tensor, D: Tensor, dropoutMask: Tensor | null, dropoutP: number): Tensor {
-  if (!dropoutMask) return mapKernel('sdpa.backward.dScores', 'P * (g - D)', [['P', P], ['g', g], ['D', D]], P.shape, P.dtype);
+  if (!dropoutMask)
+    return mapKernel(
+      'sdpa.backward.dScores',
+      'P * (g - D)',
+      [
+        ['P', P],
+        ['g', g],
+        ['D', D],
+      ],
+      P.shape,
+      P.dtype,
+    );
   const expr = `P * ((survives != 0 ? g * ${lit(survivorScale(dropoutP))} : 0) - D)`;
-  const inputs: [string, Tensor][] = [['P', P], ['g', g], ['survives', dropoutMask], ['D', D]];
+  const inputs: [string, Tensor][] = [
+    ['P', P],
+    ['g', g],
+    ['survives', dropoutMask],
+    ['D', D],
+  ];
   return mapKernel('sdpa.backward.dScores.dropout', expr, inputs, P.shape, P.dtype);
 }
 
@@ -275,7 +320,16 @@ function probsFor(saved: SdpaSaved): Tensor {
 /** D[b, l] = Σ_e a[b, l, e]·o[b, l, e] with a and o seen in the kernels' batch shape: (...batch, L, 1). */
 function rowDotIn(a: Tensor, o: Tensor, batch: number[]): Tensor {
   const last = o.shape[o.ndim - 1];
-  const shape = [...batch, o.numel / last / Math.max(1, batch.reduce((x, y) => x * y, 1)), last];
+  const shape = [
+    ...batch,
+    o.numel /
+      last /
+      Math.max(
+        1,
+        batch.reduce((x, y) => x * y, 1),
+      ),
+    last,
+  ];
   const av = a._view(shape);
   const ov = o._view(shape);
   const d = rowDot(av, ov, shape.length - 1);

@@ -47,7 +47,8 @@ function enabled(): Set<SDPBackend> {
 export function sdpaKernel<T>(backends: SDPBackend | SDPBackend[], fn: () => T): T {
   const list = Array.isArray(backends) ? backends : [backends];
   for (const b of list) {
-    if (b !== SDPBackend.FUSED && b !== SDPBackend.MATH) throw new Error(`sdpaKernel: unknown backend '${String(b)}'; expected SDPBackend.FUSED or SDPBackend.MATH`);
+    if (b !== SDPBackend.FUSED && b !== SDPBackend.MATH)
+      throw new Error(`sdpaKernel: unknown backend '${String(b)}'; expected SDPBackend.FUSED or SDPBackend.MATH`);
   }
   contextStack.push(new Set(list));
   try {
@@ -87,7 +88,11 @@ interface Checked {
 
 function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions): Checked {
   const op = 'scaledDotProductAttention';
-  for (const [n, t] of [['query', query], ['key', key], ['value', value]] as const) {
+  for (const [n, t] of [
+    ['query', query],
+    ['key', key],
+    ['value', value],
+  ] as const) {
     if (!(t instanceof Tensor)) throw new Error(`${op}: ${n} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
     if (!isFloat(t.dtype)) throw new Error(`${op}: ${n} must be float32 or float64, got ${t.dtype}`);
     if (t.ndim < 2) throw new Error(`${op}: ${n} needs at least 2 dims (..., seq, features), got shape ${fmtShape(t.shape)}`);
@@ -108,7 +113,8 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
   checkP(op, p);
   let scale = 1 / Math.sqrt(E);
   if (opts.scale !== undefined && opts.scale !== null) {
-    if (typeof opts.scale !== 'number' || !Number.isFinite(opts.scale)) throw new Error(`${op}: scale must be a finite number, got ${opts.scale}`);
+    if (typeof opts.scale !== 'number' || !Number.isFinite(opts.scale))
+      throw new Error(`${op}: scale must be a finite number, got ${opts.scale}`);
     scale = opts.scale;
   }
   const gqa = opts.enableGqa ?? false;
@@ -117,12 +123,17 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
   const kB = key.shape.slice(0, -2);
   const vB = value.shape.slice(0, -2);
   if (gqa) {
-    if (query.ndim < 3 || key.ndim < 3 || value.ndim < 3) throw new Error(`${op}: enableGqa needs a head dim (-3) on query, key and value: ${shapes}`);
+    if (query.ndim < 3 || key.ndim < 3 || value.ndim < 3)
+      throw new Error(`${op}: enableGqa needs a head dim (-3) on query, key and value: ${shapes}`);
     const Hq = query.shape[query.ndim - 3];
     const H = key.shape[key.ndim - 3];
     const Hv = value.shape[value.ndim - 3];
-    if (H !== Hv) throw new Error(`${op}: with enableGqa the number of key heads (${H}) must equal the number of value heads (${Hv}): ${shapes}`);
-    if (Hq % H !== 0) throw new Error(`${op}: with enableGqa the number of query heads (${Hq}) must be a multiple of the key/value heads (${H}): ${shapes}`);
+    if (H !== Hv)
+      throw new Error(`${op}: with enableGqa the number of key heads (${H}) must equal the number of value heads (${Hv}): ${shapes}`);
+    if (Hq % H !== 0)
+      throw new Error(
+        `${op}: with enableGqa the number of query heads (${Hq}) must be a multiple of the key/value heads (${H}): ${shapes}`,
+      );
     groups = Hq / H;
     kB[kB.length - 1] = Hq;
     vB[vB.length - 1] = Hq;
@@ -131,7 +142,9 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
     const H = key.shape[key.ndim - 3];
     const Hv = value.shape[value.ndim - 3];
     if ((H !== Hq && H !== 1 && Hq !== 1) || (Hv !== Hq && Hv !== 1 && Hq !== 1)) {
-      throw new Error(`${op}: query has ${Hq} heads but key has ${H} and value ${Hv}; head counts must match (pass enableGqa: true for grouped-query attention): ${shapes}`);
+      throw new Error(
+        `${op}: query has ${Hq} heads but key has ${H} and value ${Hv}; head counts must match (pass enableGqa: true for grouped-query attention): ${shapes}`,
+      );
     }
   }
   let batch: number[];
@@ -152,7 +165,10 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
     } catch {
       ok = false;
     }
-    if (!ok) throw new Error(`${op}: attnMask of shape ${fmtShape(mask.shape)} is not broadcastable to the attention weights' shape ${fmtShape(target)}`);
+    if (!ok)
+      throw new Error(
+        `${op}: attnMask of shape ${fmtShape(mask.shape)} is not broadcastable to the attention weights' shape ${fmtShape(target)}`,
+      );
   }
   return { q: query, k: key, v: value, mask, causal: isCausal, scale, dropoutP: p, gqa, groups, batch, L, S };
 }
@@ -166,7 +182,11 @@ function mathPath(c: Checked, dropoutMask: Tensor | null): { out: Tensor; weight
   }
   let attn = mul(matmul(c.q, transpose(k, -2, -1)), c.scale);
   if (c.causal) {
-    const allowed = fromValues(Array.from({ length: c.L * c.S }, (_, i) => (i % c.S <= Math.floor(i / c.S) ? 1 : 0)), [c.L, c.S], 'bool');
+    const allowed = fromValues(
+      Array.from({ length: c.L * c.S }, (_, i) => (i % c.S <= Math.floor(i / c.S) ? 1 : 0)),
+      [c.L, c.S],
+      'bool',
+    );
     attn = maskedFill(attn, logicalNot(allowed), -Infinity);
   } else if (c.mask) {
     attn = c.mask.dtype === 'bool' ? maskedFill(attn, logicalNot(c.mask), -Infinity) : add(attn, c.mask);
@@ -261,12 +281,23 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
  * The attention output and its weights (softmax after masking and dropout, shape (N,...,Hq,L,S)) from one
  * call of the same kernels, so asking for the weights never changes the output. Used by MultiheadAttention.
  */
-export function scaledDotProductAttentionWithWeights(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): { out: Tensor; weights: Tensor } {
+export function scaledDotProductAttentionWithWeights(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  opts: SdpaOptions = {},
+): { out: Tensor; weights: Tensor } {
   const r = attention(query, key, value, opts, true);
   return { out: r.out, weights: r.weights! };
 }
 
-function attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions, withWeights: boolean): { out: Tensor; weights: Tensor | null } {
+function attention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  opts: SdpaOptions,
+  withWeights: boolean,
+): { out: Tensor; weights: Tensor | null } {
   const c = validate(query, key, value, opts);
   const on = enabled();
   const reasons: string[] = [];
@@ -287,7 +318,10 @@ function attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions,
     if (on.has(SDPBackend.MATH)) use = SDPBackend.MATH;
     else reasons.push('math: disabled');
   }
-  if (!use) throw new Error(`scaledDotProductAttention: no enabled backend can run this call (${reasons.join('; ')}); ${`query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`}`);
+  if (!use)
+    throw new Error(
+      `scaledDotProductAttention: no enabled backend can run this call (${reasons.join('; ')}); ${`query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`}`,
+    );
   lastBackend = use;
   // One dropout-mask draw (true where an element survives) of the weights' shape, in the same order on
   // both paths, so a seed gives the same dropout whichever backend runs.

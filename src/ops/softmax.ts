@@ -176,7 +176,10 @@ const softmaxForward = declareKernel({
   name: 'softmax.forward',
   inputs: ['x', 'rowMax', 'rowLogSum'],
   body: (p: StatParams & { maskBelow: string }) => [
-    statLoads(p, 'x', [['m', 'rowMax'], ['ls', 'rowLogSum']]),
+    statLoads(p, 'x', [
+      ['m', 'rowMax'],
+      ['ls', 'rowLogSum'],
+    ]),
     `return (ls != ls ? ls : (v < ${p.maskBelow} ? 0 : Math.exp((v - m) - ls)));`,
   ],
 });
@@ -198,7 +201,10 @@ const logSoftmaxForward = declareKernel({
   name: 'logSoftmax.forward',
   inputs: ['x', 'rowMax', 'rowLogSum'],
   body: (p: StatParams & { maskBelow: string }) => [
-    statLoads(p, 'x', [['m', 'rowMax'], ['ls', 'rowLogSum']]),
+    statLoads(p, 'x', [
+      ['m', 'rowMax'],
+      ['ls', 'rowLogSum'],
+    ]),
     `return (ls != ls ? ls : (v < ${p.maskBelow} ? v : (v - m) - ls));`,
   ],
 });

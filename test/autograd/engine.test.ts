@@ -16,7 +16,12 @@ describe('backward: accumulation and graph structure', () => {
     const h = x.exp();
     const y = h.mul(2).add(h.mul(h)).sum(); // 2e^x + e^{2x}  →  2e^x + 2e^{2x}
     y.backward();
-    expectClose(x.grad!, vals(x).map((v) => 2 * Math.exp(v) + 2 * Math.exp(2 * v)), 1e-14, 1e-14);
+    expectClose(
+      x.grad!,
+      vals(x).map((v) => 2 * Math.exp(v) + 2 * Math.exp(2 * v)),
+      1e-14,
+      1e-14,
+    );
   });
   it('gradients accumulate across backward calls until zeroGrad', () => {
     const x = f64([1, 2]);
@@ -70,11 +75,16 @@ describe('backward: accumulation and graph structure', () => {
     y.sum().backward();
     const g = 1.0001 ** 2500;
     expectClose(x.grad!, [g, g], 1e-12, 1e-12);
-    expectClose(y, vals(x).map((v) => {
-      let r = v;
-      for (let k = 0; k < 5000; k++) r = k % 2 ? r * 1.0001 : r + 0.001;
-      return r;
-    }), 1e-9, 1e-12);
+    expectClose(
+      y,
+      vals(x).map((v) => {
+        let r = v;
+        for (let k = 0; k < 5000; k++) r = k % 2 ? r * 1.0001 : r + 0.001;
+        return r;
+      }),
+      1e-9,
+      1e-12,
+    );
   });
   it('a wide graph (one tensor used 3000 times) accumulates every use', () => {
     const x = f64([1]);
@@ -105,10 +115,14 @@ describe('backward: retainGraph and errors', () => {
     expect(() => h.mul(2).sum().backward()).toThrow(/backward through the graph a second time \(through Exp\)/);
   });
   it('non-scalar backward without a gradient throws, naming the shape', () => {
-    expect(() => f64([1, 2]).mul(2).backward()).toThrow(/backward: grad can be implicitly created only for scalar outputs; this output has shape \[2\]/);
+    expect(() => f64([1, 2]).mul(2).backward()).toThrow(
+      /backward: grad can be implicitly created only for scalar outputs; this output has shape \[2\]/,
+    );
   });
   it('backward on a tensor that does not require grad throws', () => {
-    expect(() => f64([1, 2], false).sum().backward()).toThrow(/backward: the tensor \(shape \[\]\) does not require grad and has no gradFn/);
+    expect(() => f64([1, 2], false).sum().backward()).toThrow(
+      /backward: the tensor \(shape \[\]\) does not require grad and has no gradFn/,
+    );
     expect(() => noGrad(() => f64([1, 2]).sum()).backward()).toThrow(/backward: the tensor \(shape \[\]\) does not require grad/);
   });
   it('a gradient of the wrong shape or dtype throws', () => {
@@ -117,9 +131,13 @@ describe('backward: retainGraph and errors', () => {
     expect(() => y.backward(tensor([1, 2]))).toThrow(/backward: gradient is float32 but the output is float64 \(shape \[2\]\)/);
   });
   it('requiresGrad: only floating tensors; cannot be switched off on a non-leaf', () => {
-    expect(() => tensor([1], { dtype: 'int32' }).requiresGrad_()).toThrow(/requiresGrad: only floating point tensors can require gradients, this one is int32 \(shape \[1\]\)/);
+    expect(() => tensor([1], { dtype: 'int32' }).requiresGrad_()).toThrow(
+      /requiresGrad: only floating point tensors can require gradients, this one is int32 \(shape \[1\]\)/,
+    );
     const h = f64([1]).mul(2);
-    expect(() => h.requiresGrad_(false)).toThrow(/requiresGrad: cannot turn off requiresGrad on a non-leaf tensor \(one made by an op, shape \[1\]\); use detach\(\)/);
+    expect(() => h.requiresGrad_(false)).toThrow(
+      /requiresGrad: cannot turn off requiresGrad on a non-leaf tensor \(one made by an op, shape \[1\]\); use detach\(\)/,
+    );
   });
 });
 
@@ -179,7 +197,9 @@ describe('grad mode, detach and in-place checks', () => {
     expect(c._version).toBe(0);
     c.add_(1);
     expect(c._version).toBe(1);
-    expect(() => y.backward()).toThrow(/backward: a tensor of shape \[2\] that Mul saved for its backward was modified by an in-place operation \(version 1, expected 0\)/);
+    expect(() => y.backward()).toThrow(
+      /backward: a tensor of shape \[2\] that Mul saved for its backward was modified by an in-place operation \(version 1, expected 0\)/,
+    );
     // saved outputs too: exp saves its result
     const x2 = f64([1, 2]);
     const e = x2.exp();

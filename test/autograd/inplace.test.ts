@@ -4,7 +4,13 @@ import { values } from '../support/helpers.js';
 
 describe('in-place writes go through every view (PyTorch semantics)', () => {
   it('detach(), view() and reshape() share data with their base', () => {
-    const p = tensor([[1, 1], [1, 1]], { requiresGrad: true });
+    const p = tensor(
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      { requiresGrad: true },
+    );
     noGrad(() => p.detach().zero_());
     expect(values(p)).toEqual([0, 0, 0, 0]);
     const x = tensor([1, 1, 1, 1]);
@@ -57,7 +63,9 @@ describe('gradient accumulation', () => {
   });
   it('assigning a gradient of the wrong shape or dtype throws', () => {
     const x = zeros([3], { requiresGrad: true });
-    expect(() => (x.grad = zeros([3, 1]))).toThrow(/grad: assigned gradient \(shape \[3, 1\], float32\) must match the tensor \(shape \[3\], float32\)/);
+    expect(() => (x.grad = zeros([3, 1]))).toThrow(
+      /grad: assigned gradient \(shape \[3, 1\], float32\) must match the tensor \(shape \[3\], float32\)/,
+    );
     expect(() => (x.grad = zeros([3], { dtype: 'float64' }))).toThrow(/must match/);
   });
   it('tidy disposes what it made when its function throws', () => {

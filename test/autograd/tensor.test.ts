@@ -26,7 +26,10 @@ describe('tensor creation', () => {
     expect(s.shape).toEqual([]);
     expect(s.dtype).toBe('float32');
     expect(s.item()).toBe(2.5);
-    const m = tensor([[1, 2, 3], [4, 5, 6]]);
+    const m = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(m.shape).toEqual([2, 3]);
     expect(m.ndim).toBe(2);
     expect(m.numel).toBe(6);
@@ -48,7 +51,11 @@ describe('tensor creation', () => {
     expect(t.shape).toEqual([3, 2]);
     expect(t.requiresGrad).toBe(true);
     expect(t.isLeaf).toBe(true);
-    expect(t.tolist()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(t.tolist()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     const i = tensor([1.9, -1.9, 3], { dtype: 'int32' });
     expect(i.tolist()).toEqual([1, -1, 3]); // truncation toward zero
     const src = new Float32Array([1, 2]);
@@ -59,19 +66,33 @@ describe('tensor creation', () => {
     expect(tensor([0.1]).item()).toBe(Math.fround(0.1));
   });
   it('ragged arrays, bad elements, a wrong shape option and unknown dtypes throw naming the op', () => {
-    expect(() => tensor([[1, 2], [3]])).toThrow(/tensor: ragged nested array: data\[1\] has 1 elements where 2 were expected \(shape \[2, 2\]\)/);
-    expect(() => tensor([[1, 2], 3] as unknown as number[][])).toThrow(/tensor: ragged nested array: data\[1\] has no elements where 2 were expected/);
-    expect(() => tensor([1, [2]] as unknown as number[])).toThrow(/tensor: ragged nested array: data\[1\] has more levels than its siblings \(shape so far \[2\]\)/);
+    expect(() => tensor([[1, 2], [3]])).toThrow(
+      /tensor: ragged nested array: data\[1\] has 1 elements where 2 were expected \(shape \[2, 2\]\)/,
+    );
+    expect(() => tensor([[1, 2], 3] as unknown as number[][])).toThrow(
+      /tensor: ragged nested array: data\[1\] has no elements where 2 were expected/,
+    );
+    expect(() => tensor([1, [2]] as unknown as number[])).toThrow(
+      /tensor: ragged nested array: data\[1\] has more levels than its siblings \(shape so far \[2\]\)/,
+    );
     expect(() => tensor(['a'] as unknown as number[])).toThrow(/tensor: data\[0\] is string, expected a number or boolean/);
     expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/tensor: shape \[2, 2\] needs 4 values but data has 3/);
     expect(() => tensor([1], { dtype: 'float16' as 'float32' })).toThrow(/tensor: unknown dtype 'float16'/);
-    expect(() => tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(/requiresGrad: only floating point tensors can require gradients, this one is int32 \(shape \[1\]\)/);
+    expect(() => tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(
+      /requiresGrad: only floating point tensors can require gradients, this one is int32 \(shape \[1\]\)/,
+    );
   });
   it('zeros, ones, full, zerosLike, onesLike, fullLike', () => {
-    expect(zeros([2, 3]).tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(zeros([2, 3]).tolist()).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(ones([2], { dtype: 'int32' }).dtype).toBe('int32');
     const f = full([2, 2], 7, { dtype: 'float64', requiresGrad: true });
-    expect(f.tolist()).toEqual([[7, 7], [7, 7]]);
+    expect(f.tolist()).toEqual([
+      [7, 7],
+      [7, 7],
+    ]);
     expect(f.requiresGrad).toBe(true);
     expect(full([3], 2.7, { dtype: 'int32' }).tolist()).toEqual([2, 2, 2]);
     expect(full([2], 3, { dtype: 'bool' }).tolist()).toEqual([true, true]);
@@ -142,7 +163,7 @@ describe('tensor creation', () => {
 });
 
 describe('reading data: toArray, tolist, item', () => {
-  it('toArray returns a copy in the dtype\'s typed array', () => {
+  it("toArray returns a copy in the dtype's typed array", () => {
     expect(tensor([1, 2]).toArray()).toBeInstanceOf(Float32Array);
     expect(tensor([1, 2], { dtype: 'float64' }).toArray()).toBeInstanceOf(Float64Array);
     expect(tensor([1, 2], { dtype: 'int32' }).toArray()).toBeInstanceOf(Int32Array);
@@ -153,7 +174,12 @@ describe('reading data: toArray, tolist, item', () => {
     expect(t.tolist()).toEqual([1, 2]);
   });
   it('tolist nests by shape; item reads one element', async () => {
-    expect(arange(6).reshape(1, 2, 3).tolist()).toEqual([[[0, 1, 2], [3, 4, 5]]]);
+    expect(arange(6).reshape(1, 2, 3).tolist()).toEqual([
+      [
+        [0, 1, 2],
+        [3, 4, 5],
+      ],
+    ]);
     expect(tensor(4).tolist()).toBe(4);
     expect(tensor(true).tolist()).toBe(true);
     expect(tensor([[3]]).item()).toBe(3);
@@ -182,7 +208,13 @@ describe('conversions and clone', () => {
     y.sum().backward();
     expect(x.grad!.dtype).toBe('float64');
     expect(x.grad!.tolist()).toEqual([3, 3]);
-    expect(gradcheck((t) => t.float().double().mul(t), [tensor([0.5, -2], { dtype: 'float64', requiresGrad: true })], { atol: 1e-4, rtol: 1e-3, eps: 1e-3 })).toBe(true);
+    expect(
+      gradcheck((t) => t.float().double().mul(t), [tensor([0.5, -2], { dtype: 'float64', requiresGrad: true })], {
+        atol: 1e-4,
+        rtol: 1e-3,
+        eps: 1e-3,
+      }),
+    ).toBe(true);
     expect(x.int().requiresGrad).toBe(false);
   });
   it('clone copies the data and passes gradients', () => {
@@ -221,8 +253,17 @@ describe('toString: PyTorch-style repr', () => {
   it('scalars, vectors, matrices, 3-D, dtypes and autograd suffixes', () => {
     expect(String(tensor(3))).toBe('tensor(3.)');
     expect(String(tensor([1, 2, 3]))).toBe('tensor([1., 2., 3.])');
-    expect(String(tensor([[1.5, -2], [3, 4]]))).toBe('tensor([[ 1.5000, -2.0000],\n        [ 3.0000,  4.0000]])');
-    expect(String(arange(8).float().reshape(2, 2, 2))).toBe('tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]])');
+    expect(
+      String(
+        tensor([
+          [1.5, -2],
+          [3, 4],
+        ]),
+      ),
+    ).toBe('tensor([[ 1.5000, -2.0000],\n        [ 3.0000,  4.0000]])');
+    expect(String(arange(8).float().reshape(2, 2, 2))).toBe(
+      'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]])',
+    );
     expect(String(tensor([1, 2], { dtype: 'int32' }))).toBe('tensor([1, 2], dtype=int32)');
     expect(String(tensor([1.5], { dtype: 'float64' }))).toBe('tensor([1.5000], dtype=float64)');
     expect(String(tensor([true, false]))).toBe('tensor([ True, False])');

@@ -73,7 +73,17 @@ describe('tidy finds every returned tensor', () => {
       const getterT = x.mul(3);
       const nested = new Holder(x.add(2), x.abs());
       const withGetter = Object.defineProperty({}, 'g', { get: () => getterT, enumerable: true });
-      return { x, map: new Map<unknown, unknown>([[k, 1], ['v', v], ['h', [nested]]]), set: new Set([new Map([[0, x.tanh()]])]), [sym]: x.sqrt(), withGetter };
+      return {
+        x,
+        map: new Map<unknown, unknown>([
+          [k, 1],
+          ['v', v],
+          ['h', [nested]],
+        ]),
+        set: new Set([new Map([[0, x.tanh()]])]),
+        [sym]: x.sqrt(),
+        withGetter,
+      };
     });
     expect(live(inter)).toEqual([false, false]);
     const k = [...out.map.keys()][0] as Tensor;
@@ -87,7 +97,10 @@ describe('tidy finds every returned tensor', () => {
   });
 
   it("max(dim)'s result, cycles, deep nesting; typed arrays are skipped", () => {
-    const x = tensor([[1, 5, 2], [7, 0, 3]]);
+    const x = tensor([
+      [1, 5, 2],
+      [7, 0, 3],
+    ]);
     const r = tidy(() => x.mul(1).max(1));
     expect(values(r.values)).toEqual([5, 7]);
     expect(values(r.indices)).toEqual([1, 0]);
@@ -121,12 +134,39 @@ describe('tidy finds every returned tensor', () => {
     const x = randn([2]);
     const before = memory().tensors;
     const cases: [() => unknown, RegExp][] = [
-      [() => ({ a: [1, { cache: new WeakMap([[{}, x.mul(2)]]) }] }), /^tidy: cannot find the tensors in the returned value\.a\[1\]\.cache: it is a WeakMap, whose entries cannot be enumerated; return tensors in arrays, plain objects, Maps, Sets or class instances, or keep\(\) them$/],
-      [() => new Map([['k', new WeakSet([x.mul(2)])]]), /^tidy: cannot find the tensors in the returned value\.get\(<key 0>\): it is a WeakSet/],
-      [() => ({ later: Promise.resolve(x.mul(2)) }), /^tidy: cannot find the tensors in the returned value\.later: it is a Promise \(or thenable\); tidy is synchronous/],
-      [() => ({ gen: (function* () { yield x.mul(2); })() }), /^tidy: cannot find the tensors in the returned value\.gen: it is a generator, whose values are computed later/],
-      [() => Promise.resolve(x.mul(2)), /^tidy: the function returned a Promise \(or thenable\); tidy is synchronous: await inside, return the values$/],
-      [() => ({ get bad(): number { x.mul(3); throw new Error('boom'); } }), /^tidy: reading the returned value\.bad \(a getter\) threw: boom$/],
+      [
+        () => ({ a: [1, { cache: new WeakMap([[{}, x.mul(2)]]) }] }),
+        /^tidy: cannot find the tensors in the returned value\.a\[1\]\.cache: it is a WeakMap, whose entries cannot be enumerated; return tensors in arrays, plain objects, Maps, Sets or class instances, or keep\(\) them$/,
+      ],
+      [
+        () => new Map([['k', new WeakSet([x.mul(2)])]]),
+        /^tidy: cannot find the tensors in the returned value\.get\(<key 0>\): it is a WeakSet/,
+      ],
+      [
+        () => ({ later: Promise.resolve(x.mul(2)) }),
+        /^tidy: cannot find the tensors in the returned value\.later: it is a Promise \(or thenable\); tidy is synchronous/,
+      ],
+      [
+        () => ({
+          gen: (function* () {
+            yield x.mul(2);
+          })(),
+        }),
+        /^tidy: cannot find the tensors in the returned value\.gen: it is a generator, whose values are computed later/,
+      ],
+      [
+        () => Promise.resolve(x.mul(2)),
+        /^tidy: the function returned a Promise \(or thenable\); tidy is synchronous: await inside, return the values$/,
+      ],
+      [
+        () => ({
+          get bad(): number {
+            x.mul(3);
+            throw new Error('boom');
+          },
+        }),
+        /^tidy: reading the returned value\.bad \(a getter\) threw: boom$/,
+      ],
     ];
     for (const [fn, re] of cases) expect(() => tidy(fn)).toThrow(re);
     expect(memory().tensors).toBe(before);
@@ -171,10 +211,28 @@ describe.each(MODES)('tidy in a minified bundle on %s', (mode) => {
           `console.log(JSON.stringify({ mode: getBackend(), name: r.constructor.name, values: Array.from(v.toArray()), indices: Array.from(i.toArray()) }));\n`,
       );
       const out = join(dir, 'bundle.mjs');
-      await esbuild.build({ entryPoints: [entry], outfile: out, bundle: true, minify: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent' });
+      await esbuild.build({
+        entryPoints: [entry],
+        outfile: out,
+        bundle: true,
+        minify: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        logLevel: 'silent',
+      });
       const run = spawnSync(process.execPath, [out], { encoding: 'utf8' });
       // the error's last line only (the minified bundle is one long line)
-      expect(run.status, run.stderr.trim().split('\n').filter((l) => l.length < 500 && !/^\s+at /.test(l)).slice(-3).join('\n')).toBe(0);
+      expect(
+        run.status,
+        run.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.length < 500 && !/^\s+at /.test(l))
+          .slice(-3)
+          .join('\n'),
+      ).toBe(0);
       const res = JSON.parse(run.stdout.trim().split('\n').pop()!) as { mode: string; name: string; values: number[]; indices: number[] };
       expect(res.mode).toBe(mode);
       expect(res.name).not.toBe('MaxResult'); // the bundle really is minified

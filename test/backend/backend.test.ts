@@ -12,7 +12,9 @@ describe('backend selection', () => {
     setBackend(MODES[0]);
   });
   it('rejects unknown backends, naming the valid ones', () => {
-    expect(() => setBackend('vulkan' as never)).toThrow(/setBackend: unknown backend 'vulkan'; expected one of cpu, webasm, headlessgl, webgl2, webgl, auto/);
+    expect(() => setBackend('vulkan' as never)).toThrow(
+      /setBackend: unknown backend 'vulkan'; expected one of cpu, webasm, headlessgl, webgl2, webgl, auto/,
+    );
   });
   it('a mode GPU.js cannot run here falls back, warns, and getBackend() tells the truth', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -86,7 +88,9 @@ describe('kernel runtime', () => {
     expect(h).toBeInstanceOf(Float32Array);
     expect(Array.from(h.subarray(h.length - 3))).toEqual([0, 1, 2]);
     s.release();
-    expect(() => runKernel('float32', 'bigop:x', () => 'function () { return 0; }', [], 2 ** 31)).toThrow(/^bigop: a tensor of 2147483648 elements is too large/);
+    expect(() => runKernel('float32', 'bigop:x', () => 'function () { return 0; }', [], 2 ** 31)).toThrow(
+      /^bigop: a tensor of 2147483648 elements is too large/,
+    );
   });
   it('the host executor binds this.thread.x to the element index and runs float64', () => {
     const k = compileHostKernel('function (a) { const i = this.thread.x; return a[i] + 1e-12 * i; }');

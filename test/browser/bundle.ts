@@ -44,7 +44,9 @@ export async function bundleForBrowser(entry: string): Promise<BrowserBundle> {
         setup(b) {
           b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
           b.onResolve({ filter: /.*/ }, (a) =>
-            builtins.has(a.path) ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] } : undefined,
+            builtins.has(a.path)
+              ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] }
+              : undefined,
           );
         },
       },

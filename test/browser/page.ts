@@ -97,7 +97,8 @@ function close(what: string, actual: Tensor | ArrayLike<number>, expected: Tenso
   let maxErr = 0;
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(b[i])) {
-      if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) throw new Mismatch(`${what}: element ${i} is ${a[i]}, expected ${b[i]}`);
+      if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i])))
+        throw new Mismatch(`${what}: element ${i} is ${a[i]}, expected ${b[i]}`);
       continue;
     }
     const err = Math.abs(a[i] - b[i]);
@@ -109,7 +110,9 @@ function close(what: string, actual: Tensor | ArrayLike<number>, expected: Tenso
     }
   }
   if (worst >= 0) {
-    throw new Mismatch(`${what}: element ${worst} is ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol}; ${a.length} elements, max |err| ${maxErr.toExponential(2)})`);
+    throw new Mismatch(
+      `${what}: element ${worst} is ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol}; ${a.length} elements, max |err| ${maxErr.toExponential(2)})`,
+    );
   }
   return maxErr;
 }
@@ -185,89 +188,131 @@ const r64 = (shape: number[], requiresGrad = true): Tensor => randn(shape, { dty
 
 function opChecks(): [string, (n: Notes) => void][] {
   return [
-    ['matmul 2-D', (n) => {
-      manualSeed(1);
-      comparePaths(n, (a, b) => a.matmul(b), [r64([5, 7]), r64([7, 6])]);
-    }],
-    ['matmul batched, broadcast', (n) => {
-      manualSeed(2);
-      comparePaths(n, (a, b) => a.matmul(b), [r64([2, 3, 4, 5]), r64([5, 6])]);
-      comparePaths(n, (a, b) => a.matmul(b), [r64([2, 1, 4, 5]), r64([3, 5, 2])]);
-    }],
-    ['long reductions (70,000 elements) and edge values', (n) => {
-      // GL loops were cut after 65,535 iterations; softmax masked finite -2e30; pow's gradient lost its sign
-      const N = 70_000;
-      n.close('sum', [ones([N]).sum().item()], [N], 0, 0);
-      const peak = new Float32Array(N).fill(0.5);
-      peak[N - 1] = 9;
-      const p = tensor(peak);
-      n.close('amax, argmax', [p.amax().item(), p.argmax().item()], [9, N - 1], 0, 0);
-      n.close('softmax row sum', [ones([N]).softmax(0).sum().item()], [1], 1e-5, 0);
-      n.close('matmul inner 70,000', ones([2, N]).matmul(ones([N, 3])), new Array(6).fill(N), 0, 0);
-      const lb = zeros([2], { requiresGrad: true });
-      const emb = zeros([3, 2], { requiresGrad: true });
-      F.linear(ones([N, 3]), ones([2, 3]), lb).sum().backward();
-      F.embedding(tensor(new Array(N).fill(1), { dtype: 'int32' }), emb).sum().backward();
-      n.close('linear bias grad', lb.grad!, [N, N], 0, 0);
-      n.close('embedding grad', emb.grad!, [0, 0, N, N, 0, 0], 0, 0);
-      n.close('crossEntropy mean', [F.crossEntropy(zeros([N, 2]), zeros([N], { dtype: 'int32' })).item()], [Math.LN2], 1e-5, 0);
-      n.close('softmax of -2e30', tensor([-2e30, -2e30, -2e30]).softmax(0), [1 / 3, 1 / 3, 1 / 3], 1e-6, 0);
-      n.close('softmax with +Infinity', tensor([Infinity, 1]).softmax(0), [NaN, NaN], 0, 0);
-      const x = tensor([-0.5, -2, 1.5], { requiresGrad: true });
-      x.pow(2).sum().backward();
-      n.close('pow(2) gradient', x.grad!, [-1, -4, 3], 0, 1e-6); // the sign is the point; GL's pow rounds
-    }],
-    ['softmax with -Infinity masking', (n) => {
-      // row 1 partly masked, row 2 masked everywhere (gives 0, no NaN), row 3 one entry masked
-      const M = [
-        [false, false, false, false, false],
-        [true, false, true, false, false],
-        [true, true, true, true, true],
-        [false, false, false, false, true],
-      ];
-      const mask = tensor(M);
-      manualSeed(3);
-      const [y] = comparePaths(n, (x) => x.maskedFill(mask, -Infinity).softmax(-1), [r64([4, 5])]);
-      const yv = flat(y);
-      n.expect(yv.every((v) => !Number.isNaN(v)), 'float32 softmax has NaN');
-      n.expect(M.flat().every((m, k) => !m || yv[k] === 0), 'masked entries are not exactly 0');
-      manualSeed(4);
-      comparePaths(n, (x) => x.maskedFill(tensor([[false, true, false, false, false, true]]), -Infinity).logSoftmax(1).maskedFill(tensor([[false, true, false, false, false, true]]), 0), [r64([3, 6])]);
-    }],
-    ['layerNorm', (n) => {
-      manualSeed(5);
-      comparePaths(n, (x, w, b) => F.layerNorm(x, [8], w, b), [r64([3, 4, 8]), r64([8]), r64([8])]);
-    }],
-    ['gelu (exact)', (n) => {
-      manualSeed(6);
-      const big = tensor([-60, -12, -3, -1e-3, 0, 1e-3, 3, 12, 60], { dtype: 'float64', requiresGrad: true });
-      comparePaths(n, (x) => F.gelu(x), [r64([4, 16])]);
-      comparePaths(n, (x) => F.gelu(x), [big]);
-    }],
-    ['gelu (tanh)', (n) => {
-      manualSeed(7);
-      const big = tensor([-60, -12, -3, -1e-3, 0, 1e-3, 3, 12, 60], { dtype: 'float64', requiresGrad: true });
-      comparePaths(n, (x) => F.gelu(x, { approximate: 'tanh' }), [r64([4, 16])]);
-      comparePaths(n, (x) => F.gelu(x, { approximate: 'tanh' }), [big]);
-    }],
-    ['crossEntropy', (n) => {
-      manualSeed(8);
-      const target = tensor([0, 4, 2, 2, 1, 3], { dtype: 'int32' });
-      comparePaths(n, (x) => F.crossEntropy(x, target), [r64([6, 5])]);
-      comparePaths(n, (x) => F.crossEntropy(x, target, { labelSmoothing: 0.1, reduction: 'sum' }), [r64([6, 5])]);
-      // a scalar loss through a small network: loss.backward() from the loss itself
-      const x64 = r64([6, 4]);
-      const w64 = r64([4, 5]);
-      const loss64 = F.crossEntropy(F.gelu(x64.matmul(w64)), target);
-      const x32 = to32(x64);
-      const w32 = to32(w64);
-      const loss32 = F.crossEntropy(F.gelu(x32.matmul(w32)), target);
-      n.close('loss', [loss32.item()], [loss64.item()], 1e-5, 1e-5);
-      loss64.backward();
-      loss32.backward();
-      n.close('dw', w32.grad!, w64.grad!, 1e-5, 1e-4);
-      n.close('dx', x32.grad!, x64.grad!, 1e-5, 1e-4);
-    }],
+    [
+      'matmul 2-D',
+      (n) => {
+        manualSeed(1);
+        comparePaths(n, (a, b) => a.matmul(b), [r64([5, 7]), r64([7, 6])]);
+      },
+    ],
+    [
+      'matmul batched, broadcast',
+      (n) => {
+        manualSeed(2);
+        comparePaths(n, (a, b) => a.matmul(b), [r64([2, 3, 4, 5]), r64([5, 6])]);
+        comparePaths(n, (a, b) => a.matmul(b), [r64([2, 1, 4, 5]), r64([3, 5, 2])]);
+      },
+    ],
+    [
+      'long reductions (70,000 elements) and edge values',
+      (n) => {
+        // GL loops were cut after 65,535 iterations; softmax masked finite -2e30; pow's gradient lost its sign
+        const N = 70_000;
+        n.close('sum', [ones([N]).sum().item()], [N], 0, 0);
+        const peak = new Float32Array(N).fill(0.5);
+        peak[N - 1] = 9;
+        const p = tensor(peak);
+        n.close('amax, argmax', [p.amax().item(), p.argmax().item()], [9, N - 1], 0, 0);
+        n.close('softmax row sum', [ones([N]).softmax(0).sum().item()], [1], 1e-5, 0);
+        n.close('matmul inner 70,000', ones([2, N]).matmul(ones([N, 3])), new Array(6).fill(N), 0, 0);
+        const lb = zeros([2], { requiresGrad: true });
+        const emb = zeros([3, 2], { requiresGrad: true });
+        F.linear(ones([N, 3]), ones([2, 3]), lb)
+          .sum()
+          .backward();
+        F.embedding(tensor(new Array(N).fill(1), { dtype: 'int32' }), emb)
+          .sum()
+          .backward();
+        n.close('linear bias grad', lb.grad!, [N, N], 0, 0);
+        n.close('embedding grad', emb.grad!, [0, 0, N, N, 0, 0], 0, 0);
+        n.close('crossEntropy mean', [F.crossEntropy(zeros([N, 2]), zeros([N], { dtype: 'int32' })).item()], [Math.LN2], 1e-5, 0);
+        n.close('softmax of -2e30', tensor([-2e30, -2e30, -2e30]).softmax(0), [1 / 3, 1 / 3, 1 / 3], 1e-6, 0);
+        n.close('softmax with +Infinity', tensor([Infinity, 1]).softmax(0), [NaN, NaN], 0, 0);
+        const x = tensor([-0.5, -2, 1.5], { requiresGrad: true });
+        x.pow(2).sum().backward();
+        n.close('pow(2) gradient', x.grad!, [-1, -4, 3], 0, 1e-6); // the sign is the point; GL's pow rounds
+      },
+    ],
+    [
+      'softmax with -Infinity masking',
+      (n) => {
+        // row 1 partly masked, row 2 masked everywhere (gives 0, no NaN), row 3 one entry masked
+        const M = [
+          [false, false, false, false, false],
+          [true, false, true, false, false],
+          [true, true, true, true, true],
+          [false, false, false, false, true],
+        ];
+        const mask = tensor(M);
+        manualSeed(3);
+        const [y] = comparePaths(n, (x) => x.maskedFill(mask, -Infinity).softmax(-1), [r64([4, 5])]);
+        const yv = flat(y);
+        n.expect(
+          yv.every((v) => !Number.isNaN(v)),
+          'float32 softmax has NaN',
+        );
+        n.expect(
+          M.flat().every((m, k) => !m || yv[k] === 0),
+          'masked entries are not exactly 0',
+        );
+        manualSeed(4);
+        comparePaths(
+          n,
+          (x) =>
+            x
+              .maskedFill(tensor([[false, true, false, false, false, true]]), -Infinity)
+              .logSoftmax(1)
+              .maskedFill(tensor([[false, true, false, false, false, true]]), 0),
+          [r64([3, 6])],
+        );
+      },
+    ],
+    [
+      'layerNorm',
+      (n) => {
+        manualSeed(5);
+        comparePaths(n, (x, w, b) => F.layerNorm(x, [8], w, b), [r64([3, 4, 8]), r64([8]), r64([8])]);
+      },
+    ],
+    [
+      'gelu (exact)',
+      (n) => {
+        manualSeed(6);
+        const big = tensor([-60, -12, -3, -1e-3, 0, 1e-3, 3, 12, 60], { dtype: 'float64', requiresGrad: true });
+        comparePaths(n, (x) => F.gelu(x), [r64([4, 16])]);
+        comparePaths(n, (x) => F.gelu(x), [big]);
+      },
+    ],
+    [
+      'gelu (tanh)',
+      (n) => {
+        manualSeed(7);
+        const big = tensor([-60, -12, -3, -1e-3, 0, 1e-3, 3, 12, 60], { dtype: 'float64', requiresGrad: true });
+        comparePaths(n, (x) => F.gelu(x, { approximate: 'tanh' }), [r64([4, 16])]);
+        comparePaths(n, (x) => F.gelu(x, { approximate: 'tanh' }), [big]);
+      },
+    ],
+    [
+      'crossEntropy',
+      (n) => {
+        manualSeed(8);
+        const target = tensor([0, 4, 2, 2, 1, 3], { dtype: 'int32' });
+        comparePaths(n, (x) => F.crossEntropy(x, target), [r64([6, 5])]);
+        comparePaths(n, (x) => F.crossEntropy(x, target, { labelSmoothing: 0.1, reduction: 'sum' }), [r64([6, 5])]);
+        // a scalar loss through a small network: loss.backward() from the loss itself
+        const x64 = r64([6, 4]);
+        const w64 = r64([4, 5]);
+        const loss64 = F.crossEntropy(F.gelu(x64.matmul(w64)), target);
+        const x32 = to32(x64);
+        const w32 = to32(w64);
+        const loss32 = F.crossEntropy(F.gelu(x32.matmul(w32)), target);
+        n.close('loss', [loss32.item()], [loss64.item()], 1e-5, 1e-5);
+        loss64.backward();
+        loss32.backward();
+        n.close('dw', w32.grad!, w64.grad!, 1e-5, 1e-4);
+        n.close('dx', x32.grad!, x64.grad!, 1e-5, 1e-4);
+      },
+    ],
   ];
 }
 
@@ -284,11 +329,24 @@ interface SdpaCase {
 }
 
 const SDPA_CASES: SdpaCase[] = [
-  { name: 'sdpa bool mask with a fully masked row', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 2, 4, 5], fullyMaskedRow: true } },
+  {
+    name: 'sdpa bool mask with a fully masked row',
+    q: [2, 2, 4, 4],
+    k: [2, 2, 5, 4],
+    v: [2, 2, 5, 4],
+    mask: { shape: [2, 2, 4, 5], fullyMaskedRow: true },
+  },
   { name: 'sdpa causal', q: [2, 2, 5, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], isCausal: true },
   { name: 'sdpa causal L < S', q: [2, 2, 3, 4], k: [2, 2, 6, 4], v: [2, 2, 6, 3], isCausal: true },
   { name: 'sdpa GQA', q: [2, 4, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 3], enableGqa: true },
-  { name: 'sdpa GQA with a per-head bool mask', q: [1, 6, 3, 4], k: [1, 2, 4, 4], v: [1, 2, 4, 4], enableGqa: true, mask: { shape: [1, 6, 3, 4] } },
+  {
+    name: 'sdpa GQA with a per-head bool mask',
+    q: [1, 6, 3, 4],
+    k: [1, 2, 4, 4],
+    v: [1, 2, 4, 4],
+    enableGqa: true,
+    mask: { shape: [1, 6, 3, 4] },
+  },
 ];
 
 function boolMask(spec: NonNullable<SdpaCase['mask']>): Tensor {
@@ -324,7 +382,10 @@ function sdpaCheck(c: SdpaCase, n: Notes): void {
   n.expect(lastSdpBackend() === SDPBackend.FUSED, `float32 attention ran on ${String(lastSdpBackend())}, not the fused kernels`);
   n.close('out', out, ref, 2e-5, 1e-4);
   backwardQkv(n, 99, out, ref, [q32, k32, v32], [q64, k64, v64]);
-  n.expect([out, q32.grad!, k32.grad!, v32.grad!].every((t) => flat(t).every((x) => !Number.isNaN(x))), 'NaN in the float32 output or gradients');
+  n.expect(
+    [out, q32.grad!, k32.grad!, v32.grad!].every((t) => flat(t).every((x) => !Number.isNaN(x))),
+    'NaN in the float32 output or gradients',
+  );
 }
 
 // ---- nn.MultiheadAttention ----
@@ -358,13 +419,19 @@ function mhaSelf(n: Notes): void {
   manualSeed(22);
   const x64 = r64([2, 5, 8]);
   const x32 = to32(x64);
-  const kpm = tensor([[false, false, false, true, true], [false, false, false, false, false]]); // true = padding
+  const kpm = tensor([
+    [false, false, false, true, true],
+    [false, false, false, false, false],
+  ]); // true = padding
   const [y64, w64] = m64.forward(x64, x64, x64, { keyPaddingMask: kpm, needWeights: true });
   const [y32, w32] = m32.forward(x32, x32, x32, { keyPaddingMask: kpm, needWeights: true });
   n.close('out', y32, y64, 2e-5, 1e-4);
   n.expect(w32 !== null && w64 !== null, 'needWeights: true returned no weights');
   n.close('weights', w32!, w64!, 2e-5, 1e-4);
-  n.expect(flat(w32!).every((v, k) => (k % 5 < 3 || Math.floor(k / 25) === 1 ? true : v === 0)), 'padded keys got attention weight');
+  n.expect(
+    flat(w32!).every((v, k) => (k % 5 < 3 || Math.floor(k / 25) === 1 ? true : v === 0)),
+    'padded keys got attention weight',
+  );
   manualSeed(23);
   const g = randn(y64.shape, { dtype: 'float64' });
   const gw = randn(w64!.shape, { dtype: 'float64' });
@@ -381,7 +448,11 @@ function mhaCross(n: Notes): void {
   const k64 = r64([5, 2, 8]);
   const v64 = r64([5, 2, 8]);
   const [q32, k32, v32] = [q64, k64, v64].map(to32);
-  const attnMask = tensor([[false, true, true, true, true], [false, false, true, true, true], [false, false, false, true, true]]); // true = not allowed
+  const attnMask = tensor([
+    [false, true, true, true, true],
+    [false, false, true, true, true],
+    [false, false, false, true, true],
+  ]); // true = not allowed
   const [y64] = m64.forward(q64, k64, v64, { attnMask, needWeights: false });
   const [y32, w32] = m32.forward(q32, k32, v32, { attnMask, needWeights: false });
   n.expect(w32 === null, 'needWeights: false returned weights');
@@ -394,7 +465,12 @@ function mhaCross(n: Notes): void {
 
 function tinyModel(dtype: 'float32' | 'float64'): nn.Sequential {
   manualSeed(31);
-  return new nn.Sequential(new nn.Linear(6, 16, { dtype }), new nn.GELU(), new nn.LayerNorm(16, { dtype }), new nn.Linear(16, 3, { dtype }));
+  return new nn.Sequential(
+    new nn.Linear(6, 16, { dtype }),
+    new nn.GELU(),
+    new nn.LayerNorm(16, { dtype }),
+    new nn.Linear(16, 3, { dtype }),
+  );
 }
 
 function trainSteps(dtype: 'float32' | 'float64'): { losses: number[]; model: nn.Sequential } {
@@ -443,12 +519,21 @@ function safetensorsCheck(n: Notes): void {
   n.expect(bytes instanceof Uint8Array && bytes.length > 8, 'serializeSafetensors did not return bytes');
   const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))) as Record<string, { dtype?: string }>;
-  n.expect(header['0.weight']?.dtype === 'F32' && header['extra.f64']?.dtype === 'F64' && header['extra.i32']?.dtype === 'I32' && header['extra.bool']?.dtype === 'BOOL', `header dtypes: ${JSON.stringify(header).slice(0, 300)}`);
+  n.expect(
+    header['0.weight']?.dtype === 'F32' &&
+      header['extra.f64']?.dtype === 'F64' &&
+      header['extra.i32']?.dtype === 'I32' &&
+      header['extra.bool']?.dtype === 'BOOL',
+    `header dtypes: ${JSON.stringify(header).slice(0, 300)}`,
+  );
   // parse a copy in a fresh ArrayBuffer (as from fetch().arrayBuffer())
   const copy = bytes.slice().buffer;
   const { tensors, metadata } = nn.parseSafetensorsWithMetadata(copy);
   n.expect(metadata.format === 'pt' && metadata.origin === 'browser', `metadata ${JSON.stringify(metadata)}`);
-  n.expect(Object.keys(tensors).sort().join() === Object.keys(dict).sort().join(), `keys ${Object.keys(tensors).sort()} vs ${Object.keys(dict).sort()}`);
+  n.expect(
+    Object.keys(tensors).sort().join() === Object.keys(dict).sort().join(),
+    `keys ${Object.keys(tensors).sort()} vs ${Object.keys(dict).sort()}`,
+  );
   for (const [k, t] of Object.entries(dict)) {
     const p = tensors[k];
     n.expect(p.dtype === t.dtype && p.shape.join() === t.shape.join(), `${k}: ${p.dtype} [${p.shape}], expected ${t.dtype} [${t.shape}]`);
@@ -501,7 +586,13 @@ export function run(mode: BackendName): ModeReport {
       checks.push({ name, ok: true, detail: n.text() });
     } catch (e) {
       const err = e as Error;
-      const where = err instanceof Mismatch ? '' : `\n${String(err.stack ?? '').split('\n').slice(0, 6).join('\n')}`;
+      const where =
+        err instanceof Mismatch
+          ? ''
+          : `\n${String(err.stack ?? '')
+              .split('\n')
+              .slice(0, 6)
+              .join('\n')}`;
       checks.push({ name, ok: false, detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}` });
     }
   };
@@ -559,7 +650,8 @@ export function runEviction(mode: BackendName, cacheLimit: number, rounds: numbe
   try {
     setBackend(mode);
     const backend = getBackend();
-    if (backend !== mode) return { requested: mode, backend, cacheLimit, runtime: [], warnings, checks: [], compiles: 0, cachedKernels: 0, ms: 0 };
+    if (backend !== mode)
+      return { requested: mode, backend, cacheLimit, runtime: [], warnings, checks: [], compiles: 0, cachedKernels: 0, ms: 0 };
     const runtime = runtimeChecks(mode as GpuMode);
     return { requested: mode, backend, cacheLimit, runtime, warnings, ...evictionWorkload(rounds) };
   } finally {
@@ -569,7 +661,6 @@ export function runEviction(mode: BackendName, cacheLimit: number, rounds: numbe
 }
 
 declare global {
-  // eslint-disable-next-line no-var
   var gpugradBrowserTest: { run: typeof run; runEviction: typeof runEviction; environment: typeof environment; checkNames: string[] };
 }
 globalThis.gpugradBrowserTest = { run, runEviction, environment, checkNames: CHECK_NAMES };

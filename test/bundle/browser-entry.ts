@@ -3,7 +3,6 @@
 import { runProgram } from './program.js';
 
 declare global {
-  // eslint-disable-next-line no-var
   var gpugradBundleTest: { run: typeof runProgram };
 }
 

@@ -51,7 +51,10 @@ export async function bundleForNode(dir: string, gpujs: 'external' | 'bundled'):
     metafile: true,
     logLevel: 'silent',
     external: gpujs === 'external' ? ['gpu.js'] : ['gl'],
-    banner: gpujs === 'bundled' ? { js: "import{createRequire as __gpugradCreateRequire}from'node:module';const require=__gpugradCreateRequire(import.meta.url);" } : undefined,
+    banner:
+      gpujs === 'bundled'
+        ? { js: "import{createRequire as __gpugradCreateRequire}from'node:module';const require=__gpugradCreateRequire(import.meta.url);" }
+        : undefined,
   });
   return { file, inputs: inputsOf(r.metafile), bytes: r.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 };
 }
@@ -76,7 +79,9 @@ export async function bundleForBrowserMinified(dir: string): Promise<BuiltBundle
         setup(b) {
           b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
           b.onResolve({ filter: /.*/ }, (a) =>
-            builtins.has(a.path) ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] } : undefined,
+            builtins.has(a.path)
+              ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] }
+              : undefined,
           );
         },
       },

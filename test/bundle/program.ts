@@ -6,7 +6,20 @@
 // No vitest here (it runs inside the bundle).
 
 import gpujs from 'gpu.js';
-import { F, MaxResult, getBackend, manualSeed, memory, nn, optim, randn, setBackend, tensor, tidy, type BackendName } from '../../src/index.js';
+import {
+  F,
+  MaxResult,
+  getBackend,
+  manualSeed,
+  memory,
+  nn,
+  optim,
+  randn,
+  setBackend,
+  tensor,
+  tidy,
+  type BackendName,
+} from '../../src/index.js';
 
 export interface MaxCheck {
   /** The result's class name: a minified bundle renames MaxResult. */
@@ -135,7 +148,6 @@ function runMode(mode: BackendName): ModeReport {
 
 /** Runs every check on each mode in turn; never throws. */
 export function runProgram(modes: readonly string[]): ProgramReport {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const g: any = (gpujs as any)?.GPU ? gpujs : (globalThis as any).GPU;
   const report: ProgramReport = {
     classNames: {

@@ -17,7 +17,11 @@ function reference(n: number, f: (i: number) => number): number[] {
 
 describe('declareKernel', () => {
   it('derives the key from the name and every parameter, in a canonical order', () => {
-    const k = declareKernel({ name: fresh('Key'), inputs: ['x'], body: (p: { a: number; b: readonly number[]; c?: string }) => [`return x[i] * ${p.a};`] });
+    const k = declareKernel({
+      name: fresh('Key'),
+      inputs: ['x'],
+      body: (p: { a: number; b: readonly number[]; c?: string }) => [`return x[i] * ${p.a};`],
+    });
     expect(k.key({ a: 1, b: [2, 3] })).toBe(k.key({ b: [2, 3], a: 1 }));
     const keys = [
       k.key({ a: 1, b: [2, 3] }),
@@ -42,8 +46,12 @@ describe('declareKernel', () => {
     expect(() => k.key({ d: new Date(0) as unknown as number })).toThrow(/plain data .*instance of a class/);
     const name = fresh('Dup');
     declareKernel({ name, inputs: [], body: () => ['return 0;'] });
-    expect(() => declareKernel({ name, inputs: [], body: () => ['return 0;'] })).toThrow(`declareKernel: a kernel named '${name}' is already declared`);
-    expect(() => declareKernel({ name: 'bad name', inputs: [], body: () => ['return 0;'] })).toThrow(/declareKernel: name must be an identifier/);
+    expect(() => declareKernel({ name, inputs: [], body: () => ['return 0;'] })).toThrow(
+      `declareKernel: a kernel named '${name}' is already declared`,
+    );
+    expect(() => declareKernel({ name: 'bad name', inputs: [], body: () => ['return 0;'] })).toThrow(
+      /declareKernel: name must be an identifier/,
+    );
     expect(() => declareKernel({ name: fresh('Opt'), inputs: [], body: () => ['return 0;'], keys: 1 } as never)).toThrow(
       /declareKernel: unknown option 'keys'; expected name, inputs, body/,
     );

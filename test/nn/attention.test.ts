@@ -1,7 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, noGrad, randn, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
 import { MultiheadAttention } from '../../src/nn/attention.js';
-import { TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, type TransformerLayerOptions } from '../../src/nn/transformer.js';
+import {
+  TransformerDecoderLayer,
+  TransformerEncoder,
+  TransformerEncoderLayer,
+  type TransformerLayerOptions,
+} from '../../src/nn/transformer.js';
 import { LayerNorm } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { MODES, expectClose, useMode, values } from '../support/helpers.js';
@@ -74,12 +79,16 @@ function runTransformer(c: any, dtype: DType, tolA: number, tolR: number): void 
   const ins = Object.fromEntries(Object.entries(c.inputs as Record<string, TJ>).map(([k, v]) => [k, T(v, dtype, true)]));
   const o = kw(c.kwargs, dtype);
   const out =
-    c.module === 'decoderLayer' ? (m as TransformerDecoderLayer).forward(ins.tgt, ins.memory, o) : (m as TransformerEncoderLayer | TransformerEncoder).forward(ins.src, o);
+    c.module === 'decoderLayer'
+      ? (m as TransformerDecoderLayer).forward(ins.tgt, ins.memory, o)
+      : (m as TransformerEncoderLayer | TransformerEncoder).forward(ins.src, o);
   expectClose(out, c.output.data.map(num), tolA, tolR, `${c.name}: output`);
   out.backward(T(c.gradOut, dtype));
-  for (const [k, g] of Object.entries(c.inputGrads as Record<string, TJ>)) expectClose(ins[k].grad!, g.data.map(num), tolA * 10, tolR * 10, `${c.name}: d ${k}`);
+  for (const [k, g] of Object.entries(c.inputGrads as Record<string, TJ>))
+    expectClose(ins[k].grad!, g.data.map(num), tolA * 10, tolR * 10, `${c.name}: d ${k}`);
   const params = Object.fromEntries(m.namedParameters());
-  for (const [name, g] of Object.entries(c.paramGrads as Record<string, TJ>)) expectClose(params[name].grad!, g.data.map(num), tolA * 10, tolR * 10, `${c.name}: d ${name}`);
+  for (const [name, g] of Object.entries(c.paramGrads as Record<string, TJ>))
+    expectClose(params[name].grad!, g.data.map(num), tolA * 10, tolR * 10, `${c.name}: d ${name}`);
 }
 
 describe('MultiheadAttention vs torch.nn.MultiheadAttention (float64 fixtures)', () => {
@@ -136,7 +145,10 @@ describe('MultiheadAttention behaviour', () => {
     manualSeed(3);
     const m = new MultiheadAttention(8, 2, { batchFirst: true });
     const x = randn([2, 4, 8]);
-    const causal = tensor([0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0].map((v) => v === 1), { shape: [4, 4] });
+    const causal = tensor(
+      [0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0].map((v) => v === 1),
+      { shape: [4, 4] },
+    );
     const [ref] = m.forward(x, x, x, { attnMask: causal, needWeights: false });
     const [hinted] = m.forward(x, x, x, { attnMask: causal, isCausal: true, needWeights: false });
     const [built, bw] = m.forward(x, x, x, { isCausal: true });
@@ -144,7 +156,10 @@ describe('MultiheadAttention behaviour', () => {
     expectClose(built, ref, 1e-6, 1e-5);
     expect(values(bw!).filter((w, i) => i % 4 > Math.floor(i / 4) % 4 && w !== 0)).toEqual([]);
     // with weights asked for, PyTorch uses the attnMask as given (the hint does not replace it)
-    const diag = tensor(Array.from({ length: 16 }, (_, i) => i % 5 !== 0), { shape: [4, 4] });
+    const diag = tensor(
+      Array.from({ length: 16 }, (_, i) => i % 5 !== 0),
+      { shape: [4, 4] },
+    );
     const [dOut, dW] = m.forward(x, x, x, { attnMask: diag, isCausal: true, needWeights: true });
     const [dRef] = m.forward(x, x, x, { attnMask: diag, needWeights: false });
     expectClose(dOut, dRef, 1e-6, 1e-5);
@@ -166,7 +181,14 @@ describe('MultiheadAttention behaviour', () => {
     manualSeed(6);
     const E = 64;
     const m = new MultiheadAttention(E, 4, { addBiasKv: true });
-    expect(m.namedParameters().map(([n]) => n)).toEqual(['in_proj_weight', 'in_proj_bias', 'bias_k', 'bias_v', 'out_proj.weight', 'out_proj.bias']);
+    expect(m.namedParameters().map(([n]) => n)).toEqual([
+      'in_proj_weight',
+      'in_proj_bias',
+      'bias_k',
+      'bias_v',
+      'out_proj.weight',
+      'out_proj.bias',
+    ]);
     const w = values(m.inProjWeight!);
     const bound = Math.sqrt(6 / (E + 3 * E)); // xavier-uniform over (3E, E)
     expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
@@ -175,22 +197,43 @@ describe('MultiheadAttention behaviour', () => {
     expect(values(m.inProjBias!).every((x) => x === 0)).toBe(true);
     expect(values(m.outProj.bias!).every((x) => x === 0)).toBe(true);
     const sep = new MultiheadAttention(8, 2, { kdim: 6, vdim: 5 });
-    expect(Object.keys(sep.stateDict())).toEqual(['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']);
+    expect(Object.keys(sep.stateDict())).toEqual([
+      'q_proj_weight',
+      'k_proj_weight',
+      'v_proj_weight',
+      'in_proj_bias',
+      'out_proj.weight',
+      'out_proj.bias',
+    ]);
     expect(sep.kProjWeight!.shape).toEqual([8, 6]);
-    expect(String(new MultiheadAttention(8, 2))).toBe('MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)\n)');
+    expect(String(new MultiheadAttention(8, 2))).toBe(
+      'MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)\n)',
+    );
   });
   it("PyTorch's shape checks", () => {
     const m = new MultiheadAttention(8, 2);
     const x = randn([5, 2, 8]);
     expect(() => new MultiheadAttention(10, 3)).toThrow(/embedDim \(10\) must be divisible by numHeads \(3\)/);
-    expect(() => m.forward(randn([2, 5, 2, 8]), x, x)).toThrow(/query should be unbatched 2D or batched 3D tensor but received 4-D query tensor/);
-    expect(() => m.forward(x, randn([5, 8]), randn([5, 8]))).toThrow(/for batched \(3-D\) query, expected key and value to be 3-D but found 2-D and 2-D/);
+    expect(() => m.forward(randn([2, 5, 2, 8]), x, x)).toThrow(
+      /query should be unbatched 2D or batched 3D tensor but received 4-D query tensor/,
+    );
+    expect(() => m.forward(x, randn([5, 8]), randn([5, 8]))).toThrow(
+      /for batched \(3-D\) query, expected key and value to be 3-D but found 2-D and 2-D/,
+    );
     expect(() => m.forward(randn([5, 2, 6]), x, x)).toThrow(/was expecting embedding dimension of 8, but got 6/);
     expect(() => m.forward(x, x, randn([4, 2, 8]))).toThrow(/key shape \[5, 2, 8\] does not match value shape \[4, 2, 8\]/);
-    expect(() => m.forward(x, x, x, { attnMask: zeros([4, 5]) })).toThrow(/the shape of the 2D attnMask is \[4, 5\], but should be \[5, 5\]/);
-    expect(() => m.forward(x, x, x, { attnMask: zeros([3, 5, 5]) })).toThrow(/the shape of the 3D attnMask is \[3, 5, 5\], but should be \[4, 5, 5\]/);
-    expect(() => m.forward(x, x, x, { keyPaddingMask: zeros([2, 4], { dtype: 'bool' }) })).toThrow(/expected keyPaddingMask of shape \[2, 5\]/);
-    expect(() => m.forward(x, x, x, { keyPaddingMask: zeros([2, 5, 1], { dtype: 'bool' }) })).toThrow(/expected keyPaddingMask to be null or 2-D but found 3-D/);
+    expect(() => m.forward(x, x, x, { attnMask: zeros([4, 5]) })).toThrow(
+      /the shape of the 2D attnMask is \[4, 5\], but should be \[5, 5\]/,
+    );
+    expect(() => m.forward(x, x, x, { attnMask: zeros([3, 5, 5]) })).toThrow(
+      /the shape of the 3D attnMask is \[3, 5, 5\], but should be \[4, 5, 5\]/,
+    );
+    expect(() => m.forward(x, x, x, { keyPaddingMask: zeros([2, 4], { dtype: 'bool' }) })).toThrow(
+      /expected keyPaddingMask of shape \[2, 5\]/,
+    );
+    expect(() => m.forward(x, x, x, { keyPaddingMask: zeros([2, 5, 1], { dtype: 'bool' }) })).toThrow(
+      /expected keyPaddingMask to be null or 2-D but found 3-D/,
+    );
     expect(() => m.forward(x, randn([5, 3, 8]), randn([5, 3, 8]))).toThrow(/query batch size 2 does not match key batch size 3/);
   });
 });

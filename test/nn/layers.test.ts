@@ -82,8 +82,15 @@ describe('layers: construction, parameters and initialisation', () => {
     expect(Math.abs(s.mean)).toBeLessThan(0.08);
     expect(Math.abs(s.std - 1)).toBeLessThan(0.06);
     expect(new Embedding(10, 2, { paddingIdx: -1 }).paddingIdx).toBe(9);
-    expect(() => new Embedding(10, 2, { paddingIdx: 10 })).toThrow(/Embedding: paddingIdx must be an integer within numEmbeddings \(10\), got 10/);
-    const pre = Embedding.fromPretrained(tensor([[1, 2], [3, 4]]));
+    expect(() => new Embedding(10, 2, { paddingIdx: 10 })).toThrow(
+      /Embedding: paddingIdx must be an integer within numEmbeddings \(10\), got 10/,
+    );
+    const pre = Embedding.fromPretrained(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     expect(values(pre.weight)).toEqual([1, 2, 3, 4]);
     expect(pre.weight.requiresGrad).toBe(false);
   });
@@ -137,7 +144,9 @@ describe('nn.init', () => {
     expect(init.calculateGain('leaky_relu', Math.sqrt(5))).toBeCloseTo(Math.sqrt(1 / 3), 15);
     expect(init.calculateGain('selu')).toBe(0.75);
     expect(init.calculateFanInAndFanOut(zeros([6, 4, 3]))).toEqual([12, 18]);
-    expect(() => init.xavierUniform_(zeros([5]))).toThrow(/xavierUniform_: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions \(shape \[5\]\)/);
+    expect(() => init.xavierUniform_(zeros([5]))).toThrow(
+      /xavierUniform_: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions \(shape \[5\]\)/,
+    );
     expect(() => init.calculateGain('swish' as never)).toThrow(/calculateGain: unsupported nonlinearity 'swish'/);
   });
 
@@ -152,7 +161,7 @@ describe('nn.init', () => {
     const xn = stats(values(init.xavierNormal_(zeros(n))));
     expect(Math.abs(xn.std - Math.sqrt(2 / 160)) / Math.sqrt(2 / 160)).toBeLessThan(0.04);
     const ku = stats(values(init.kaimingUniform_(zeros(n))));
-    const kb = Math.sqrt(3) * Math.sqrt(2 / (1 + 1e-4)) / Math.sqrt(60);
+    const kb = (Math.sqrt(3) * Math.sqrt(2 / (1 + 1e-4))) / Math.sqrt(60);
     expect(ku.min).toBeGreaterThanOrEqual(-kb);
     expect(ku.max).toBeLessThanOrEqual(kb);
     expect(ku.max).toBeGreaterThan(0.98 * kb);
@@ -167,7 +176,9 @@ describe('nn.init', () => {
     expect(Math.abs(g.mean - 2)).toBeLessThan(0.03);
     expect(Math.abs(g.std - 0.5)).toBeLessThan(0.02);
     expect(() => init.uniform_(zeros([2]), 1, 0)).toThrow(/uniform_: expects a <= b, but got a=1, b=0/);
-    expect(() => init.normal_(zeros([2], { dtype: 'int32' }))).toThrow(/normal_: expects a floating point tensor, got int32 \(shape \[2\]\)/);
+    expect(() => init.normal_(zeros([2], { dtype: 'int32' }))).toThrow(
+      /normal_: expects a floating point tensor, got int32 \(shape \[2\]\)/,
+    );
   });
 
   it('constant initialisers work in place on parameters while grad mode is on', () => {
@@ -222,11 +233,23 @@ describe.each(MODES)('layers on %s', (mode) => {
   it('Embedding looks rows up; the padding row gets no gradient', () => {
     manualSeed(5);
     const e = new Embedding(6, 3, { paddingIdx: 0 });
-    const idx = tensor([[1, 0], [5, 1]], { dtype: 'int32' });
+    const idx = tensor(
+      [
+        [1, 0],
+        [5, 1],
+      ],
+      { dtype: 'int32' },
+    );
     const y = e.call(idx);
     expect(y.shape).toEqual([2, 2, 3]);
     const w = values(e.weight);
-    expectClose(y, [1, 0, 5, 1].flatMap((i) => w.slice(i * 3, i * 3 + 3)), 0, 0, 'Embedding');
+    expectClose(
+      y,
+      [1, 0, 5, 1].flatMap((i) => w.slice(i * 3, i * 3 + 3)),
+      0,
+      0,
+      'Embedding',
+    );
     y.sum().backward();
     const g = values(e.weight.grad!);
     expect(g.slice(0, 3)).toEqual([0, 0, 0]);
@@ -254,7 +277,13 @@ describe.each(MODES)('layers on %s', (mode) => {
     expectClose(new nn.GELU({ approximate: 'tanh' }).call(x), F.gelu(x, { approximate: 'tanh' }), 0, 0, 'GELU tanh');
     expect(values(new nn.ReLU().call(x))).toEqual([0, 0, 0, 0.5, 2]);
     expectClose(new nn.Tanh().call(x), [-2, -0.5, 0, 0.5, 2].map(Math.tanh), 1e-6, 1e-5, 'Tanh');
-    expectClose(new nn.Sigmoid().call(x), [-2, -0.5, 0, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))), 1e-6, 1e-5, 'Sigmoid');
+    expectClose(
+      new nn.Sigmoid().call(x),
+      [-2, -0.5, 0, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))),
+      1e-6,
+      1e-5,
+      'Sigmoid',
+    );
   });
 
   it('a Sequential MLP trains with Adam: the loss falls', () => {

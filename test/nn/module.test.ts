@@ -145,7 +145,9 @@ describe('Module: registration, names and traversal', () => {
     const m = new Module();
     expect(() => m.registerParameter('a.b', zeros([1]))).toThrow(/registerParameter: parameter name can't contain "\.", got "a\.b"/);
     expect(() => m.registerParameter('', zeros([1]))).toThrow(/registerParameter: parameter name can't be empty/);
-    expect(() => m.registerParameter('i', zeros([2], { dtype: 'int32' }))).toThrow(/registerParameter: parameter "i" must be floating point, got int32 \(shape \[2\]\)/);
+    expect(() => m.registerParameter('i', zeros([2], { dtype: 'int32' }))).toThrow(
+      /registerParameter: parameter "i" must be floating point, got int32 \(shape \[2\]\)/,
+    );
     m.registerBuffer('b', zeros([1]));
     expect(() => m.registerParameter('b', zeros([1]))).toThrow(/registerParameter: Module already has a buffer named "b"/);
     expect(() => m.registerModule('b', new Tanh())).toThrow(/registerModule: Module already has a buffer named "b"/);
@@ -208,7 +210,9 @@ describe('Module: state dicts', () => {
     const sd = m.stateDict();
     const missing = { ...sd };
     delete missing['2.bias'];
-    expect(() => m.loadStateDict(missing)).toThrow(/loadStateDict: Error\(s\) in loading state_dict for Sequential:\n\tMissing key\(s\) in state_dict: "2\.bias"\./);
+    expect(() => m.loadStateDict(missing)).toThrow(
+      /loadStateDict: Error\(s\) in loading state_dict for Sequential:\n\tMissing key\(s\) in state_dict: "2\.bias"\./,
+    );
     const extra = { ...sd, '3.weight': zeros([1]) };
     expect(() => m.loadStateDict(extra)).toThrow(/Unexpected key\(s\) in state_dict: "3\.weight"\./);
     const bad = { ...sd, '0.weight': zeros([4, 3]) };
@@ -226,12 +230,23 @@ describe('Module: state dicts', () => {
     expect(res.missingKeys).toEqual(['2.weight', '2.bias']);
     expect(res.unexpectedKeys).toEqual(['extra']);
     expect(values(m.stateDict()['0.weight'])).toEqual(values(src.stateDict()['0.weight']));
-    expect(() => m.loadStateDict({ '0.bias': zeros([4]) }, { strict: false })).toThrow(/size mismatch for 0\.bias: copying a param with shape \[4\]/);
+    expect(() => m.loadStateDict({ '0.bias': zeros([4]) }, { strict: false })).toThrow(
+      /size mismatch for 0\.bias: copying a param with shape \[4\]/,
+    );
   });
 
   it('loading converts dtype and keeps the module dtype', () => {
     const m = new Linear(2, 2);
-    m.loadStateDict({ weight: tensor([[1, 2], [3, 4]], { dtype: 'float64' }), bias: tensor([5, 6], { dtype: 'float64' }) });
+    m.loadStateDict({
+      weight: tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float64' },
+      ),
+      bias: tensor([5, 6], { dtype: 'float64' }),
+    });
     expect(m.weight.dtype).toBe('float32');
     expect(values(m.weight)).toEqual([1, 2, 3, 4]);
   });
@@ -285,14 +300,25 @@ describe('Module: repr', () => {
     );
     const d = new nn.ModuleDict({ act: new nn.GELU({ approximate: 'tanh' }), emb: new nn.Embedding(10, 3, { paddingIdx: -1 }) });
     expect(d.toString()).toBe("ModuleDict(\n  (act): GELU(approximate='tanh')\n  (emb): Embedding(10, 3, padding_idx=9)\n)");
-    expect(new LayerNorm([2, 3], { eps: 1e-6, elementwiseAffine: false }).toString()).toBe('LayerNorm((2, 3), eps=1e-06, elementwise_affine=False)');
+    expect(new LayerNorm([2, 3], { eps: 1e-6, elementwiseAffine: false }).toString()).toBe(
+      'LayerNorm((2, 3), eps=1e-06, elementwise_affine=False)',
+    );
     expect(new nn.ReLU().toString()).toBe('ReLU()');
     expect(new ModuleList().toString()).toBe('ModuleList()');
     expect(String(new Dropout(0.25))).toBe('Dropout(p=0.25, inplace=False)');
   });
 
   it('formats floats like Python', () => {
-    expect([1e-5, 0.5, 1, 1e16, 1.5e-7, 123.25, 0.0001, -2].map(nn.pyFloat)).toEqual(['1e-05', '0.5', '1.0', '1e+16', '1.5e-07', '123.25', '0.0001', '-2.0']);
+    expect([1e-5, 0.5, 1, 1e16, 1.5e-7, 123.25, 0.0001, -2].map(nn.pyFloat)).toEqual([
+      '1e-05',
+      '0.5',
+      '1.0',
+      '1e+16',
+      '1.5e-07',
+      '123.25',
+      '0.0001',
+      '-2.0',
+    ]);
   });
 });
 

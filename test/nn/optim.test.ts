@@ -69,7 +69,11 @@ interface Ref {
   t: number;
 }
 
-function sgdRef(s: Ref, g: number[], o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }): void {
+function sgdRef(
+  s: Ref,
+  g: number[],
+  o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean },
+): void {
   const mom = o.momentum ?? 0;
   const damp = o.dampening ?? 0;
   const wd = o.weightDecay ?? 0;
@@ -82,7 +86,12 @@ function sgdRef(s: Ref, g: number[], o: { lr: number; momentum?: number; dampeni
   s.p = s.p.map((x, i) => x - o.lr * d[i]);
 }
 
-function adamRef(s: Ref, g: number[], o: { lr: number; betas: [number, number]; eps: number; weightDecay: number; amsgrad?: boolean }, decoupled: boolean): void {
+function adamRef(
+  s: Ref,
+  g: number[],
+  o: { lr: number; betas: [number, number]; eps: number; weightDecay: number; amsgrad?: boolean },
+  decoupled: boolean,
+): void {
   const [b1, b2] = o.betas;
   s.t += 1;
   if (decoupled) s.p = s.p.map((x) => x * (1 - o.lr * o.weightDecay));
@@ -173,7 +182,9 @@ describe.each(MODES)('optimizers on %s (float32)', (mode) => {
   it('each optimizer matches PyTorch (test/fixtures/optim.json)', () => {
     for (const c of FIX.optimizers) {
       const got = runCase(c, 'float32');
-      got.forEach((ps, s) => ps.forEach((p, i) => expectClose(p, c.steps[s].params[i].data, 2e-6, 2e-5, `${c.name} step ${s + 1} param ${i}`)));
+      got.forEach((ps, s) =>
+        ps.forEach((p, i) => expectClose(p, c.steps[s].params[i].data, 2e-6, 2e-5, `${c.name} step ${s + 1} param ${i}`)),
+      );
     }
   });
 
@@ -240,9 +251,17 @@ describe('clipGradNorm (float64)', () => {
     expect(nn.clipGradNorm(p, 100, 3)).toBeCloseTo((27 + 64 + 1728) ** (1 / 3), 12);
     const total = nn.clipGradNorm(p, 6.5, 2);
     expect(total).toBeCloseTo(13, 12);
-    expectClose(p.grad!, [3, -4, 12].map((v) => (v * 6.5) / (13 + 1e-6)), 1e-14, 1e-12, 'clipped');
+    expectClose(
+      p.grad!,
+      [3, -4, 12].map((v) => (v * 6.5) / (13 + 1e-6)),
+      1e-14,
+      1e-12,
+      'clipped',
+    );
     p.grad = tensor([1, Number.NaN, 2], { dtype: 'float64' });
-    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: true })).toThrow(/clipGradNorm: the total norm of order 2 for gradients from `parameters` is non-finite \(NaN\)/);
+    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: true })).toThrow(
+      /clipGradNorm: the total norm of order 2 for gradients from `parameters` is non-finite \(NaN\)/,
+    );
     expect(() => nn.clipGradNorm(p, 1, 0)).toThrow(/clipGradNorm: normType must be a positive number or Infinity, got 0/);
     p.grad = tensor([-3, 0.5, 2], { dtype: 'float64' });
     nn.clipGradValue([p], 1);
@@ -275,7 +294,10 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
       for (const inf of [Infinity, -Infinity]) {
         const ps = setup([1, inf, 2], [0.5, -0.5]);
         expect(nn.clipGradNorm(ps, 1, nt), `normType ${nt}`).toBe(Infinity);
-        expect(grads(ps), `normType ${nt}, ${inf}`).toEqual([[0, Number.NaN, 0], [0, -0]]);
+        expect(grads(ps), `normType ${nt}, ${inf}`).toEqual([
+          [0, Number.NaN, 0],
+          [0, -0],
+        ]);
       }
     }
   });
@@ -283,7 +305,10 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
   it('float32 overflow of the norm is an infinite norm; the float64 one is not (and errorIfNonfinite throws, touching nothing)', () => {
     let ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
     expect(nn.clipGradNorm(ps, 1)).toBe(Infinity);
-    expect(grads(ps)).toEqual([[0, 0, 0], [0, -0]]);
+    expect(grads(ps)).toEqual([
+      [0, 0, 0],
+      [0, -0],
+    ]);
     ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
     expect(nn.clipGradNorm(ps, 1, 1)).toBe(Math.fround(2.0000000300949324e30));
     expectClose(ps[0].grad!, [0.5, 0.5, 1.0000000031710769e-30], 0, 1e-6);
@@ -296,7 +321,11 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
     expect(nn.clipGradNorm(ps, 1) / 2.121320380365646e19).toBeCloseTo(1, 12);
     expectClose(ps[0].grad!, [0.7071067690849304], 0, 1e-7);
     expectClose(ps[1].grad!, [-0.70710676891788], 0, 1e-12);
-    for (const bad of [[1, Number.NaN], [Infinity, 1], [3e38, 3e38]]) {
+    for (const bad of [
+      [1, Number.NaN],
+      [Infinity, 1],
+      [3e38, 3e38],
+    ]) {
       ps = setup(bad, [0.5]);
       expect(() => nn.clipGradNorm(ps, 1, 2, { errorIfNonfinite: true })).toThrow(
         /^clipGradNorm: the total norm of order 2 for gradients from `parameters` is non-finite \((NaN|Infinity)\), so it cannot be clipped \(gradient shapes: \[2\], \[1\]\)\. To disable this error and scale the gradients by the non-finite norm anyway, pass `errorIfNonfinite: false`$/,
@@ -318,8 +347,12 @@ describe('clipGradNorm arguments', () => {
   it('checks options', () => {
     const p = zeros([2]).requiresGrad_();
     p.grad = tensor([1, 2]);
-    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(/clipGradNorm: unknown option "errorIfNonFinite" \(known: errorIfNonfinite\)/);
-    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: 1 } as never)).toThrow(/clipGradNorm: errorIfNonfinite must be a boolean, got 1/);
+    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(
+      /clipGradNorm: unknown option "errorIfNonFinite" \(known: errorIfNonfinite\)/,
+    );
+    expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: 1 } as never)).toThrow(
+      /clipGradNorm: errorIfNonfinite must be a boolean, got 1/,
+    );
     expect(() => nn.clipGradNorm(p, 1, 2, null as never)).toThrow(/clipGradNorm: options must be an object, got null/);
     expect(() => nn.clipGradNorm(p, Number.NaN)).toThrow(/clipGradNorm: maxNorm must be a number, got NaN/);
     expect(values(p.grad)).toEqual([1, 2]);
@@ -333,7 +366,10 @@ describe('learning-rate schedulers', () => {
   for (const c of FIX.schedulers) {
     it(`PyTorch fixture: ${c.name}`, () => {
       const opt = opt1(c.lr);
-      const sch = c.scheduler === 'StepLR' ? new StepLR(opt, c.options as { stepSize: number; gamma: number }) : new CosineAnnealingLR(opt, c.options as { tMax: number; etaMin: number });
+      const sch =
+        c.scheduler === 'StepLR'
+          ? new StepLR(opt, c.options as { stepSize: number; gamma: number })
+          : new CosineAnnealingLR(opt, c.options as { tMax: number; etaMin: number });
       const lrs = [sch.getLastLr()[0]];
       for (let i = 0; i < c.lrs.length - 1; i++) {
         opt.step();
@@ -376,7 +412,9 @@ describe('learning-rate schedulers', () => {
     expect(shared.getLastLr()).toEqual([0.5]);
     expect(() => new LambdaLR(opt, [warm])).toThrow(/LambdaLR: expected 2 lrLambdas \(one per param group\), but got 1/);
     expect(() => new StepLR(opt1(1), { stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer, got 0/);
-    expect(() => new CosineAnnealingLR(opt1(1), { tMax: 5, lastEpoch: 3 })).toThrow(/param 'initialLr' is not specified in paramGroups\[0\] when resuming/);
+    expect(() => new CosineAnnealingLR(opt1(1), { tMax: 5, lastEpoch: 3 })).toThrow(
+      /param 'initialLr' is not specified in paramGroups\[0\] when resuming/,
+    );
   });
 
   it('a scheduler state dict resumes the schedule', () => {
@@ -428,17 +466,23 @@ describe('optimizer API', () => {
   it('validates its arguments with errors naming the optimizer', () => {
     const p = zeros([2]).requiresGrad_();
     expect(() => new SGD([], { lr: 0.1 })).toThrow(/SGD: optimizer got an empty parameter list/);
-    expect(() => new SGD(p as unknown as Tensor[])).toThrow(/SGD: params argument given to the optimizer should be an iterable of Tensors or of parameter groups, but got a Tensor/);
+    expect(() => new SGD(p as unknown as Tensor[])).toThrow(
+      /SGD: params argument given to the optimizer should be an iterable of Tensors or of parameter groups, but got a Tensor/,
+    );
     expect(() => new SGD([p], { lr: -1 })).toThrow(/SGD: param group 0: invalid learning rate: -1/);
     expect(() => new SGD([p], { nesterov: true })).toThrow(/SGD: param group 0: Nesterov momentum requires a momentum and zero dampening/);
     expect(() => new Adam([p], { betas: [0.9, 1] })).toThrow(/Adam: param group 0: invalid beta parameter at index 1: 1/);
     expect(() => new AdamW([p], { eps: -1 })).toThrow(/AdamW: param group 0: invalid epsilon value: -1/);
     expect(() => new Adam([{ params: [p] }, { params: [p] }])).toThrow(/Adam: some parameters appear in more than one parameter group/);
-    expect(() => new Adam([p.mul(2)])).toThrow(/Adam: param group 0: params\[0\] \(shape \[2\]\) is not a leaf; can't optimize a non-leaf Tensor/);
+    expect(() => new Adam([p.mul(2)])).toThrow(
+      /Adam: param group 0: params\[0\] \(shape \[2\]\) is not a leaf; can't optimize a non-leaf Tensor/,
+    );
     expect(() => new Adam([zeros([2], { dtype: 'int32' })])).toThrow(/Adam: param group 0: params\[0\] \(shape \[2\]\) is int32/);
-    const opt = new Adam([p]);
+    new Adam([p]);
     // a mismatched gradient is refused where it is assigned
-    expect(() => (p.grad = zeros([3]))).toThrow(/grad: assigned gradient \(shape \[3\], float32\) must match the tensor \(shape \[2\], float32\)/);
+    expect(() => (p.grad = zeros([3]))).toThrow(
+      /grad: assigned gradient \(shape \[3\], float32\) must match the tensor \(shape \[2\], float32\)/,
+    );
   });
 
   it('step(closure) re-evaluates the loss with grad enabled and returns it', () => {
@@ -473,7 +517,14 @@ describe('optimizer API', () => {
     expect(Object.keys(sd.state)).toEqual(['0', '1']);
     expect(sd.state['0'].step).toBe(2);
     expect(Object.keys(sd.state['0'])).toEqual(['step', 'exp_avg', 'exp_avg_sq']);
-    expect(sd.param_groups[0]).toMatchObject({ lr: 0.05, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.1, amsgrad: false, params: [0, 1] });
+    expect(sd.param_groups[0]).toMatchObject({
+      lr: 0.05,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weight_decay: 0.1,
+      amsgrad: false,
+      params: [0, 1],
+    });
     const flat = optim.flattenOptimizerState(sd);
     const bytes = nn.serializeSafetensors(flat.tensors, flat.metadata);
     const back = nn.parseSafetensorsWithMetadata(bytes);
@@ -490,6 +541,8 @@ describe('optimizer API', () => {
     const wrong = new Adam([{ params: [pb[0]] }, { params: [pb[1]] }]);
     expect(() => wrong.loadStateDict(sd)).toThrow(/Adam\.loadStateDict: loaded state dict has 1 parameter groups but the optimizer has 2/);
     const small = new Adam([pb[0]]);
-    expect(() => small.loadStateDict(sd)).toThrow(/loaded state dict contains a parameter group \(0\) of 2 parameters that doesn't match the size of optimizer's group \(1\)/);
+    expect(() => small.loadStateDict(sd)).toThrow(
+      /loaded state dict contains a parameter group \(0\) of 2 parameters that doesn't match the size of optimizer's group \(1\)/,
+    );
   });
 });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, nn, randn, setBackend, tensor, zeros, type Tensor } from '../../src/index.js';
 import { MODES, useMode, values, expectClose } from '../support/helpers.js';
 
-const { serializeSafetensors, parseSafetensors, parseSafetensorsHeader, parseSafetensorsWithMetadata, saveSafetensors, loadSafetensors } = nn;
+const { serializeSafetensors, parseSafetensors, parseSafetensorsHeader, parseSafetensorsWithMetadata, saveSafetensors, loadSafetensors } =
+  nn;
 
 const FIXTURE_FILE = fileURLToPath(new URL('../fixtures/linear_tanh.safetensors', import.meta.url));
 interface TJ {
@@ -43,7 +44,13 @@ function sample(): Record<string, Tensor> {
     'b.weight': randn([3, 4]),
     'a.scale': randn([], { dtype: 'float64' }),
     mask: tensor([true, false, true]),
-    ids: tensor([[1, -2], [2147483647, -2147483648]], { dtype: 'int32' }),
+    ids: tensor(
+      [
+        [1, -2],
+        [2147483647, -2147483648],
+      ],
+      { dtype: 'int32' },
+    ),
     empty: zeros([0, 3]),
     'z.bias': randn([5]),
   };
@@ -63,7 +70,9 @@ describe('safetensors: serialize and parse', () => {
       expect(back.tensors[k].shape, k).toEqual(t.shape);
       expect(values(back.tensors[k]), k).toEqual(values(t));
     }
-    expect(parseSafetensors(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)['b.weight'].shape).toEqual([3, 4]);
+    expect(
+      parseSafetensors(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)['b.weight'].shape,
+    ).toEqual([3, 4]);
   });
 
   it('lays the file out like the reference implementation: aligned header, dtype-then-name order, exact offsets', () => {
@@ -129,7 +138,9 @@ describe('safetensors: serialize and parse', () => {
   it('serialize rejects what the format cannot hold', () => {
     expect(() => serializeSafetensors({ __metadata__: zeros([1]) })).toThrow(/serializeSafetensors: "__metadata__" is reserved/);
     expect(() => serializeSafetensors({ a: [1, 2] as unknown as Tensor })).toThrow(/serializeSafetensors: value for "a" is not a Tensor/);
-    expect(() => serializeSafetensors({ a: zeros([1]) }, { n: 3 as unknown as string })).toThrow(/serializeSafetensors: metadata value for "n" must be a string, got number/);
+    expect(() => serializeSafetensors({ a: zeros([1]) }, { n: 3 as unknown as string })).toThrow(
+      /serializeSafetensors: metadata value for "n" must be a string, got number/,
+    );
     const d = zeros([2]);
     d.dispose();
     expect(() => serializeSafetensors({ d })).toThrow(/serializeSafetensors: tensor "d" \(shape \[2\]\) was disposed/);
@@ -142,24 +153,64 @@ describe('safetensors: malformed files throw clear errors', () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ['too small', new Uint8Array(5), /parseSafetensors: the data is too small \(5 bytes\) to hold the 8-byte header length/],
     ['header past the end', build(ok, data, { headerLength: 1000 }), /parseSafetensors: header length 1000 runs past the end of the data/],
-    ['huge header length', (() => {
-      const b = build(ok, data);
-      new DataView(b.buffer).setUint32(4, 1, true);
-      return b;
-    })(), /parseSafetensors: header length 4294967\d+ is larger than the 100000000-byte limit/],
+    [
+      'huge header length',
+      (() => {
+        const b = build(ok, data);
+        new DataView(b.buffer).setUint32(4, 1, true);
+        return b;
+      })(),
+      /parseSafetensors: header length 4294967\d+ is larger than the 100000000-byte limit/,
+    ],
     ['not starting with {', build(null, data, { raw: ' {"a":1}' }), /parseSafetensors: the header must start with '\{'/],
     ['not JSON', build(null, data, { raw: '{"a": ' }), /parseSafetensors: the header is not valid JSON/],
     ['header is an array', build(null, data, { raw: '[1]' }), /parseSafetensors: the header must start with '\{'/],
-    ['bad dtype', build({ a: { dtype: 'F8', shape: [2], data_offsets: [0, 8] } }, f32(1, 2)), /parseSafetensors: tensor "a": unsupported dtype "F8"/],
-    ['bad shape', build({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, f32(1, 2)), /parseSafetensors: tensor "a": shape must be an array of non-negative integers, got \[-2\]/],
-    ['bad offsets', build({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } }, f32(1, 2)), /parseSafetensors: tensor "a": data_offsets must be \[begin, end\]/],
-    ['size mismatch', build({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f32(1, 2)), /parseSafetensors: tensor "a" \(F32, shape \[3\]\) needs 12 bytes but data_offsets \[0, 8\] span 8/],
-    ['gap', build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f32(1, 2)), /parseSafetensors: tensor "a": data_offsets \[4, 8\] leave a gap after byte 0/],
-    ['overlap', build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f32(1, 2)), /data_offsets \[4, 8\] overlap the previous tensor \(which ends at byte 8\)/],
-    ['end before begin', build({ a: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, f32(1, 2)), /parseSafetensors: tensor "a": data_offsets \[8, 4\] end before they begin/],
-    ['truncated data', build(ok, f32(1, 2)), /parseSafetensors: tensor "b": data_offsets \[8, 12\] run past the end of the data \(8 bytes after the header\)/],
+    [
+      'bad dtype',
+      build({ a: { dtype: 'F8', shape: [2], data_offsets: [0, 8] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a": unsupported dtype "F8"/,
+    ],
+    [
+      'bad shape',
+      build({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a": shape must be an array of non-negative integers, got \[-2\]/,
+    ],
+    [
+      'bad offsets',
+      build({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a": data_offsets must be \[begin, end\]/,
+    ],
+    [
+      'size mismatch',
+      build({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a" \(F32, shape \[3\]\) needs 12 bytes but data_offsets \[0, 8\] span 8/,
+    ],
+    [
+      'gap',
+      build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a": data_offsets \[4, 8\] leave a gap after byte 0/,
+    ],
+    [
+      'overlap',
+      build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f32(1, 2)),
+      /data_offsets \[4, 8\] overlap the previous tensor \(which ends at byte 8\)/,
+    ],
+    [
+      'end before begin',
+      build({ a: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, f32(1, 2)),
+      /parseSafetensors: tensor "a": data_offsets \[8, 4\] end before they begin/,
+    ],
+    [
+      'truncated data',
+      build(ok, f32(1, 2)),
+      /parseSafetensors: tensor "b": data_offsets \[8, 12\] run past the end of the data \(8 bytes after the header\)/,
+    ],
     ['trailing bytes', build(ok, f32(1, 2, 3, 4)), /parseSafetensors: the tensors cover 12 bytes of data but 16 bytes follow the header/],
-    ['metadata not strings', build({ __metadata__: { a: 1 }, ...ok }, data), /parseSafetensors: __metadata__ value for "a" must be a string, got 1/],
+    [
+      'metadata not strings',
+      build({ __metadata__: { a: 1 }, ...ok }, data),
+      /parseSafetensors: __metadata__ value for "a" must be a string, got 1/,
+    ],
     ['entry not an object', build({ a: [1, 2] }, data), /parseSafetensors: tensor "a": its header entry must be an object/],
   ];
   for (const [name, bytes, re] of cases) {
@@ -171,7 +222,9 @@ describe('safetensors: malformed files throw clear errors', () => {
     expect(values(parseSafetensors(build(ok, data)).b)).toEqual([3]);
   });
   it('rejects non-bytes', () => {
-    expect(() => parseSafetensors('abc' as unknown as Uint8Array)).toThrow(/parseSafetensors: expects a Uint8Array or ArrayBuffer, got string/);
+    expect(() => parseSafetensors('abc' as unknown as Uint8Array)).toThrow(
+      /parseSafetensors: expects a Uint8Array or ArrayBuffer, got string/,
+    );
   });
 });
 
@@ -211,9 +264,13 @@ describe('safetensors files (Node)', () => {
     expect(raw.length).toBe(FIX.fileSize);
     const h = parseSafetensorsHeader(raw);
     expect(h.dataStart).toBe(8 + FIX.headerLength);
-    const { __metadata__: meta, ...entries } = FIX.header as { __metadata__: Record<string, string> } & Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
+    const { __metadata__: meta, ...entries } = FIX.header as { __metadata__: Record<string, string> } & Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: number[] }
+    >;
     expect(h.metadata).toEqual(meta);
-    for (const [k, e] of Object.entries(entries)) expect(h.entries[k]).toEqual({ dtype: e.dtype, shape: e.shape, dataOffsets: e.data_offsets });
+    for (const [k, e] of Object.entries(entries))
+      expect(h.entries[k]).toEqual({ dtype: e.dtype, shape: e.shape, dataOffsets: e.data_offsets });
     const t = await loadSafetensors(FIXTURE_FILE);
     for (const [k, v] of Object.entries(FIX.stateDict)) {
       expect(t[k].shape, k).toEqual(v.shape);
@@ -254,16 +311,23 @@ describe('saveSafetensors replaces files atomically', () => {
     const sub = join(dir, 'fail');
     await mkdir(join(sub, 'target.safetensors'), { recursive: true });
     // renaming a file over a directory fails after the data was written
-    await expect(saveSafetensors({ a: tensor([1]) }, join(sub, 'target.safetensors'))).rejects.toThrow(/^saveSafetensors: cannot write .*target\.safetensors: /);
+    await expect(saveSafetensors({ a: tensor([1]) }, join(sub, 'target.safetensors'))).rejects.toThrow(
+      /^saveSafetensors: cannot write .*target\.safetensors: /,
+    );
     expect(await readdir(sub)).toEqual(['target.safetensors']);
-    await expect(saveSafetensors({ a: tensor([1]) }, join(dir, 'missing-dir', 'x.safetensors'))).rejects.toThrow(/^saveSafetensors: cannot write .*x\.safetensors: .*ENOENT/);
+    await expect(saveSafetensors({ a: tensor([1]) }, join(dir, 'missing-dir', 'x.safetensors'))).rejects.toThrow(
+      /^saveSafetensors: cannot write .*x\.safetensors: .*ENOENT/,
+    );
     await rm(sub, { recursive: true });
   });
 
   it('a process killed (SIGKILL) at random moments while rewriting a 64 MB file always leaves a complete, valid file', async () => {
     const N = 16_000_000;
     const path = join(dir, 'big.safetensors');
-    const pattern = (g: number): ((i: number) => number) => (i) => g * 1024 + (i % 1021);
+    const pattern =
+      (g: number): ((i: number) => number) =>
+      (i) =>
+        g * 1024 + (i % 1021);
     const check = async (lo: number, hi: number, why: string): Promise<number> => {
       const { tensors, metadata } = await nn.loadSafetensorsWithMetadata(path);
       const g = Number(metadata.gen);
@@ -294,7 +358,9 @@ describe('saveSafetensors replaces files atomically', () => {
     let midSave = 0;
     const KILLS = 6;
     for (let k = 0; k < KILLS; k++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', writer, path, String(N), String(gen + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', writer, path, String(N), String(gen + 1)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stderr.on('data', (d: Buffer) => void (err += d.toString()));
@@ -319,7 +385,11 @@ describe('saveSafetensors replaces files atomically', () => {
       const lastDone = dones.length ? Math.max(...dones) : gen;
       const lastStart = Math.max(...starts);
       if (lastStart > lastDone) midSave++;
-      gen = await check(lastDone, lastStart, `kill ${k + 1} after ${delay} ms (saves started ${starts.join(',')}, finished ${dones.join(',') || 'none'})`);
+      gen = await check(
+        lastDone,
+        lastStart,
+        `kill ${k + 1} after ${delay} ms (saves started ${starts.join(',')}, finished ${dones.join(',') || 'none'})`,
+      );
     }
     // the kills land inside a save (the writer does little else), so the test does test that
     expect(midSave).toBeGreaterThanOrEqual(KILLS / 2);

@@ -30,7 +30,10 @@ function train(steps: number): number[] {
       tidy(() => {
         const x = randint(0, V, [16, T]);
         const first = x.toArray() as Int32Array;
-        const y = tensor(Int32Array.from({ length: 16 * T }, (_, i) => first[Math.floor(i / T) * T]), { shape: [16 * T] });
+        const y = tensor(
+          Int32Array.from({ length: 16 * T }, (_, i) => first[Math.floor(i / T) * T]),
+          { shape: [16 * T] },
+        );
         const loss = F.crossEntropy(model.forward(x).reshape([-1, V]), y);
         opt.zeroGrad();
         loss.backward();

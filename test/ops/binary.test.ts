@@ -14,9 +14,15 @@ const OPS: [string, Bin][] = [
   ['minimum', (a, b) => a.minimum(b)],
 ];
 const SHAPES: [number[], number[]][] = [
-  [[3, 4], [3, 4]],
+  [
+    [3, 4],
+    [3, 4],
+  ],
   [[2, 3, 4], [4]],
-  [[2, 1, 4], [3, 1]],
+  [
+    [2, 1, 4],
+    [3, 1],
+  ],
   [[5], []],
 ];
 
@@ -54,7 +60,12 @@ describe.each(MODES)('binary ops on %s: float32 vs the float64 path', (mode) => 
         manualSeed(2);
         const a64 = randn(sa, { dtype: 'float64', requiresGrad: true });
         const b64 = (name === 'div' ? rand(sb, { dtype: 'float64' }).add(0.5) : randn(sb, { dtype: 'float64' })).requiresGrad_();
-        comparePaths(`${name} ${JSON.stringify(sa)} with ${JSON.stringify(sb)}`, f, [a64, b64], { atol: 1e-5, rtol: 1e-4, gatol: 1e-4, grtol: 1e-3 });
+        comparePaths(`${name} ${JSON.stringify(sa)} with ${JSON.stringify(sb)}`, f, [a64, b64], {
+          atol: 1e-5,
+          rtol: 1e-4,
+          gatol: 1e-4,
+          grtol: 1e-3,
+        });
       }
     });
   }
@@ -62,7 +73,9 @@ describe.each(MODES)('binary ops on %s: float32 vs the float64 path', (mode) => 
 
 describe('binary ops: errors', () => {
   it('names the op and both shapes when shapes do not broadcast', () => {
-    expect(() => randn([2, 3]).add(randn([4]))).toThrow(/add: shapes are not broadcastable: input \(shape \[2, 3\]\) and other \(shape \[4\]\)/);
+    expect(() => randn([2, 3]).add(randn([4]))).toThrow(
+      /add: shapes are not broadcastable: input \(shape \[2, 3\]\) and other \(shape \[4\]\)/,
+    );
   });
   it('refuses to mix float32 and float64', () => {
     expect(() => randn([2]).mul(randn([2], { dtype: 'float64' }))).toThrow(/mul: dtype mismatch: input is float32 but other is float64/);
@@ -86,7 +99,9 @@ describe.each(MODES)('binary ops on %s: special values as PyTorch', (mode) => {
     const r = tensor([0, 0, 0, 0, 2]).pow(tensor([-1, 0, 2, -2, -1]));
     expect(Array.from(r.toArray())).toEqual([Infinity, 1, 0, Infinity, 0.5]);
     const a = tensor([0, 0], { requiresGrad: true });
-    a.pow(tensor([2, 0.5])).sum().backward();
+    a.pow(tensor([2, 0.5]))
+      .sum()
+      .backward();
     expect(Array.from(a.grad!.toArray())).toEqual([0, Infinity]);
   });
   it('maximum / minimum propagate NaN; division by zero gives ±Infinity and NaN', () => {
@@ -94,6 +109,12 @@ describe.each(MODES)('binary ops on %s: special values as PyTorch', (mode) => {
     const b = tensor([1, NaN, 3]);
     expect(Array.from(a.maximum(b).toArray())).toEqual([NaN, NaN, 3]);
     expect(Array.from(a.minimum(b).toArray())).toEqual([NaN, NaN, 2]);
-    expect(Array.from(tensor([1, -1, 0]).div(tensor([0, 0, 0])).toArray())).toEqual([Infinity, -Infinity, NaN]);
+    expect(
+      Array.from(
+        tensor([1, -1, 0])
+          .div(tensor([0, 0, 0]))
+          .toArray(),
+      ),
+    ).toEqual([Infinity, -Infinity, NaN]);
   });
 });

@@ -85,12 +85,25 @@ describe('where and maskedFill: values and float64 gradcheck', () => {
       [-1, -1, -1, -1],
       [1, 2, 3, 4],
     ]);
-    y.backward(tensor([[1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]], { dtype: 'float64' }));
+    y.backward(
+      tensor(
+        [
+          [1, 1, 1, 1],
+          [2, 2, 2, 2],
+          [3, 3, 3, 3],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     expect(a.grad!.tolist()).toEqual([[4, 4, 4, 4]]);
     expect(b.grad!.item()).toBe(8);
     expect(c.grad).toBeNull();
     // method form: x.where(cond, other) and a number as the other branch
-    expect(tensor([5, 6]).where(tensor([false, true]), 0).tolist()).toEqual([0, 6]);
+    expect(
+      tensor([5, 6])
+        .where(tensor([false, true]), 0)
+        .tolist(),
+    ).toEqual([0, 6]);
   });
   it('where gradcheck with broadcasting', () => {
     manualSeed(4);
@@ -99,7 +112,13 @@ describe('where and maskedFill: values and float64 gradcheck', () => {
     expect(gradcheck((a) => where(c, a, 2.5), [r64([4])])).toBe(true);
   });
   it('maskedFill writes the value (also -Infinity) where the mask is true; no gradient there', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     const m = tensor([[true, false, true]]);
     const y = x.maskedFill(m, -Infinity);
     expect(y.tolist()).toEqual([
@@ -160,29 +179,47 @@ describe.each(MODES)('comparisons, where and maskedFill on %s', (mode) => {
     });
     comparePaths('maskedFill 2.5', (x) => x.maskedFill(mask, 2.5), [r64([3, 2, 4])]);
     // -Infinity then softmax: masked entries get exactly 0 probability
-    const p = tensor([[1, 2, 3, 4]]).maskedFill(tensor([false, true, false, true]), -Infinity).softmax(-1);
+    const p = tensor([[1, 2, 3, 4]])
+      .maskedFill(tensor([false, true, false, true]), -Infinity)
+      .softmax(-1);
     expectClose(p, [1 / (1 + Math.E ** 2), 0, Math.E ** 2 / (1 + Math.E ** 2), 0], 1e-6, 1e-5, 'masked softmax');
   });
 });
 
 describe('comparisons, where and maskedFill: errors', () => {
   it('non-broadcastable shapes name the op and both shapes', () => {
-    expect(() => randn([2, 3]).lt(randn([4]))).toThrow(/lt: shapes are not broadcastable: input \(shape \[2, 3\]\) and other \(shape \[4\]\)/);
-    expect(() => randn([2]).logicalAnd(randn([3]))).toThrow(/logicalAnd: shapes are not broadcastable: input \(shape \[2\]\) and other \(shape \[3\]\)/);
+    expect(() => randn([2, 3]).lt(randn([4]))).toThrow(
+      /lt: shapes are not broadcastable: input \(shape \[2, 3\]\) and other \(shape \[4\]\)/,
+    );
+    expect(() => randn([2]).logicalAnd(randn([3]))).toThrow(
+      /logicalAnd: shapes are not broadcastable: input \(shape \[2\]\) and other \(shape \[3\]\)/,
+    );
     expect(() => where(tensor([true, false]), randn([3]), randn([3]))).toThrow(
       /where: shapes are not broadcastable: condition \(shape \[2\]\) and input \(shape \[3\]\) and other \(shape \[3\]\)/,
     );
   });
   it('dtype mismatch between float32 and float64', () => {
-    expect(() => randn([2]).eq(randn([2], { dtype: 'float64' }))).toThrow(/eq: dtype mismatch: input is float32 but other is float64 \(shapes \[2\] and \[2\]\)/);
-    expect(() => where(tensor([true]), randn([1]), randn([1], { dtype: 'float64' }))).toThrow(/where: dtype mismatch: input is float32 but other is float64/);
+    expect(() => randn([2]).eq(randn([2], { dtype: 'float64' }))).toThrow(
+      /eq: dtype mismatch: input is float32 but other is float64 \(shapes \[2\] and \[2\]\)/,
+    );
+    expect(() => where(tensor([true]), randn([1]), randn([1], { dtype: 'float64' }))).toThrow(
+      /where: dtype mismatch: input is float32 but other is float64/,
+    );
   });
   it('where and maskedFill need a bool mask', () => {
-    expect(() => where(tensor([1, 0]), randn([2]), randn([2]))).toThrow(/where: condition must be a bool tensor, got float32 \(shape \[2\]\)/);
-    expect(() => randn([2]).maskedFill(tensor([1, 0], { dtype: 'int32' }), 0)).toThrow(/maskedFill: mask must be a bool tensor, got int32 \(shape \[2\]\)/);
+    expect(() => where(tensor([1, 0]), randn([2]), randn([2]))).toThrow(
+      /where: condition must be a bool tensor, got float32 \(shape \[2\]\)/,
+    );
+    expect(() => randn([2]).maskedFill(tensor([1, 0], { dtype: 'int32' }), 0)).toThrow(
+      /maskedFill: mask must be a bool tensor, got int32 \(shape \[2\]\)/,
+    );
   });
   it('maskedFill: a mask that does not broadcast to the input shape', () => {
-    expect(() => randn([2, 3]).maskedFill(tensor([true, false]), 0)).toThrow(/maskedFill: shapes are not broadcastable: input \(shape \[2, 3\]\) and mask \(shape \[2\]\)/);
-    expect(() => randn([3]).maskedFill(tensor([[true], [false]]), 0)).toThrow(/maskedFill: mask of shape \[2, 1\] must broadcast to the input's shape \[3\]/);
+    expect(() => randn([2, 3]).maskedFill(tensor([true, false]), 0)).toThrow(
+      /maskedFill: shapes are not broadcastable: input \(shape \[2, 3\]\) and mask \(shape \[2\]\)/,
+    );
+    expect(() => randn([3]).maskedFill(tensor([[true], [false]]), 0)).toThrow(
+      /maskedFill: mask of shape \[2, 1\] must broadcast to the input's shape \[3\]/,
+    );
   });
 });

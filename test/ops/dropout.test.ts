@@ -53,7 +53,9 @@ describe('dropout on the float64 path', () => {
     for (const p of [-0.1, 1.5, NaN]) {
       expect(() => F.dropout(randn([3]), p)).toThrow(new RegExp(`dropout: dropout probability has to be between 0 and 1, but got ${p}`));
     }
-    expect(() => F.dropout(tensor([1, 2], { dtype: 'int32' }), 0.5)).toThrow(/dropout: expects a floating point tensor, got int32 \(shape \[2\]\)/);
+    expect(() => F.dropout(tensor([1, 2], { dtype: 'int32' }), 0.5)).toThrow(
+      /dropout: expects a floating point tensor, got int32 \(shape \[2\]\)/,
+    );
   });
 });
 
@@ -89,4 +91,6 @@ describe.each(MODES)('dropout on %s', (mode) => {
 // The keep pattern of seed 93, p = 0.4, computed once from the seeded generator on the float64 path:
 // every mode and dtype has to reproduce it.
 manualSeed(93);
-const MASK93_HEAD = maskOf(F.dropout(ones([1000], { dtype: 'float64' }), 0.4)).slice(0, 40).join('');
+const MASK93_HEAD = maskOf(F.dropout(ones([1000], { dtype: 'float64' }), 0.4))
+  .slice(0, 40)
+  .join('');

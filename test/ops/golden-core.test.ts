@@ -2,7 +2,7 @@
 // PyTorch 1.13 in float64; schema in test/fixtures/README.md). Every case runs once on the float64 path
 // (tight tolerance) and, on every GPU.js mode under test, in float32 against the same float64 values.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, cat, stack, tensor, where, type DType, type Tensor } from '../../src/index.js';
+import { F, cat, stack, where, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from '../support/fixture-io.js';
 
@@ -148,7 +148,10 @@ function check(c: CoreCase, dtype: 'float32' | 'float64', atol: number, rtol: nu
         const grad = ls[i].grad;
         const want = e.data.map(decodeNum);
         if (grad === null) {
-          expect(want.every((v) => v === 0), `${what}: no gradient, expected a nonzero one`).toBe(true);
+          expect(
+            want.every((v) => v === 0),
+            `${what}: no gradient, expected a nonzero one`,
+          ).toBe(true);
           return;
         }
         expect(grad.shape, `${what} shape`).toEqual(e.shape);

@@ -2,7 +2,7 @@
 // float64 through the math path and through the fused kernels on the host executor, and float32
 // fused kernels on every GPU.js mode.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, SDPBackend, lastSdpBackend, sdpaKernel, tensor, type DType, type Tensor } from '../../src/index.js';
+import { F, SDPBackend, lastSdpBackend, sdpaKernel, type DType, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { decodeNum, fixtureTensor, readFixture, type TensorJson } from '../support/fixture-io.js';
 

@@ -42,7 +42,13 @@ describe('layerNorm: float64 values and gradcheck', () => {
     const y = F.layerNorm(tensor([1, 2, 3], { dtype: 'float64' }), [3]);
     const s = Math.sqrt(2 / 3 + 1e-5);
     expectClose(y, [-1 / s, 0, 1 / s], 1e-14, 0);
-    const yw = F.layerNorm(tensor([[1, 2, 3]], { dtype: 'float64' }), [3], tensor([2, 2, 2], { dtype: 'float64' }), tensor([1, 0, -1], { dtype: 'float64' }), 0);
+    const yw = F.layerNorm(
+      tensor([[1, 2, 3]], { dtype: 'float64' }),
+      [3],
+      tensor([2, 2, 2], { dtype: 'float64' }),
+      tensor([1, 0, -1], { dtype: 'float64' }),
+      0,
+    );
     expectClose(yw, [-2 * Math.sqrt(1.5) + 1, 0, 2 * Math.sqrt(1.5) - 1], 1e-14, 0);
   });
   for (const [name, xs, ns, w, b] of CASES) {
@@ -80,7 +86,13 @@ describe.each(MODES)('layerNorm on %s: float32 vs the float64 path', (mode) => {
     }
   });
   it('rows with a large mean and a constant row stay finite', () => {
-    const x = tensor([[1000, 1001, 1002, 1003], [5, 5, 5, 5]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [1000, 1001, 1002, 1003],
+        [5, 5, 5, 5],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     const { y32, g32 } = comparePaths('large mean', (t) => F.layerNorm(t, [4]), [x], { atol: 1e-3, rtol: 1e-3, gatol: 1e-2, grtol: 1e-2 });
     expect(vals(y32[0]).slice(4)).toEqual([0, 0, 0, 0]);
     expect(vals(g32[0]!).every(Number.isFinite)).toBe(true);
@@ -94,12 +106,16 @@ describe('layerNorm: errors', () => {
   });
   it('weight / bias of the wrong shape', () => {
     expect(() => F.layerNorm(randn([2, 3]), [3], randn([2]))).toThrow(/layerNorm: weight has shape \[2\] but normalizedShape is \[3\]/);
-    expect(() => F.layerNorm(randn([2, 3]), [3], null, randn([3, 1]))).toThrow(/layerNorm: bias has shape \[3, 1\] but normalizedShape is \[3\]/);
+    expect(() => F.layerNorm(randn([2, 3]), [3], null, randn([3, 1]))).toThrow(
+      /layerNorm: bias has shape \[3, 1\] but normalizedShape is \[3\]/,
+    );
   });
   it('dtype mismatch, int weight', () => {
     expect(() => F.layerNorm(randn([2, 3]), [3], tensor([1, 1, 1], { dtype: 'int32' }))).toThrow(
       /layerNorm: input, weight and bias must share one floating dtype, got input float32 \(shape \[2, 3\]\), weight int32 \(shape \[3\]\)/,
     );
-    expect(() => F.layerNorm(randn([2, 3]), [3], randn([3], { dtype: 'float64' }))).toThrow(/layerNorm: dtype mismatch: input is float32 but weight is float64 \(shapes \[2, 3\] and \[3\]\)/);
+    expect(() => F.layerNorm(randn([2, 3]), [3], randn([3], { dtype: 'float64' }))).toThrow(
+      /layerNorm: dtype mismatch: input is float32 but weight is float64 \(shapes \[2, 3\] and \[3\]\)/,
+    );
   });
 });

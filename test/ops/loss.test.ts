@@ -12,7 +12,13 @@ const ti = (v: number | number[] | number[][] | number[][][]): Tensor => tensor(
  * class weights w, label smoothing, ignoreIndex, and mean over the summed weights of the non-ignored targets:
  * l_n = -(1-ls)·w[t]·logp[t] - (ls/C)·Σc w[c]·logp[c].
  */
-function refCE(logits: number[], C: number, targets: number[], o: CrossEntropyOptions = {}, weight?: number[]): { per: number[]; sum: number; mean: number } {
+function refCE(
+  logits: number[],
+  C: number,
+  targets: number[],
+  o: CrossEntropyOptions = {},
+  weight?: number[],
+): { per: number[]; sum: number; mean: number } {
   const ls = o.labelSmoothing ?? 0;
   const ignore = o.ignoreIndex ?? -100;
   const w = weight ?? new Array<number>(C).fill(1);
@@ -50,9 +56,39 @@ const CE_CASES: [string, number[], number | number[] | number[][] | number[][][]
   ['(N,C) labelSmoothing 0.1', [4, 5], [1, 0, 4, 2], { labelSmoothing: 0.1 }],
   ['(N,C) labelSmoothing 0.2 with ignoreIndex, sum', [4, 5], [1, 3, 3, 0], { labelSmoothing: 0.2, ignoreIndex: 3, reduction: 'sum' }],
   ['(N,C) labelSmoothing 0.3, none', [4, 5], [1, 3, 3, 0], { labelSmoothing: 0.3, reduction: 'none' }],
-  ['(N,C,d) mean', [2, 3, 4], [[2, 0, 1, 1], [0, 0, 2, 1]], {}],
-  ['(N,C,d) none with ignoreIndex', [2, 3, 4], [[2, -1, 1, 1], [0, -1, 2, 1]], { ignoreIndex: -1, reduction: 'none' }],
-  ['(N,C,d1,d2) labelSmoothing', [2, 3, 2, 2], [[[2, 0], [1, 1]], [[0, 0], [2, 1]]], { labelSmoothing: 0.1 }],
+  [
+    '(N,C,d) mean',
+    [2, 3, 4],
+    [
+      [2, 0, 1, 1],
+      [0, 0, 2, 1],
+    ],
+    {},
+  ],
+  [
+    '(N,C,d) none with ignoreIndex',
+    [2, 3, 4],
+    [
+      [2, -1, 1, 1],
+      [0, -1, 2, 1],
+    ],
+    { ignoreIndex: -1, reduction: 'none' },
+  ],
+  [
+    '(N,C,d1,d2) labelSmoothing',
+    [2, 3, 2, 2],
+    [
+      [
+        [2, 0],
+        [1, 1],
+      ],
+      [
+        [0, 0],
+        [2, 1],
+      ],
+    ],
+    { labelSmoothing: 0.1 },
+  ],
   ['1-D input with a 0-d target', [5], 3, {}],
   ['1-D input, labelSmoothing, none', [5], 3, { labelSmoothing: 0.25, reduction: 'none' }],
   ['(N,C) weight, mean', [4, 5], [1, 0, 4, 2], {}, [0.5, 2, 1, 0.25, 1.5]],
@@ -60,10 +96,46 @@ const CE_CASES: [string, number[], number | number[] | number[][] | number[][][]
   ['(N,C) weight, none', [4, 5], [1, 0, 4, 2], { reduction: 'none' }, [0.5, 2, 1, 0.25, 1.5]],
   ['(N,C) weight, ignoreIndex 2, mean', [4, 5], [1, 2, 4, 2], { ignoreIndex: 2 }, [0.5, 2, 1, 0.25, 1.5]],
   ['(N,C) weight, labelSmoothing 0.2, mean', [4, 5], [1, 0, 4, 2], { labelSmoothing: 0.2 }, [0.5, 2, 1, 0.25, 1.5]],
-  ['(N,C) weight, labelSmoothing 0.2, ignoreIndex 3, mean', [4, 5], [1, 3, 3, 0], { labelSmoothing: 0.2, ignoreIndex: 3 }, [0.5, 2, 1, 0.25, 1.5]],
-  ['(N,C) weight with a zero, labelSmoothing 0.3, none', [4, 5], [1, 3, 3, 0], { labelSmoothing: 0.3, reduction: 'none' }, [0.5, 2, 0, 0.25, 1.5]],
-  ['(N,C,d) weight, ignoreIndex, labelSmoothing, mean', [2, 3, 4], [[2, -1, 1, 1], [0, -1, 2, 1]], { ignoreIndex: -1, labelSmoothing: 0.1 }, [0.3, 1.7, 1.1]],
-  ['(N,C,d1,d2) weight, sum', [2, 3, 2, 2], [[[2, 0], [1, 1]], [[0, 0], [2, 1]]], { reduction: 'sum' }, [0.3, 1.7, 1.1]],
+  [
+    '(N,C) weight, labelSmoothing 0.2, ignoreIndex 3, mean',
+    [4, 5],
+    [1, 3, 3, 0],
+    { labelSmoothing: 0.2, ignoreIndex: 3 },
+    [0.5, 2, 1, 0.25, 1.5],
+  ],
+  [
+    '(N,C) weight with a zero, labelSmoothing 0.3, none',
+    [4, 5],
+    [1, 3, 3, 0],
+    { labelSmoothing: 0.3, reduction: 'none' },
+    [0.5, 2, 0, 0.25, 1.5],
+  ],
+  [
+    '(N,C,d) weight, ignoreIndex, labelSmoothing, mean',
+    [2, 3, 4],
+    [
+      [2, -1, 1, 1],
+      [0, -1, 2, 1],
+    ],
+    { ignoreIndex: -1, labelSmoothing: 0.1 },
+    [0.3, 1.7, 1.1],
+  ],
+  [
+    '(N,C,d1,d2) weight, sum',
+    [2, 3, 2, 2],
+    [
+      [
+        [2, 0],
+        [1, 1],
+      ],
+      [
+        [0, 0],
+        [2, 1],
+      ],
+    ],
+    { reduction: 'sum' },
+    [0.3, 1.7, 1.1],
+  ],
   ['1-D input, weight, labelSmoothing, mean', [5], 3, { labelSmoothing: 0.25 }, [0.5, 2, 1, 0.25, 1.5]],
 ];
 
@@ -113,12 +185,34 @@ describe('crossEntropy / nllLoss / mseLoss: float64 values against a JS referenc
     for (const reduction of ['mean', 'sum', 'none'] as const) {
       expectClose(F.nllLoss(x.logSoftmax(1), t, { reduction }), F.crossEntropy(x, t, { reduction }), 1e-14, 0, reduction);
     }
-    const lp = tensor([[-1, -2, -3], [-0.5, -4, -6]], { dtype: 'float64', requiresGrad: true });
+    const lp = tensor(
+      [
+        [-1, -2, -3],
+        [-0.5, -4, -6],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     expect(F.nllLoss(lp, ti([2, 0])).item()).toBeCloseTo(1.75, 14);
     expect(F.nllLoss(lp, ti([2, 0]), { reduction: 'none' }).tolist()).toEqual([3, 0.5]);
     F.nllLoss(lp, ti([2, 0])).backward();
-    expect(lp.grad!.tolist()).toEqual([[0, 0, -0.5], [-0.5, 0, 0]]);
-    expect(gradcheck((z) => F.nllLoss(z, ti([[2, 0], [1, 1]]), { ignoreIndex: 1 }), [r64([2, 3, 2])])).toBe(true);
+    expect(lp.grad!.tolist()).toEqual([
+      [0, 0, -0.5],
+      [-0.5, 0, 0],
+    ]);
+    expect(
+      gradcheck(
+        (z) =>
+          F.nllLoss(
+            z,
+            ti([
+              [2, 0],
+              [1, 1],
+            ]),
+            { ignoreIndex: 1 },
+          ),
+        [r64([2, 3, 2])],
+      ),
+    ).toBe(true);
   });
   it('mseLoss: mean / sum / none, gradcheck in both arguments', () => {
     const a = tensor([1, 2, 3], { dtype: 'float64' });
@@ -152,7 +246,13 @@ describe.each(MODES)('losses on %s: float32 vs the float64 path', (mode) => {
     }
   });
   it('crossEntropy with extreme logits stays finite', () => {
-    const x = tensor([[100, -100, 0], [-100, 100, 0]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [100, -100, 0],
+        [-100, 100, 0],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     const { y32, g32 } = comparePaths('extreme logits', (z) => F.crossEntropy(z, ti([1, 1])), [x], { atol: 1e-3, rtol: 1e-5 });
     expect(y32[0].item()).toBeCloseTo(100, 3);
     expect(vals(g32[0]!).every(Number.isFinite)).toBe(true);
@@ -161,31 +261,55 @@ describe.each(MODES)('losses on %s: float32 vs the float64 path', (mode) => {
 
 describe('losses: errors name the op, the argument and the shapes', () => {
   it('target of the wrong shape', () => {
-    expect(() => F.crossEntropy(randn([4, 5]), ti([1, 2, 3]))).toThrow(/crossEntropy: expected target of shape \[4\] for input of shape \[4, 5\], got \[3\]/);
-    expect(() => F.crossEntropy(randn([2, 3, 4]), ti([1, 2]))).toThrow(/crossEntropy: expected target of shape \[2, 4\] for input of shape \[2, 3, 4\], got \[2\]/);
-    expect(() => F.crossEntropy(randn([5]), ti([1]))).toThrow(/crossEntropy: for input of shape \[5\] the target must be 0-d, got shape \[1\]/);
+    expect(() => F.crossEntropy(randn([4, 5]), ti([1, 2, 3]))).toThrow(
+      /crossEntropy: expected target of shape \[4\] for input of shape \[4, 5\], got \[3\]/,
+    );
+    expect(() => F.crossEntropy(randn([2, 3, 4]), ti([1, 2]))).toThrow(
+      /crossEntropy: expected target of shape \[2, 4\] for input of shape \[2, 3, 4\], got \[2\]/,
+    );
+    expect(() => F.crossEntropy(randn([5]), ti([1]))).toThrow(
+      /crossEntropy: for input of shape \[5\] the target must be 0-d, got shape \[1\]/,
+    );
   });
   it('target out of range, or not int32', () => {
-    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 3]))).toThrow(/crossEntropy: target 3 is out of bounds for 3 classes \(input shape \[2, 3\]\)/);
+    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 3]))).toThrow(
+      /crossEntropy: target 3 is out of bounds for 3 classes \(input shape \[2, 3\]\)/,
+    );
     expect(() => F.crossEntropy(randn([2, 3]), ti([-2, 0]))).toThrow(/crossEntropy: target -2 is out of bounds for 3 classes/);
-    expect(() => F.crossEntropy(randn([2, 3]), tensor([1, 0]))).toThrow(/crossEntropy: target must hold int32 class indices, got float32 \(shape \[2\]\)/);
+    expect(() => F.crossEntropy(randn([2, 3]), tensor([1, 0]))).toThrow(
+      /crossEntropy: target must hold int32 class indices, got float32 \(shape \[2\]\)/,
+    );
   });
   it('bad options and inputs', () => {
-    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 0]), { reduction: 'avg' as 'mean' })).toThrow(/crossEntropy: reduction must be 'mean', 'sum' or 'none', got 'avg'/);
-    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 0]), { labelSmoothing: 1.5 })).toThrow(/crossEntropy: labelSmoothing must be in \[0, 1\], got 1.5/);
+    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 0]), { reduction: 'avg' as 'mean' })).toThrow(
+      /crossEntropy: reduction must be 'mean', 'sum' or 'none', got 'avg'/,
+    );
+    expect(() => F.crossEntropy(randn([2, 3]), ti([1, 0]), { labelSmoothing: 1.5 })).toThrow(
+      /crossEntropy: labelSmoothing must be in \[0, 1\], got 1.5/,
+    );
     expect(() => F.crossEntropy(randn([]), ti(0))).toThrow(/crossEntropy: input must have a class dim, got a 0-d tensor/);
-    expect(() => F.crossEntropy(ti([[1, 2]]), ti([0]))).toThrow(/crossEntropy: input must be floating point logits, got int32 \(shape \[1, 2\]\)/);
+    expect(() => F.crossEntropy(ti([[1, 2]]), ti([0]))).toThrow(
+      /crossEntropy: input must be floating point logits, got int32 \(shape \[1, 2\]\)/,
+    );
   });
   it('nllLoss names itself', () => {
-    expect(() => F.nllLoss(randn([4, 5]), ti([1, 2, 3]))).toThrow(/nllLoss: expected target of shape \[4\] for input of shape \[4, 5\], got \[3\]/);
+    expect(() => F.nllLoss(randn([4, 5]), ti([1, 2, 3]))).toThrow(
+      /nllLoss: expected target of shape \[4\] for input of shape \[4, 5\], got \[3\]/,
+    );
     expect(() => F.nllLoss(randn([2, 3]), ti([1, 3]))).toThrow(/nllLoss: target 3 is out of bounds for 3 classes \(input shape \[2, 3\]\)/);
     expect(() => F.nllLoss(ti([[1, 2]]), ti([0]))).toThrow(/nllLoss: input must be floating point, got int32 \(shape \[1, 2\]\)/);
   });
   it('mseLoss: shape and dtype mismatch', () => {
-    expect(() => F.mseLoss(randn([2, 3]), randn([3, 2]))).toThrow(/mseLoss: input has shape \[2, 3\] but target has shape \[3, 2\]; they must match/);
-    expect(() => F.mseLoss(randn([2]), randn([2], { dtype: 'float64' }))).toThrow(/mseLoss: dtype mismatch: input is float32 but target is float64 \(shapes \[2\] and \[2\]\)/);
+    expect(() => F.mseLoss(randn([2, 3]), randn([3, 2]))).toThrow(
+      /mseLoss: input has shape \[2, 3\] but target has shape \[3, 2\]; they must match/,
+    );
+    expect(() => F.mseLoss(randn([2]), randn([2], { dtype: 'float64' }))).toThrow(
+      /mseLoss: dtype mismatch: input is float32 but target is float64 \(shapes \[2\] and \[2\]\)/,
+    );
     expect(() => F.mseLoss(randn([2]), ti([1, 2]))).toThrow(/mseLoss: target must be floating point, got int32 \(shape \[2\]\)/);
-    expect(() => F.mseLoss(randn([2]), randn([2]), { reduction: 'mean ' as 'mean' })).toThrow(/mseLoss: reduction must be 'mean', 'sum' or 'none'/);
+    expect(() => F.mseLoss(randn([2]), randn([2]), { reduction: 'mean ' as 'mean' })).toThrow(
+      /mseLoss: reduction must be 'mean', 'sum' or 'none'/,
+    );
   });
 });
 
@@ -242,7 +366,13 @@ describe('crossEntropy with class-probability targets: float64 against a JS refe
     const w = tensor([1, 2, 3], { dtype: 'float64' });
     F.crossEntropy(x, q, { weight: w, labelSmoothing: 0.4, reduction: 'sum' }).backward();
     const lp = vals(x.logSoftmax(1));
-    expectClose(q.grad!, lp.map((v, c) => -0.6 * [1, 2, 3][c] * v), 1e-14, 0, 'dq');
+    expectClose(
+      q.grad!,
+      lp.map((v, c) => -0.6 * [1, 2, 3][c] * v),
+      1e-14,
+      0,
+      'dq',
+    );
   });
 });
 
@@ -251,17 +381,26 @@ describe.each(MODES)('class weights and probability targets on %s: float32 vs th
   it('probability targets: forward and the gradients of input, target and weight', () => {
     for (const [name, shape, opts, weight] of PROB_CASES) {
       manualSeed(87);
-      const q = randn(shape, { dtype: 'float64' }).softmax(shape.length === 1 ? 0 : 1).detach().requiresGrad_();
+      const q = randn(shape, { dtype: 'float64' })
+        .softmax(shape.length === 1 ? 0 : 1)
+        .detach()
+        .requiresGrad_();
       const ins = [r64(shape), q, ...(weight ? [tensor(weight, { dtype: 'float64', requiresGrad: true })] : [])];
       comparePaths(`probabilities ${name}`, (z, p, w) => F.crossEntropy(z, p, { ...opts, weight: w }), ins);
     }
   });
   it('nllLoss with weight, ignoreIndex and each reduction', () => {
     manualSeed(88);
-    const t = ti([[1, 0, 3], [2, 3, 3]]);
+    const t = ti([
+      [1, 0, 3],
+      [2, 3, 3],
+    ]);
     const w = tensor([0.5, 2, 1, 0.25], { dtype: 'float64' });
     for (const reduction of ['mean', 'sum', 'none'] as const) {
-      comparePaths(`nllLoss weight ${reduction}`, (z, ww) => F.nllLoss(z.logSoftmax(1), t, { weight: ww, reduction, ignoreIndex: 3 }), [r64([2, 4, 3]), w]);
+      comparePaths(`nllLoss weight ${reduction}`, (z, ww) => F.nllLoss(z.logSoftmax(1), t, { weight: ww, reduction, ignoreIndex: 3 }), [
+        r64([2, 4, 3]),
+        w,
+      ]);
     }
   });
 });
@@ -279,7 +418,10 @@ interface LossCase {
 const LOSS_CASES = (readFixture('loss.json') as { cases: LossCase[] }).cases;
 
 /** Runs one loss.json case in `dtype`; returns the output and the gradients the fixture holds. */
-function runLossCase(c: LossCase, dtype: 'float32' | 'float64'): { y: Tensor; grads: Record<string, Tensor>; leaves: Record<string, Tensor> } {
+function runLossCase(
+  c: LossCase,
+  dtype: 'float32' | 'float64',
+): { y: Tensor; grads: Record<string, Tensor>; leaves: Record<string, Tensor> } {
   const leaves: Record<string, Tensor> = { input: fixtureTensor(c.inputs.input, dtype, true) };
   const target = fixtureTensor(c.inputs.target, dtype, c.grads.target !== undefined);
   if (c.grads.target) leaves.target = target;
@@ -329,7 +471,8 @@ describe.each(MODES)('losses on %s: float32 against the PyTorch golden values', 
       const { y, grads } = runLossCase(c, 'float32');
       expect(y.dtype, c.name).toBe('float32');
       expectClose(y, fixtureTensor(c.output), 1e-5, 1e-4, `${c.name}: output`);
-      for (const [k, g] of Object.entries(grads)) expectClose(g, fixtureTensor(c.grads[k as keyof LossCase['grads']]!), 1e-5, 1e-3, `${c.name}: grad ${k}`);
+      for (const [k, g] of Object.entries(grads))
+        expectClose(g, fixtureTensor(c.grads[k as keyof LossCase['grads']]!), 1e-5, 1e-3, `${c.name}: grad ${k}`);
     }
   });
 });
@@ -341,15 +484,34 @@ describe('losses: weight, probability-target and option errors', () => {
     expect(() => F.crossEntropy(x(), t(), { weight: randn([3]) })).toThrow(
       /crossEntropy: weight must be a 1-D floating point Tensor of 5 elements \(one per class of the input of shape \[4, 5\]\) with the input's dtype float32, got shape \[3\] and dtype float32/,
     );
-    expect(() => F.crossEntropy(x(), t(), { weight: randn([5, 1]) })).toThrow(/crossEntropy: weight must be a 1-D .* got shape \[5, 1\] and dtype float32/);
-    expect(() => F.crossEntropy(x(), t(), { weight: randn([5], { dtype: 'float64' }) })).toThrow(/crossEntropy: weight must be .*the input's dtype float32, got shape \[5\] and dtype float64/);
-    expect(() => F.nllLoss(x(), t(), { weight: ti([1, 1, 1, 1, 1]) })).toThrow(/nllLoss: weight must be .* got shape \[5\] and dtype int32/);
-    expect(() => F.crossEntropy(randn([2, 3, 4]), ti([[0, 1, 2, 0], [1, 1, 1, 1]]), { weight: randn([4]) })).toThrow(/crossEntropy: weight must be a 1-D floating point Tensor of 3 elements .*input of shape \[2, 3, 4\]/);
-    expect(() => F.crossEntropy(x(), t(), { weight: [1, 2, 3, 4, 5] as unknown as Tensor })).toThrow(/crossEntropy: weight must be a 1-D .* got object/);
+    expect(() => F.crossEntropy(x(), t(), { weight: randn([5, 1]) })).toThrow(
+      /crossEntropy: weight must be a 1-D .* got shape \[5, 1\] and dtype float32/,
+    );
+    expect(() => F.crossEntropy(x(), t(), { weight: randn([5], { dtype: 'float64' }) })).toThrow(
+      /crossEntropy: weight must be .*the input's dtype float32, got shape \[5\] and dtype float64/,
+    );
+    expect(() => F.nllLoss(x(), t(), { weight: ti([1, 1, 1, 1, 1]) })).toThrow(
+      /nllLoss: weight must be .* got shape \[5\] and dtype int32/,
+    );
+    expect(() =>
+      F.crossEntropy(
+        randn([2, 3, 4]),
+        ti([
+          [0, 1, 2, 0],
+          [1, 1, 1, 1],
+        ]),
+        { weight: randn([4]) },
+      ),
+    ).toThrow(/crossEntropy: weight must be a 1-D floating point Tensor of 3 elements .*input of shape \[2, 3, 4\]/);
+    expect(() => F.crossEntropy(x(), t(), { weight: [1, 2, 3, 4, 5] as unknown as Tensor })).toThrow(
+      /crossEntropy: weight must be a 1-D .* got object/,
+    );
   });
   it('a weight that requires grad is refused with class-index targets (as PyTorch), accepted with probabilities', () => {
     const w = tensor([1, 2, 1, 1, 1], { requiresGrad: true });
-    expect(() => F.crossEntropy(x(), t(), { weight: w })).toThrow(/crossEntropy: weight \(shape \[5\]\) requires grad, but the loss is not differentiable w.r.t. the class weights with class-index targets/);
+    expect(() => F.crossEntropy(x(), t(), { weight: w })).toThrow(
+      /crossEntropy: weight \(shape \[5\]\) requires grad, but the loss is not differentiable w.r.t. the class weights with class-index targets/,
+    );
     expect(() => F.nllLoss(x(), t(), { weight: w })).toThrow(/nllLoss: weight \(shape \[5\]\) requires grad/);
     expect(F.crossEntropy(x(), t(), { weight: w.detach() }).shape).toEqual([]);
     F.crossEntropy(x(), randn([4, 5]).softmax(1), { weight: w }).backward();
@@ -357,21 +519,49 @@ describe('losses: weight, probability-target and option errors', () => {
   });
   it('unknown option keys name the key; snake_case keys get their camelCase name', () => {
     const bad = (o: object): CrossEntropyOptions => o as CrossEntropyOptions;
-    expect(() => F.crossEntropy(x(), t(), bad({ ignore_index: 1 }))).toThrow(/crossEntropy: unknown option 'ignore_index'; did you mean 'ignoreIndex'\?/);
-    expect(() => F.crossEntropy(x(), t(), bad({ label_smoothing: 0.1 }))).toThrow(/crossEntropy: unknown option 'label_smoothing'; did you mean 'labelSmoothing'\?/);
-    expect(() => F.nllLoss(x(), t(), bad({ ignore_index: 1 }))).toThrow(/nllLoss: unknown option 'ignore_index'; did you mean 'ignoreIndex'\?/);
-    expect(() => F.crossEntropy(x(), t(), bad({ size_average: true }))).toThrow(/crossEntropy: unknown option 'size_average'; .*use reduction/);
-    expect(() => F.crossEntropy(x(), t(), bad({ weights: randn([5]) }))).toThrow(/crossEntropy: unknown option 'weights' \(options are weight, ignoreIndex, labelSmoothing, reduction\)/);
-    expect(() => F.crossEntropy(x(), t(), randn([5]) as unknown as CrossEntropyOptions)).toThrow(/crossEntropy: the third argument is an options object; pass class weights as \{ weight \}/);
+    expect(() => F.crossEntropy(x(), t(), bad({ ignore_index: 1 }))).toThrow(
+      /crossEntropy: unknown option 'ignore_index'; did you mean 'ignoreIndex'\?/,
+    );
+    expect(() => F.crossEntropy(x(), t(), bad({ label_smoothing: 0.1 }))).toThrow(
+      /crossEntropy: unknown option 'label_smoothing'; did you mean 'labelSmoothing'\?/,
+    );
+    expect(() => F.nllLoss(x(), t(), bad({ ignore_index: 1 }))).toThrow(
+      /nllLoss: unknown option 'ignore_index'; did you mean 'ignoreIndex'\?/,
+    );
+    expect(() => F.crossEntropy(x(), t(), bad({ size_average: true }))).toThrow(
+      /crossEntropy: unknown option 'size_average'; .*use reduction/,
+    );
+    expect(() => F.crossEntropy(x(), t(), bad({ weights: randn([5]) }))).toThrow(
+      /crossEntropy: unknown option 'weights' \(options are weight, ignoreIndex, labelSmoothing, reduction\)/,
+    );
+    expect(() => F.crossEntropy(x(), t(), randn([5]) as unknown as CrossEntropyOptions)).toThrow(
+      /crossEntropy: the third argument is an options object; pass class weights as \{ weight \}/,
+    );
     expect(() => F.crossEntropy(x(), t(), { ignoreIndex: 1.5 })).toThrow(/crossEntropy: ignoreIndex must be an integer, got 1.5/);
   });
   it('probability targets: shape, dtype and ignoreIndex', () => {
-    expect(() => F.crossEntropy(x(), randn([4, 4]))).toThrow(/crossEntropy: target must hold int32 class indices, got float32 \(shape \[4, 4\]\); a float target holds class probabilities and must have the input's shape \[4, 5\]/);
-    expect(() => F.crossEntropy(x(), randn([4, 5], { dtype: 'float64' }))).toThrow(/crossEntropy: dtype mismatch: input is float32 but target \(class probabilities\) is float64/);
-    expect(() => F.crossEntropy(x(), ti([[0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0]]))).toThrow(
+    expect(() => F.crossEntropy(x(), randn([4, 4]))).toThrow(
+      /crossEntropy: target must hold int32 class indices, got float32 \(shape \[4, 4\]\); a float target holds class probabilities and must have the input's shape \[4, 5\]/,
+    );
+    expect(() => F.crossEntropy(x(), randn([4, 5], { dtype: 'float64' }))).toThrow(
+      /crossEntropy: dtype mismatch: input is float32 but target \(class probabilities\) is float64/,
+    );
+    expect(() =>
+      F.crossEntropy(
+        x(),
+        ti([
+          [0, 1, 0, 0, 0],
+          [0, 1, 0, 0, 0],
+          [0, 1, 0, 0, 0],
+          [0, 1, 0, 0, 0],
+        ]),
+      ),
+    ).toThrow(
       /crossEntropy: expected target of shape \[4\] for input of shape \[4, 5\], got \[4, 5\] \(a target of the input's shape holds class probabilities and must be floating point/,
     );
-    expect(() => F.crossEntropy(x(), randn([4, 5]), { ignoreIndex: 0 })).toThrow(/crossEntropy: ignoreIndex \(0\) is not supported with class-probability targets/);
+    expect(() => F.crossEntropy(x(), randn([4, 5]), { ignoreIndex: 0 })).toThrow(
+      /crossEntropy: ignoreIndex \(0\) is not supported with class-probability targets/,
+    );
     expect(() => F.nllLoss(x(), randn([4, 5]))).toThrow(/nllLoss: target must hold int32 class indices, got float32 \(shape \[4, 5\]\)$/);
   });
 });

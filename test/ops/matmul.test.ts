@@ -8,10 +8,26 @@ const CASES: [number[], number[], number[]][] = [
   [[4], [4], []],
   [[4], [4, 3], [3]],
   [[3, 4], [4], [3]],
-  [[3, 4], [4, 2], [3, 2]],
-  [[2, 3, 4], [2, 4, 5], [2, 3, 5]],
-  [[2, 1, 3, 4], [5, 4, 2], [2, 5, 3, 2]],
-  [[3, 4], [2, 4, 5], [2, 3, 5]],
+  [
+    [3, 4],
+    [4, 2],
+    [3, 2],
+  ],
+  [
+    [2, 3, 4],
+    [2, 4, 5],
+    [2, 3, 5],
+  ],
+  [
+    [2, 1, 3, 4],
+    [5, 4, 2],
+    [2, 5, 3, 2],
+  ],
+  [
+    [3, 4],
+    [2, 4, 5],
+    [2, 3, 5],
+  ],
   [[2, 3, 4], [4], [2, 3]],
   [[4], [2, 4, 3], [2, 3]],
 ];
@@ -60,9 +76,24 @@ const fmt = (s: number[]): string => JSON.stringify(s);
 
 describe('matmul: float64 values and gradcheck', () => {
   it('hand-computed 2-D and 1-D products', () => {
-    const a = tensor([[1, 2], [3, 4]], { dtype: 'float64' });
-    const b = tensor([[5, 6], [7, 8]], { dtype: 'float64' });
-    expect(a.matmul(b).tolist()).toEqual([[19, 22], [43, 50]]);
+    const a = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float64' },
+    );
+    const b = tensor(
+      [
+        [5, 6],
+        [7, 8],
+      ],
+      { dtype: 'float64' },
+    );
+    expect(a.matmul(b).tolist()).toEqual([
+      [19, 22],
+      [43, 50],
+    ]);
     const v = tensor([1, -1], { dtype: 'float64' });
     expect(v.matmul(v).item()).toBe(2);
     expect(v.matmul(v).shape).toEqual([]);
@@ -91,7 +122,12 @@ describe('matmul: float64 values and gradcheck', () => {
     expect(b.grad).toBeNull();
     // d/da sum(a·b) = 1·bᵀ: every row is the row sums of b
     const rs = b.sum(1);
-    expectClose(a.grad!, [0, 1, 2].flatMap(() => vals(rs)), 1e-12, 0);
+    expectClose(
+      a.grad!,
+      [0, 1, 2].flatMap(() => vals(rs)),
+      1e-12,
+      0,
+    );
   });
 });
 
@@ -107,7 +143,10 @@ describe.each(MODES)('matmul on %s: float32 vs the float64 path', (mode) => {
     const a = randn([2, 0], { requiresGrad: true });
     const b = randn([0, 3], { requiresGrad: true });
     const y = a.matmul(b);
-    expect(y.tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(y.tolist()).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     y.sum().backward();
     expect(a.grad!.shape).toEqual([2, 0]);
     expect(b.grad!.shape).toEqual([0, 3]);
@@ -121,17 +160,29 @@ describe.each(MODES)('matmul on %s: float32 vs the float64 path', (mode) => {
 
 describe('matmul: errors', () => {
   it('inner-dim mismatch names both shapes', () => {
-    expect(() => randn([3, 4]).matmul(randn([5, 2]))).toThrow(/matmul: inner dimensions do not match: input has shape \[3, 4\] \(4 columns\), other has shape \[5, 2\] \(5 rows\)/);
+    expect(() => randn([3, 4]).matmul(randn([5, 2]))).toThrow(
+      /matmul: inner dimensions do not match: input has shape \[3, 4\] \(4 columns\), other has shape \[5, 2\] \(5 rows\)/,
+    );
     // 1-D operands: the message names the shapes the caller passed, not the promoted ones
-    expect(() => randn([4]).matmul(randn([3]))).toThrow(/matmul: inner dimensions do not match: input has shape \[4\] \(4 columns\), other has shape \[3\] \(3 rows\)/);
-    expect(() => randn([2, 4]).matmul(randn([3]))).toThrow(/matmul: inner dimensions do not match: input has shape \[2, 4\] \(4 columns\), other has shape \[3\] \(3 rows\)/);
+    expect(() => randn([4]).matmul(randn([3]))).toThrow(
+      /matmul: inner dimensions do not match: input has shape \[4\] \(4 columns\), other has shape \[3\] \(3 rows\)/,
+    );
+    expect(() => randn([2, 4]).matmul(randn([3]))).toThrow(
+      /matmul: inner dimensions do not match: input has shape \[2, 4\] \(4 columns\), other has shape \[3\] \(3 rows\)/,
+    );
   });
   it('batch dims that do not broadcast', () => {
-    expect(() => randn([2, 3, 4]).matmul(randn([3, 4, 5]))).toThrow(/matmul: shapes are not broadcastable: input batch dims \(shape \[2\]\) and other batch dims \(shape \[3\]\)/);
+    expect(() => randn([2, 3, 4]).matmul(randn([3, 4, 5]))).toThrow(
+      /matmul: shapes are not broadcastable: input batch dims \(shape \[2\]\) and other batch dims \(shape \[3\]\)/,
+    );
   });
   it('0-d operands, dtype mismatch and int operands', () => {
     expect(() => randn([]).matmul(randn([3]))).toThrow(/matmul: both arguments need at least 1 dimension, got shapes \[\] and \[3\]/);
-    expect(() => randn([2, 2]).matmul(randn([2, 2], { dtype: 'float64' }))).toThrow(/matmul: dtype mismatch: input is float32 but other is float64 \(shapes \[2, 2\] and \[2, 2\]\)/);
-    expect(() => tensor([[1]], { dtype: 'int32' }).matmul(tensor([[1]], { dtype: 'int32' }))).toThrow(/matmul: expects floating point tensors of one dtype, got input int32 \(shape \[1, 1\]\) and other int32 \(shape \[1, 1\]\)/);
+    expect(() => randn([2, 2]).matmul(randn([2, 2], { dtype: 'float64' }))).toThrow(
+      /matmul: dtype mismatch: input is float32 but other is float64 \(shapes \[2, 2\] and \[2, 2\]\)/,
+    );
+    expect(() => tensor([[1]], { dtype: 'int32' }).matmul(tensor([[1]], { dtype: 'int32' }))).toThrow(
+      /matmul: expects floating point tensors of one dtype, got input int32 \(shape \[1, 1\]\) and other int32 \(shape \[1, 1\]\)/,
+    );
   });
 });

@@ -46,7 +46,8 @@ const REFS: Record<string, (xs: number[]) => number> = {
     return sumOf(xs.map((v) => (v - m) ** 2)) / xs.length;
   },
 };
-const normDims = (d: number | number[] | undefined): number[] => (d === undefined ? [0, 1, 2] : (Array.isArray(d) ? d : [d]).map((k) => (k < 0 ? k + 3 : k)));
+const normDims = (d: number | number[] | undefined): number[] =>
+  d === undefined ? [0, 1, 2] : (Array.isArray(d) ? d : [d]).map((k) => (k < 0 ? k + 3 : k));
 
 describe('reductions: float64 values against a JS reference, and gradcheck', () => {
   for (const [name, f] of REDS) {
@@ -70,7 +71,7 @@ describe('reductions: float64 values against a JS reference, and gradcheck', () 
     const x = r64([3, 1, 4]);
     for (const [name, f] of REDS) {
       for (const d of [1, [0, 1], [1, 2]] as (number | number[])[]) {
-        const dims = (Array.isArray(d) ? d : [d]);
+        const dims = Array.isArray(d) ? d : [d];
         const ref = refReduce(vals(x), [3, 1, 4], dims, REFS[name]);
         const y = f(x, d, false);
         expect(y.shape).toEqual(ref.shape);
@@ -81,7 +82,13 @@ describe('reductions: float64 values against a JS reference, and gradcheck', () 
     }
   });
   it('hand-computed values', () => {
-    const x = tensor([[1, 2], [3, 4]], { dtype: 'float64' });
+    const x = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float64' },
+    );
     expect(x.sum().item()).toBe(10);
     expect(x.sum(0).tolist()).toEqual([4, 6]);
     expect(x.sum(1, true).tolist()).toEqual([[3], [7]]);
@@ -97,25 +104,64 @@ describe('reductions: float64 values against a JS reference, and gradcheck', () 
     expect(s.sum().item()).toBe(3);
     expect(s.sum(0).shape).toEqual([]);
     expect(gradcheck((t) => t.mean(), [s])).toBe(true);
-    const i = tensor([[1, 2], [3, 4]], { dtype: 'int32' });
+    const i = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'int32' },
+    );
     expect(i.sum(1).dtype).toBe('int32');
     expect(i.sum(1).tolist()).toEqual([3, 7]);
     expect(tensor([true, false, true]).sum().item()).toBe(2);
     expect(i.amax().item()).toBe(4);
   });
   it('amax / amin split the gradient evenly between ties (as PyTorch)', () => {
-    const x = tensor([[1, 3, 3], [2, 2, 2]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [1, 3, 3],
+        [2, 2, 2],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     x.amax(1).backward(tensor([6, 3], { dtype: 'float64' }));
-    expect(x.grad!.tolist()).toEqual([[0, 3, 3], [1, 1, 1]]);
-    const z = tensor([[1, 3, 3], [3, 0, 1]], { dtype: 'float64', requiresGrad: true });
+    expect(x.grad!.tolist()).toEqual([
+      [0, 3, 3],
+      [1, 1, 1],
+    ]);
+    const z = tensor(
+      [
+        [1, 3, 3],
+        [3, 0, 1],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     z.amax().backward();
-    expect(z.grad!.tolist()).toEqual([[0, 1 / 3, 1 / 3], [1 / 3, 0, 0]]);
-    const w = tensor([[1, 0, 0], [0, 5, 0]], { dtype: 'float64', requiresGrad: true });
+    expect(z.grad!.tolist()).toEqual([
+      [0, 1 / 3, 1 / 3],
+      [1 / 3, 0, 0],
+    ]);
+    const w = tensor(
+      [
+        [1, 0, 0],
+        [0, 5, 0],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     w.amin(0).sum().backward();
-    expect(w.grad!.tolist()).toEqual([[0, 1, 0.5], [1, 0, 0.5]]);
+    expect(w.grad!.tolist()).toEqual([
+      [0, 1, 0.5],
+      [1, 0, 0.5],
+    ]);
   });
   it('max(dim) / min(dim) return {values, indices}, destructurable as [values, indices]', () => {
-    const x = tensor([[1, 5, 3], [7, -1, 7]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [1, 5, 3],
+        [7, -1, 7],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     const r = x.max(1);
     expect(r).toBeInstanceOf(MaxResult);
     expect(r.values.tolist()).toEqual([5, 7]);
@@ -127,7 +173,10 @@ describe('reductions: float64 values against a JS reference, and gradcheck', () 
     expect(i.shape).toEqual([1, 3]);
     // the gradient goes to the returned index only
     x.max(-1).values.backward(tensor([10, 20], { dtype: 'float64' }));
-    expect(x.grad!.tolist()).toEqual([[0, 10, 0], [20, 0, 0]]);
+    expect(x.grad!.tolist()).toEqual([
+      [0, 10, 0],
+      [20, 0, 0],
+    ]);
     expect(x.max().item()).toBe(7);
     expect(x.min().item()).toBe(-1);
     manualSeed(22);
@@ -135,7 +184,10 @@ describe('reductions: float64 values against a JS reference, and gradcheck', () 
     expect(gradcheck((t) => t.min(0, true).values, [r64([3, 4])])).toBe(true);
   });
   it('argmax: flat index without dim, along a dim with and without keepdim; first index on ties', () => {
-    const x = tensor([[1, 9, 3], [9, 2, 9]]);
+    const x = tensor([
+      [1, 9, 3],
+      [9, 2, 9],
+    ]);
     expect(x.argmax().item()).toBe(1);
     expect(x.argmax(1).tolist()).toEqual([1, 0]);
     expect(x.argmax(0, true).tolist()).toEqual([[1, 0, 1]]);
@@ -168,10 +220,21 @@ describe.each(MODES)('reductions on %s: float32 vs the float64 path', (mode) => 
   it('var without degrees of freedom: NaN for one element, Infinity for correction > n - 1 (as PyTorch)', () => {
     expect(Number.isNaN(tensor([5]).var().item())).toBe(true);
     expect(tensor([1, 2]).var(0, { correction: 2 }).item()).toBe(Infinity);
-    expect(tensor([[1, 2], [3, 3]]).var(1, { correction: 3 }).tolist()).toEqual([Infinity, NaN]);
+    expect(
+      tensor([
+        [1, 2],
+        [3, 3],
+      ])
+        .var(1, { correction: 3 })
+        .tolist(),
+    ).toEqual([Infinity, NaN]);
   });
   it('NaN propagates through amax / amin / max(dim); argmax points at the first NaN (as PyTorch)', () => {
-    const n = tensor([[1, NaN, 3], [2, 5, 4], [NaN, NaN, 0]]);
+    const n = tensor([
+      [1, NaN, 3],
+      [2, 5, 4],
+      [NaN, NaN, 0],
+    ]);
     expect(vals(n.amax(1))).toEqual([NaN, 5, NaN]);
     expect(vals(n.amin(1))).toEqual([NaN, 2, NaN]);
     expect(vals(n.argmax(1))).toEqual([1, 1, 0]);
@@ -188,10 +251,25 @@ describe.each(MODES)('reductions on %s: float32 vs the float64 path', (mode) => 
     expect(zeros([0, 3]).sum(0, true).tolist()).toEqual([[0, 0, 0]]);
   });
   it('tie gradients of amax/amin on float32', () => {
-    const x = tensor([[1, 3, 3], [2, 2, 2]], { requiresGrad: true });
+    const x = tensor(
+      [
+        [1, 3, 3],
+        [2, 2, 2],
+      ],
+      { requiresGrad: true },
+    );
     x.amax(1).backward(tensor([6, 3]));
-    expect(x.grad!.tolist()).toEqual([[0, 3, 3], [1, 1, 1]]);
-    const w = tensor([[1, 0, 0], [0, 5, 0]], { requiresGrad: true });
+    expect(x.grad!.tolist()).toEqual([
+      [0, 3, 3],
+      [1, 1, 1],
+    ]);
+    const w = tensor(
+      [
+        [1, 0, 0],
+        [0, 5, 0],
+      ],
+      { requiresGrad: true },
+    );
     w.amin().backward();
     expect(vals(w.grad!)).toEqual([0, 0.25, 0.25, 0.25, 0, 0.25]);
   });
@@ -201,7 +279,10 @@ describe.each(MODES)('reductions on %s: float32 vs the float64 path', (mode) => 
     for (const d of [0, 1, -1]) {
       const { y32, y64 } = comparePaths(`max dim ${d}`, (t) => [t.max(d).values], [x64]);
       expect(y32[0].shape).toEqual(y64[0].shape);
-      comparePaths(`max/min/argmax indices dim ${d}`, (t) => [t.max(d).indices, t.min(d, true).indices, t.argmax(d)], [x64], { atol: 0, rtol: 0 });
+      comparePaths(`max/min/argmax indices dim ${d}`, (t) => [t.max(d).indices, t.min(d, true).indices, t.argmax(d)], [x64], {
+        atol: 0,
+        rtol: 0,
+      });
       x64.grad = null;
     }
     comparePaths('min dim 1 keepdim', (t) => t.min(1, true).values, [r64([3, 4, 5])]);

@@ -40,17 +40,42 @@ const CASES: Case[] = [
   { name: 'scale 0', q: [1, 2, 4, 8], k: [1, 2, 5, 8], v: [1, 2, 5, 8], opts: { scale: 0 } },
   { name: 'causal square', q: [2, 2, 5, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], opts: { isCausal: true } },
   { name: 'causal L < S (upper-left)', q: [2, 2, 3, 4], k: [2, 2, 6, 4], v: [2, 2, 6, 4], opts: { isCausal: true } },
-  { name: 'causal L > S (rows past S fully visible, first rows partial)', q: [1, 2, 6, 4], k: [1, 2, 3, 4], v: [1, 2, 3, 4], opts: { isCausal: true } },
+  {
+    name: 'causal L > S (rows past S fully visible, first rows partial)',
+    q: [1, 2, 6, 4],
+    k: [1, 2, 3, 4],
+    v: [1, 2, 3, 4],
+    opts: { isCausal: true },
+  },
   { name: 'bool mask (L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [4, 5], kind: 'bool' } },
   { name: 'bool mask (1, 1, L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [1, 1, 4, 5], kind: 'bool' } },
   { name: 'bool mask (N, 1, L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 4, 5], kind: 'bool' } },
-  { name: 'bool mask (N, Hq, L, S) with fully masked rows', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 2, 4, 5], kind: 'bool', fullyMaskedRow: true } },
+  {
+    name: 'bool mask (N, Hq, L, S) with fully masked rows',
+    q: [2, 2, 4, 4],
+    k: [2, 2, 5, 4],
+    v: [2, 2, 5, 4],
+    mask: { shape: [2, 2, 4, 5], kind: 'bool', fullyMaskedRow: true },
+  },
   { name: 'float mask (L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [4, 5], kind: 'float' } },
   { name: 'float mask (N, 1, L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 4, 5], kind: 'float' } },
   { name: 'float mask (N, Hq, L, S)', q: [2, 2, 4, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 2, 4, 5], kind: 'float' } },
-  { name: 'float mask with extra batch dims', q: [2, 3, 2, 3, 4], k: [2, 3, 2, 5, 4], v: [2, 3, 2, 5, 4], mask: { shape: [3, 1, 3, 5], kind: 'float' } },
+  {
+    name: 'float mask with extra batch dims',
+    q: [2, 3, 2, 3, 4],
+    k: [2, 3, 2, 5, 4],
+    v: [2, 3, 2, 5, 4],
+    mask: { shape: [3, 1, 3, 5], kind: 'float' },
+  },
   { name: 'GQA Hq=4, H=2', q: [2, 4, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 3], opts: { enableGqa: true } },
-  { name: 'GQA Hq=6, H=2 with a per-head bool mask', q: [1, 6, 3, 4], k: [1, 2, 4, 4], v: [1, 2, 4, 4], opts: { enableGqa: true }, mask: { shape: [1, 6, 3, 4], kind: 'bool' } },
+  {
+    name: 'GQA Hq=6, H=2 with a per-head bool mask',
+    q: [1, 6, 3, 4],
+    k: [1, 2, 4, 4],
+    v: [1, 2, 4, 4],
+    opts: { enableGqa: true },
+    mask: { shape: [1, 6, 3, 4], kind: 'bool' },
+  },
 ];
 
 function makeMask(spec: NonNullable<Case['mask']>, dtype: 'float32' | 'float64'): Tensor {
@@ -118,7 +143,8 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
       const args = [t.q, t.k, t.v, ...(t.mask && t.mask.dtype !== 'bool' ? [t.mask] : [])];
       const boolMask = t.mask && t.mask.dtype === 'bool' ? t.mask : undefined;
       for (const backend of [SDPBackend.MATH, SDPBackend.FUSED]) {
-        const fn = (q: Tensor, k: Tensor, v: Tensor, m?: Tensor) => sdpaKernel([backend], () => sdpa(q, k, v, { ...c.opts, attnMask: m ?? boolMask }));
+        const fn = (q: Tensor, k: Tensor, v: Tensor, m?: Tensor) =>
+          sdpaKernel([backend], () => sdpa(q, k, v, { ...c.opts, attnMask: m ?? boolMask }));
         expect(gradcheck(fn, args, { fastMode: true })).toBe(true);
       }
     });
@@ -129,11 +155,18 @@ describe('scaledDotProductAttention: float64 (precise paths)', () => {
     const k = randn([1, 1, 3, 3], { dtype: 'float64', requiresGrad: true });
     const v = randn([1, 1, 3, 2], { dtype: 'float64', requiresGrad: true });
     const m = randn([2, 3], { dtype: 'float64', requiresGrad: true });
-    const fn = (a: Tensor, b: Tensor, c: Tensor, d: Tensor) => sdpaKernel([SDPBackend.FUSED], () => sdpa(a, b, c, { attnMask: d, enableGqa: true }));
+    const fn = (a: Tensor, b: Tensor, c: Tensor, d: Tensor) =>
+      sdpaKernel([SDPBackend.FUSED], () => sdpa(a, b, c, { attnMask: d, enableGqa: true }));
     expect(gradcheck(fn, [q, k, v, m])).toBe(true);
   });
   it('weights output: same output as without weights, weights and their gradients match the math path', () => {
-    for (const [c, limit] of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]].flatMap((x) => [[x, 1 << 22], [x, 0]] as const)) {
+    for (const [c, limit] of [CASES[1], CASES[9], CASES[13], CASES[16], CASES[18]].flatMap(
+      (x) =>
+        [
+          [x, 1 << 22],
+          [x, 0],
+        ] as const,
+    )) {
       const prev = setSdpaKeepProbsLimit(limit);
       const grads = (backend: SDPBackend) => {
         const t = inputs(c);
@@ -203,7 +236,11 @@ describe.each(MODES)('scaledDotProductAttention on %s: fused float32 vs float64 
     const q = randn([1, 1, 3, 4], { requiresGrad: true });
     const k = randn([1, 1, 4, 4], { requiresGrad: true });
     const v = randn([1, 1, 4, 2], { requiresGrad: true });
-    const mask = tensor([[true, false, true, false], [false, false, false, false], [true, true, true, true]]);
+    const mask = tensor([
+      [true, false, true, false],
+      [false, false, false, false],
+      [true, true, true, true],
+    ]);
     for (const backend of [SDPBackend.FUSED, SDPBackend.MATH]) {
       q.grad = k.grad = v.grad = null;
       const out = sdpaKernel([backend], () => sdpa(q, k, v, { attnMask: mask }));
@@ -215,7 +252,11 @@ describe.each(MODES)('scaledDotProductAttention on %s: fused float32 vs float64 
       expect(dq.slice(4, 8)).toEqual([0, 0, 0, 0]);
       for (const g of [q.grad!, k.grad!, v.grad!]) expect(values(g).some(Number.isNaN)).toBe(false);
     }
-    const minf = tensor([[0, -Infinity, 0, -Infinity], [-Infinity, -Infinity, -Infinity, -Infinity], [0, 0, 0, 0]]);
+    const minf = tensor([
+      [0, -Infinity, 0, -Infinity],
+      [-Infinity, -Infinity, -Infinity, -Infinity],
+      [0, 0, 0, 0],
+    ]);
     const outF = sdpa(q.detach(), k.detach(), v.detach(), { attnMask: minf });
     expect(values(outF).slice(2, 4)).toEqual([0, 0]);
   });
@@ -224,7 +265,12 @@ describe.each(MODES)('scaledDotProductAttention on %s: fused float32 vs float64 
     // value = identity makes the output equal the (dropped-out) attention weights
     const L = 16;
     const S = 32;
-    const eye = zeros([S, S]).add(tensor(Array.from({ length: S * S }, (_, i) => (i % (S + 1) === 0 ? 1 : 0)), { shape: [S, S] }));
+    const eye = zeros([S, S]).add(
+      tensor(
+        Array.from({ length: S * S }, (_, i) => (i % (S + 1) === 0 ? 1 : 0)),
+        { shape: [S, S] },
+      ),
+    );
     manualSeed(7);
     const q = randn([2, 2, L, 8], { requiresGrad: true });
     const k = randn([2, 2, S, 8], { requiresGrad: true });
@@ -291,7 +337,9 @@ describe('scaledDotProductAttention: errors and backend selection', () => {
     vi.restoreAllMocks();
   });
   it('E mismatch names query and key shapes', () => {
-    expect(() => sdpa(q, randn([2, 4, 5, 7]), v)).toThrow(/last dim \(E\) of query and key must match: query \[2, 4, 3, 8\], key \[2, 4, 5, 7\]/);
+    expect(() => sdpa(q, randn([2, 4, 5, 7]), v)).toThrow(
+      /last dim \(E\) of query and key must match: query \[2, 4, 3, 8\], key \[2, 4, 5, 7\]/,
+    );
   });
   it('S mismatch between key and value', () => {
     expect(() => sdpa(q, k, randn([2, 4, 6, 6]))).toThrow(/key and value must have the same sequence length S/);
@@ -305,14 +353,20 @@ describe('scaledDotProductAttention: errors and backend selection', () => {
     );
   });
   it('mask dtype must be bool or the query dtype', () => {
-    expect(() => sdpa(q, k, v, { attnMask: zeros([3, 5], { dtype: 'float64' }) })).toThrow(/attnMask must be bool or of the query's dtype \(float32\), got float64/);
+    expect(() => sdpa(q, k, v, { attnMask: zeros([3, 5], { dtype: 'float64' }) })).toThrow(
+      /attnMask must be bool or of the query's dtype \(float32\), got float64/,
+    );
   });
   it('attnMask together with isCausal throws', () => {
     expect(() => sdpa(q, k, v, { attnMask: zeros([3, 5]), isCausal: true })).toThrow(/either attnMask or isCausal, not both/);
   });
   it('GQA rules', () => {
-    expect(() => sdpa(randn([1, 4, 3, 8]), randn([1, 3, 5, 8]), randn([1, 3, 5, 8]), { enableGqa: true })).toThrow(/query heads \(4\) must be a multiple of the key\/value heads \(3\)/);
-    expect(() => sdpa(randn([1, 4, 3, 8]), randn([1, 2, 5, 8]), randn([1, 1, 5, 8]), { enableGqa: true })).toThrow(/number of key heads \(2\) must equal the number of value heads \(1\)/);
+    expect(() => sdpa(randn([1, 4, 3, 8]), randn([1, 3, 5, 8]), randn([1, 3, 5, 8]), { enableGqa: true })).toThrow(
+      /query heads \(4\) must be a multiple of the key\/value heads \(3\)/,
+    );
+    expect(() => sdpa(randn([1, 4, 3, 8]), randn([1, 2, 5, 8]), randn([1, 1, 5, 8]), { enableGqa: true })).toThrow(
+      /number of key heads \(2\) must equal the number of value heads \(1\)/,
+    );
     expect(() => sdpa(randn([1, 4, 3, 8]), randn([1, 2, 5, 8]), randn([1, 2, 5, 8]))).toThrow(/query has 4 heads but key has 2.*enableGqa/);
   });
   it('dropoutP out of range and bad scale', () => {
@@ -336,7 +390,9 @@ describe('scaledDotProductAttention: errors and backend selection', () => {
     const big = [1, 1, 4096, 1];
     const qb = zeros(big);
     const kb = zeros(big);
-    expect(() => sdpaKernel([SDPBackend.FUSED], () => sdpa(qb, kb, kb))).toThrow(/no enabled backend can run this call \(fused: the attention weights have 16777216 elements.*math: disabled/);
+    expect(() => sdpaKernel([SDPBackend.FUSED], () => sdpa(qb, kb, kb))).toThrow(
+      /no enabled backend can run this call \(fused: the attention weights have 16777216 elements.*math: disabled/,
+    );
     expect(() => sdpaKernel([SDPBackend.FUSED], () => sdpa(qb, kb, kb))).toThrow(/fused: the attention weights/);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0][0])).toMatch(/fused kernels cannot run: the attention weights have 16777216 elements/);
@@ -371,7 +427,10 @@ describe('scaledDotProductAttention frees what it makes', () => {
         const after = memory();
         // storages hold the data (textures on GL); after a backward the only leftovers are the GQA head-split
         // views of q, k, v (tensor objects without data of their own, collected by GC)
-        expect({ storages: after.storages, textures: after.textures }, `grad ${grad}, weights ${withWeights}`).toEqual({ storages: before.storages, textures: before.textures });
+        expect({ storages: after.storages, textures: after.textures }, `grad ${grad}, weights ${withWeights}`).toEqual({
+          storages: before.storages,
+          textures: before.textures,
+        });
         if (!grad) expect(after.tensors).toBe(before.tensors);
       }
     }

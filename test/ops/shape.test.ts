@@ -15,7 +15,6 @@ function gather(src: number[], srcShape: number[], outShape: number[], map: (idx
   });
 }
 
-const fmt = (x: unknown): string => JSON.stringify(x);
 type F = (...xs: Tensor[]) => Tensor | Tensor[];
 const idx = (v: number[]): Tensor => tensor(v, { dtype: 'int32' });
 
@@ -27,11 +26,31 @@ const CASES: [string, number[][], F, ((d: number[]) => [number[], number[]]) | n
   ['flatten(1)', [[2, 3, 4]], (x) => x.flatten(1), (d) => [d, [2, 12]]],
   ['flatten(0, 1)', [[2, 3, 4]], (x) => x.flatten(0, 1), (d) => [d, [6, 4]]],
   ['flatten(-2, -1)', [[2, 3, 4]], (x) => x.flatten(-2, -1), (d) => [d, [2, 12]]],
-  ['permute(2, 0, 1)', [[2, 3, 4]], (x) => x.permute(2, 0, 1), (d) => [gather(d, [2, 3, 4], [4, 2, 3], ([a, b, c]) => [b, c, a]), [4, 2, 3]]],
-  ['permute([-1, 0, 1])', [[2, 3, 4]], (x) => x.permute([-1, 0, 1]), (d) => [gather(d, [2, 3, 4], [4, 2, 3], ([a, b, c]) => [b, c, a]), [4, 2, 3]]],
-  ['permute(1, 0, 2)', [[2, 3, 4]], (x) => x.permute(1, 0, 2), (d) => [gather(d, [2, 3, 4], [3, 2, 4], ([a, b, c]) => [b, a, c]), [3, 2, 4]]],
+  [
+    'permute(2, 0, 1)',
+    [[2, 3, 4]],
+    (x) => x.permute(2, 0, 1),
+    (d) => [gather(d, [2, 3, 4], [4, 2, 3], ([a, b, c]) => [b, c, a]), [4, 2, 3]],
+  ],
+  [
+    'permute([-1, 0, 1])',
+    [[2, 3, 4]],
+    (x) => x.permute([-1, 0, 1]),
+    (d) => [gather(d, [2, 3, 4], [4, 2, 3], ([a, b, c]) => [b, c, a]), [4, 2, 3]],
+  ],
+  [
+    'permute(1, 0, 2)',
+    [[2, 3, 4]],
+    (x) => x.permute(1, 0, 2),
+    (d) => [gather(d, [2, 3, 4], [3, 2, 4], ([a, b, c]) => [b, a, c]), [3, 2, 4]],
+  ],
   ['transpose(0, 2)', [[2, 3, 4]], (x) => x.transpose(0, 2), (d) => [gather(d, [2, 3, 4], [4, 3, 2], ([a, b, c]) => [c, b, a]), [4, 3, 2]]],
-  ['transpose(-1, -2)', [[2, 3, 4]], (x) => x.transpose(-1, -2), (d) => [gather(d, [2, 3, 4], [2, 4, 3], ([a, b, c]) => [a, c, b]), [2, 4, 3]]],
+  [
+    'transpose(-1, -2)',
+    [[2, 3, 4]],
+    (x) => x.transpose(-1, -2),
+    (d) => [gather(d, [2, 3, 4], [2, 4, 3], ([a, b, c]) => [a, c, b]), [2, 4, 3]],
+  ],
   ['t() of 2-D', [[3, 4]], (x) => x.t(), (d) => [gather(d, [3, 4], [4, 3], ([a, b]) => [b, a]), [4, 3]]],
   ['t() of 1-D', [[5]], (x) => x.t(), (d) => [d, [5]]],
   ['unsqueeze(0)', [[3, 4]], (x) => x.unsqueeze(0), (d) => [d, [1, 3, 4]]],
@@ -44,26 +63,141 @@ const CASES: [string, number[][], F, ((d: number[]) => [number[], number[]]) | n
   ['squeeze([1, 3])', [[2, 1, 3, 1]], (x) => x.squeeze([1, 3]), (d) => [d, [2, 3]]],
   ['expand(2, 3, 4) of [3, 1]', [[3, 1]], (x) => x.expand(2, 3, 4), (d) => [gather(d, [3, 1], [2, 3, 4], ([, b]) => [b, 0]), [2, 3, 4]]],
   ['expand([-1, 5]) of [3, 1]', [[3, 1]], (x) => x.expand([-1, 5]), (d) => [gather(d, [3, 1], [3, 5], ([a]) => [a, 0]), [3, 5]]],
-  ['expandAs', [[1, 4]], (x) => x.expandAs(tensor([[0, 0, 0, 0], [0, 0, 0, 0]])), (d) => [[...d, ...d], [2, 4]]],
+  [
+    'expandAs',
+    [[1, 4]],
+    (x) =>
+      x.expandAs(
+        tensor([
+          [0, 0, 0, 0],
+          [0, 0, 0, 0],
+        ]),
+      ),
+    (d) => [
+      [...d, ...d],
+      [2, 4],
+    ],
+  ],
   ['contiguous of a permuted tensor', [[3, 4]], (x) => x.t().contiguous(), (d) => [gather(d, [3, 4], [4, 3], ([a, b]) => [b, a]), [4, 3]]],
-  ['narrow(1, 1, 2)', [[2, 4, 3]], (x) => x.narrow(1, 1, 2), (d) => [gather(d, [2, 4, 3], [2, 2, 3], ([a, b, c]) => [a, b + 1, c]), [2, 2, 3]]],
-  ['narrow(-1, -2, 2)', [[2, 4, 3]], (x) => x.narrow(-1, -2, 2), (d) => [gather(d, [2, 4, 3], [2, 4, 2], ([a, b, c]) => [a, b, c + 1]), [2, 4, 2]]],
+  [
+    'narrow(1, 1, 2)',
+    [[2, 4, 3]],
+    (x) => x.narrow(1, 1, 2),
+    (d) => [gather(d, [2, 4, 3], [2, 2, 3], ([a, b, c]) => [a, b + 1, c]), [2, 2, 3]],
+  ],
+  [
+    'narrow(-1, -2, 2)',
+    [[2, 4, 3]],
+    (x) => x.narrow(-1, -2, 2),
+    (d) => [gather(d, [2, 4, 3], [2, 4, 2], ([a, b, c]) => [a, b, c + 1]), [2, 4, 2]],
+  ],
   ['slice(1, 1)', [[2, 7, 3]], (x) => x.slice(1, 1), (d) => [gather(d, [2, 7, 3], [2, 6, 3], ([a, b, c]) => [a, b + 1, c]), [2, 6, 3]]],
-  ['slice(1, 0, 7, 2)', [[2, 7, 3]], (x) => x.slice(1, 0, 7, 2), (d) => [gather(d, [2, 7, 3], [2, 4, 3], ([a, b, c]) => [a, 2 * b, c]), [2, 4, 3]]],
-  ['slice(1, -5, -1, 3)', [[2, 7, 3]], (x) => x.slice(1, -5, -1, 3), (d) => [gather(d, [2, 7, 3], [2, 2, 3], ([a, b, c]) => [a, 2 + 3 * b, c]), [2, 2, 3]]],
-  ['slice(-1, 1, 100)', [[2, 7, 3]], (x) => x.slice(-1, 1, 100), (d) => [gather(d, [2, 7, 3], [2, 7, 2], ([a, b, c]) => [a, b, c + 1]), [2, 7, 2]]],
+  [
+    'slice(1, 0, 7, 2)',
+    [[2, 7, 3]],
+    (x) => x.slice(1, 0, 7, 2),
+    (d) => [gather(d, [2, 7, 3], [2, 4, 3], ([a, b, c]) => [a, 2 * b, c]), [2, 4, 3]],
+  ],
+  [
+    'slice(1, -5, -1, 3)',
+    [[2, 7, 3]],
+    (x) => x.slice(1, -5, -1, 3),
+    (d) => [gather(d, [2, 7, 3], [2, 2, 3], ([a, b, c]) => [a, 2 + 3 * b, c]), [2, 2, 3]],
+  ],
+  [
+    'slice(-1, 1, 100)',
+    [[2, 7, 3]],
+    (x) => x.slice(-1, 1, 100),
+    (d) => [gather(d, [2, 7, 3], [2, 7, 2], ([a, b, c]) => [a, b, c + 1]), [2, 7, 2]],
+  ],
   ['slice(0, 1, 2)', [[2, 7, 3]], (x) => x.slice(0, 1, 2), (d) => [d.slice(21), [1, 7, 3]]],
-  ['indexSelect(0, [2, 0, 2, 1])', [[3, 4]], (x) => x.indexSelect(0, idx([2, 0, 2, 1])), (d) => [gather(d, [3, 4], [4, 4], ([a, b]) => [[2, 0, 2, 1][a], b]), [4, 4]]],
-  ['indexSelect(-1, [3, 3, 0])', [[2, 3, 4]], (x) => x.indexSelect(-1, idx([3, 3, 0])), (d) => [gather(d, [2, 3, 4], [2, 3, 3], ([a, b, c]) => [a, b, [3, 3, 0][c]]), [2, 3, 3]]],
-  ['indexSelect(1, 0-d index)', [[2, 3, 4]], (x) => x.indexSelect(1, tensor(2, { dtype: 'int32' })), (d) => [gather(d, [2, 3, 4], [2, 1, 4], ([a, , c]) => [a, 2, c]), [2, 1, 4]]],
-  ['repeatInterleave(2, 1)', [[2, 3]], (x) => x.repeatInterleave(2, 1), (d) => [gather(d, [2, 3], [2, 6], ([a, b]) => [a, Math.floor(b / 2)]), [2, 6]]],
-  ['repeatInterleave(3, -2)', [[2, 3]], (x) => x.repeatInterleave(3, -2), (d) => [gather(d, [2, 3], [6, 3], ([a, b]) => [Math.floor(a / 3), b]), [6, 3]]],
-  ['cat dim 0', [[2, 3], [1, 3], [3, 3]], (a, b, c) => cat([a, b, c], 0), null],
-  ['cat dim 1', [[2, 3], [2, 1], [2, 2]], (a, b, c) => cat([a, b, c], 1), null],
-  ['cat dim -1 of 3-D', [[2, 2, 3], [2, 2, 1]], (a, b) => cat([a, b], -1), null],
-  ['stack dim 0', [[2, 3], [2, 3], [2, 3]], (a, b, c) => stack([a, b, c]), null],
-  ['stack dim -1', [[2, 3], [2, 3]], (a, b) => stack([a, b], -1), null],
-  ['stack dim 1', [[2, 3], [2, 3]], (a, b) => stack([a, b], 1), null],
+  [
+    'indexSelect(0, [2, 0, 2, 1])',
+    [[3, 4]],
+    (x) => x.indexSelect(0, idx([2, 0, 2, 1])),
+    (d) => [gather(d, [3, 4], [4, 4], ([a, b]) => [[2, 0, 2, 1][a], b]), [4, 4]],
+  ],
+  [
+    'indexSelect(-1, [3, 3, 0])',
+    [[2, 3, 4]],
+    (x) => x.indexSelect(-1, idx([3, 3, 0])),
+    (d) => [gather(d, [2, 3, 4], [2, 3, 3], ([a, b, c]) => [a, b, [3, 3, 0][c]]), [2, 3, 3]],
+  ],
+  [
+    'indexSelect(1, 0-d index)',
+    [[2, 3, 4]],
+    (x) => x.indexSelect(1, tensor(2, { dtype: 'int32' })),
+    (d) => [gather(d, [2, 3, 4], [2, 1, 4], ([a, , c]) => [a, 2, c]), [2, 1, 4]],
+  ],
+  [
+    'repeatInterleave(2, 1)',
+    [[2, 3]],
+    (x) => x.repeatInterleave(2, 1),
+    (d) => [gather(d, [2, 3], [2, 6], ([a, b]) => [a, Math.floor(b / 2)]), [2, 6]],
+  ],
+  [
+    'repeatInterleave(3, -2)',
+    [[2, 3]],
+    (x) => x.repeatInterleave(3, -2),
+    (d) => [gather(d, [2, 3], [6, 3], ([a, b]) => [Math.floor(a / 3), b]), [6, 3]],
+  ],
+  [
+    'cat dim 0',
+    [
+      [2, 3],
+      [1, 3],
+      [3, 3],
+    ],
+    (a, b, c) => cat([a, b, c], 0),
+    null,
+  ],
+  [
+    'cat dim 1',
+    [
+      [2, 3],
+      [2, 1],
+      [2, 2],
+    ],
+    (a, b, c) => cat([a, b, c], 1),
+    null,
+  ],
+  [
+    'cat dim -1 of 3-D',
+    [
+      [2, 2, 3],
+      [2, 2, 1],
+    ],
+    (a, b) => cat([a, b], -1),
+    null,
+  ],
+  [
+    'stack dim 0',
+    [
+      [2, 3],
+      [2, 3],
+      [2, 3],
+    ],
+    (a, b, c) => stack([a, b, c]),
+    null,
+  ],
+  [
+    'stack dim -1',
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    (a, b) => stack([a, b], -1),
+    null,
+  ],
+  [
+    'stack dim 1',
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    (a, b) => stack([a, b], 1),
+    null,
+  ],
   ['split(2, 1) uneven', [[2, 5]], (x) => x.split(2, 1), null],
   ['split([1, 3, 1], -1)', [[2, 5]], (x) => x.split([1, 3, 1], -1), null],
   ['chunk(3, 0)', [[7, 2]], (x) => x.chunk(3, 0), null],
@@ -85,11 +219,24 @@ describe('shape ops: values against a JS reference, and float64 gradcheck', () =
     });
   }
   it('cat and stack values, and cat of more than 8 tensors (grouped kernels)', () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = tensor([[5, 6]]);
-    expect(cat([a, b]).tolist()).toEqual([[1, 2], [3, 4], [5, 6]]);
-    expect(cat([a, tensor([[7], [8]])], 1).tolist()).toEqual([[1, 2, 7], [3, 4, 8]]);
-    expect(stack([tensor([1, 2]), tensor([3, 4])], 1).tolist()).toEqual([[1, 3], [2, 4]]);
+    expect(cat([a, b]).tolist()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(cat([a, tensor([[7], [8]])], 1).tolist()).toEqual([
+      [1, 2, 7],
+      [3, 4, 8],
+    ]);
+    expect(stack([tensor([1, 2]), tensor([3, 4])], 1).tolist()).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
     manualSeed(42);
     const parts = Array.from({ length: 11 }, (_, k) => r64([2, 1 + (k % 3)]));
     const y = cat(parts, 1);
@@ -103,11 +250,39 @@ describe('shape ops: values against a JS reference, and float64 gradcheck', () =
   });
   it('split / chunk pieces and sizes', () => {
     const x = arange(10).reshape(5, 2);
-    expect(x.split(2).map((t) => t.shape)).toEqual([[2, 2], [2, 2], [1, 2]]);
-    expect(x.split([3, 2]).map((t) => t.tolist())).toEqual([[[0, 1], [2, 3], [4, 5]], [[6, 7], [8, 9]]]);
-    expect(x.chunk(2).map((t) => t.shape)).toEqual([[3, 2], [2, 2]]);
-    expect(x.chunk(5, 1).map((t) => t.shape)).toEqual([[5, 1], [5, 1]]);
-    expect(arange(6).chunk(4).map((t) => t.tolist())).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(x.split(2).map((t) => t.shape)).toEqual([
+      [2, 2],
+      [2, 2],
+      [1, 2],
+    ]);
+    expect(x.split([3, 2]).map((t) => t.tolist())).toEqual([
+      [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+      ],
+      [
+        [6, 7],
+        [8, 9],
+      ],
+    ]);
+    expect(x.chunk(2).map((t) => t.shape)).toEqual([
+      [3, 2],
+      [2, 2],
+    ]);
+    expect(x.chunk(5, 1).map((t) => t.shape)).toEqual([
+      [5, 1],
+      [5, 1],
+    ]);
+    expect(
+      arange(6)
+        .chunk(4)
+        .map((t) => t.tolist()),
+    ).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
   });
   it('slices: empty and clamped ranges, int data', () => {
     const x = arange(6);
@@ -153,14 +328,35 @@ describe.each(MODES)('shape ops on %s: float32 vs the float64 path', (mode) => {
   });
   it('int and bool tensors through gather kernels keep their values', () => {
     const x = arange(12).reshape(3, 4);
-    expect(x.t().tolist()).toEqual([[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
-    expect(x.indexSelect(1, idx([3, 0])).tolist()).toEqual([[3, 0], [7, 4], [11, 8]]);
+    expect(x.t().tolist()).toEqual([
+      [0, 4, 8],
+      [1, 5, 9],
+      [2, 6, 10],
+      [3, 7, 11],
+    ]);
+    expect(x.indexSelect(1, idx([3, 0])).tolist()).toEqual([
+      [3, 0],
+      [7, 4],
+      [11, 8],
+    ]);
     expect(cat([x, x], 0).dtype).toBe('int32');
-    const b = tensor([[true, false], [false, true]]);
-    expect(b.t().tolist()).toEqual([[true, false], [false, true]]);
+    const b = tensor([
+      [true, false],
+      [false, true],
+    ]);
+    expect(b.t().tolist()).toEqual([
+      [true, false],
+      [false, true],
+    ]);
     expect(b.expand(2, 2, 2).dtype).toBe('bool');
     const big = arange(30000).reshape(3, 10000);
-    expectClose(big.t().sum(1), vals(arange(10000)).map((k) => 3 * k + 30000), 0, 0, 'int transpose');
+    expectClose(
+      big.t().sum(1),
+      vals(arange(10000)).map((k) => 3 * k + 30000),
+      0,
+      0,
+      'int transpose',
+    );
   });
 });
 
@@ -181,32 +377,50 @@ describe('shape ops: errors name the op, the argument and the shapes', () => {
     expect(() => randn([2, 3]).squeeze(-3)).toThrow(/squeeze: dim -3 is out of range \[-2, 1\] of a tensor of shape \[2, 3\]/);
   });
   it('expand', () => {
-    expect(() => randn([3, 2]).expand(3, 4)).toThrow(/expand: the expanded size \(4\) must match the existing size \(2\) at non-singleton dimension 1; target \[3, 4\], input \[3, 2\]/);
+    expect(() => randn([3, 2]).expand(3, 4)).toThrow(
+      /expand: the expanded size \(4\) must match the existing size \(2\) at non-singleton dimension 1; target \[3, 4\], input \[3, 2\]/,
+    );
     expect(() => randn([3]).expand(4)).toThrow(/expand: the expanded size \(4\) must match the existing size \(3\)/);
     expect(() => randn([2, 3]).expand(3)).toThrow(/expand: the target shape \[3\] has fewer dims than the input's \[2, 3\]/);
     expect(() => randn([3]).expand(-1, 3)).toThrow(/expand: -1 is not allowed for the new leading dim 0 \(target \[-1, 3\]\)/);
   });
   it('cat / stack', () => {
-    expect(() => cat([randn([2, 3]), randn([2, 4])], 0)).toThrow(/cat: sizes must match except in dimension 0: tensors\[0\] has shape \[2, 3\], tensors\[1\] has shape \[2, 4\]/);
-    expect(() => cat([randn([2, 3]), randn([2, 3], { dtype: 'float64' })])).toThrow(/cat: tensors\[1\] is float64 \(shape \[2, 3\]\) but tensors\[0\] is float32 \(shape \[2, 3\]\)/);
+    expect(() => cat([randn([2, 3]), randn([2, 4])], 0)).toThrow(
+      /cat: sizes must match except in dimension 0: tensors\[0\] has shape \[2, 3\], tensors\[1\] has shape \[2, 4\]/,
+    );
+    expect(() => cat([randn([2, 3]), randn([2, 3], { dtype: 'float64' })])).toThrow(
+      /cat: tensors\[1\] is float64 \(shape \[2, 3\]\) but tensors\[0\] is float32 \(shape \[2, 3\]\)/,
+    );
     expect(() => cat([])).toThrow(/cat: expects a non-empty array of tensors/);
     expect(() => cat([randn([2]), randn([2])], 1)).toThrow(/cat: dim 1 is out of range \[-1, 0\] of a tensor of shape \[2\]/);
     expect(() => stack([randn([2, 3]), randn([2, 3])], 3)).toThrow(/stack: dim 3 is out of range \[-3, 2\] of a tensor of shape \[2, 3\]/);
-    expect(() => stack([randn([2, 3]), randn([3, 2])])).toThrow(/stack: all tensors must have one shape: tensors\[0\] has \[2, 3\], tensors\[1\] has \[3, 2\]/);
+    expect(() => stack([randn([2, 3]), randn([3, 2])])).toThrow(
+      /stack: all tensors must have one shape: tensors\[0\] has \[2, 3\], tensors\[1\] has \[3, 2\]/,
+    );
   });
   it('split / chunk / narrow / slice', () => {
     expect(() => randn([5, 2]).split([2, 2])).toThrow(/split: sizes \[2, 2\] do not add up to 5, the size of dim 0 \(shape \[5, 2\]\)/);
     expect(() => randn([5, 2]).split(0)).toThrow(/split: splitSize must be a positive integer, got 0/);
     expect(() => randn([5, 2]).chunk(0)).toThrow(/chunk: chunks must be a positive integer, got 0/);
-    expect(() => randn([5, 2]).narrow(0, 3, 3)).toThrow(/narrow: start \(3\) \+ length \(3\) exceeds dimension 0 of size 5 \(shape \[5, 2\]\)/);
+    expect(() => randn([5, 2]).narrow(0, 3, 3)).toThrow(
+      /narrow: start \(3\) \+ length \(3\) exceeds dimension 0 of size 5 \(shape \[5, 2\]\)/,
+    );
     expect(() => randn([5, 2]).slice(0, 0, 5, 0)).toThrow(/slice: step must be a positive integer, got 0/);
     expect(() => randn([5, 2]).slice(2)).toThrow(/slice: dim 2 is out of range \[-2, 1\] of a tensor of shape \[5, 2\]/);
   });
   it('indexSelect / repeatInterleave', () => {
-    expect(() => randn([3, 4]).indexSelect(0, idx([0, 3]))).toThrow(/indexSelect: index 3 is out of range for dim 0 of a tensor of shape \[3, 4\] of size 3/);
-    expect(() => randn([3, 4]).indexSelect(1, idx([-1]))).toThrow(/indexSelect: index -1 is out of range for dim 1 of a tensor of shape \[3, 4\] of size 4/);
-    expect(() => randn([3, 4]).indexSelect(0, tensor([0, 1]))).toThrow(/indexSelect: index must be an int32 tensor, got float32 \(shape \[2\]\)/);
-    expect(() => randn([3, 4]).indexSelect(0, idx([0, 1]).reshape(1, 2))).toThrow(/indexSelect: index must be 0-D or 1-D, got shape \[1, 2\]/);
+    expect(() => randn([3, 4]).indexSelect(0, idx([0, 3]))).toThrow(
+      /indexSelect: index 3 is out of range for dim 0 of a tensor of shape \[3, 4\] of size 3/,
+    );
+    expect(() => randn([3, 4]).indexSelect(1, idx([-1]))).toThrow(
+      /indexSelect: index -1 is out of range for dim 1 of a tensor of shape \[3, 4\] of size 4/,
+    );
+    expect(() => randn([3, 4]).indexSelect(0, tensor([0, 1]))).toThrow(
+      /indexSelect: index must be an int32 tensor, got float32 \(shape \[2\]\)/,
+    );
+    expect(() => randn([3, 4]).indexSelect(0, idx([0, 1]).reshape(1, 2))).toThrow(
+      /indexSelect: index must be 0-D or 1-D, got shape \[1, 2\]/,
+    );
     expect(() => randn([3, 4]).repeatInterleave(0, 0)).toThrow(/repeatInterleave: repeats must be a positive integer, got 0/);
   });
 });

@@ -72,8 +72,17 @@ describe('softmax / logSoftmax: float64 values and gradcheck', () => {
     expect(gradcheck((t) => t.maskedFill(partly, -Infinity).logSoftmax(1).maskedFill(partly, 0), [r64([2, 5])])).toBe(true);
   });
   it('softmax along dim 0 with -Infinity entries', () => {
-    const x = tensor([[0, -Infinity], [Math.log(3), -Infinity]], { dtype: 'float64' });
-    expect(x.softmax(0).tolist()).toEqual([[0.25, 0], [0.75, 0]]);
+    const x = tensor(
+      [
+        [0, -Infinity],
+        [Math.log(3), -Infinity],
+      ],
+      { dtype: 'float64' },
+    );
+    expect(x.softmax(0).tolist()).toEqual([
+      [0.25, 0],
+      [0.75, 0],
+    ]);
   });
 });
 
@@ -88,7 +97,15 @@ describe.each(MODES)('softmax / logSoftmax on %s: float32 vs the float64 path', 
     }
   });
   it('large logits do not overflow', () => {
-    const { y32 } = comparePaths('softmax of large logits', (t) => t.softmax(-1), [tensor([[1000, 1001, 999], [-1000, -1001, -999]], { dtype: 'float64', requiresGrad: true })]);
+    const { y32 } = comparePaths('softmax of large logits', (t) => t.softmax(-1), [
+      tensor(
+        [
+          [1000, 1001, 999],
+          [-1000, -1001, -999],
+        ],
+        { dtype: 'float64', requiresGrad: true },
+      ),
+    ]);
     expect(noNaN(y32[0])).toBe(true);
   });
   it('rows with -Infinity, and a fully -Infinity row: softmax 0, no NaN forward or backward', () => {
@@ -103,17 +120,39 @@ describe.each(MODES)('softmax / logSoftmax on %s: float32 vs the float64 path', 
       if (name === 'softmax') expect(vals(y32[0]).slice(10, 15)).toEqual([0, 0, 0, 0, 0]);
     }
     // -Infinity given directly as data (not through maskedFill), gradient w.r.t. that input
-    const x = tensor([[-Infinity, -Infinity, -Infinity], [1, -Infinity, 2]], { requiresGrad: true });
+    const x = tensor(
+      [
+        [-Infinity, -Infinity, -Infinity],
+        [1, -Infinity, 2],
+      ],
+      { requiresGrad: true },
+    );
     const y = x.softmax(1);
     expectClose(y, [0, 0, 0, 1 / (1 + Math.E), 0, Math.E / (1 + Math.E)], 1e-6, 1e-5, 'softmax of -inf data');
-    y.backward(tensor([[1, 2, 3], [1, 2, 3]]));
+    y.backward(
+      tensor([
+        [1, 2, 3],
+        [1, 2, 3],
+      ]),
+    );
     expect(noNaN(x.grad!)).toBe(true);
     expect(vals(x.grad!).slice(0, 3)).toEqual([0, 0, 0]);
     // dim 0, with the -Infinity column
-    const z = tensor([[0, -Infinity], [Math.log(3), -Infinity]], { requiresGrad: true });
+    const z = tensor(
+      [
+        [0, -Infinity],
+        [Math.log(3), -Infinity],
+      ],
+      { requiresGrad: true },
+    );
     const sz = z.softmax(0);
     expectClose(sz, [0.25, 0, 0.75, 0], 1e-6, 1e-5, 'softmax dim 0');
-    sz.backward(tensor([[1, 1], [2, 2]]));
+    sz.backward(
+      tensor([
+        [1, 1],
+        [2, 2],
+      ]),
+    );
     expect(noNaN(z.grad!)).toBe(true);
   });
 });
@@ -124,7 +163,9 @@ describe('softmax / logSoftmax: errors', () => {
     expect(() => randn([2, 3]).logSoftmax(-3)).toThrow(/logSoftmax: dim -3 is out of range \[-2, 1\] of a tensor of shape \[2, 3\]/);
   });
   it('int input and 0-d input', () => {
-    expect(() => tensor([1, 2], { dtype: 'int32' }).softmax(0)).toThrow(/softmax: expects a floating point tensor, got int32 \(shape \[2\]\)/);
+    expect(() => tensor([1, 2], { dtype: 'int32' }).softmax(0)).toThrow(
+      /softmax: expects a floating point tensor, got int32 \(shape \[2\]\)/,
+    );
     expect(() => tensor(1).logSoftmax(0)).toThrow(/logSoftmax: expects at least 1 dimension, got a 0-d tensor/);
   });
 });

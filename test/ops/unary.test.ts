@@ -98,7 +98,10 @@ describe.each(MODES)('unary ops on %s: float32 vs the float64 path', (mode) => {
   it('large |x|: tanh is ±1, sigmoid in [0, 1], gelu ≈ relu; no NaN forward or backward', () => {
     for (const [name, f] of OPS.filter(([, , , d]) => d === 'any')) {
       if (name === 'exp') continue;
-      const { y32, g32 } = comparePaths(`${name} at large |x|`, f, [tensor(LARGE, { dtype: 'float64', requiresGrad: true })], { atol: 1e-5, rtol: 1e-5 });
+      const { y32, g32 } = comparePaths(`${name} at large |x|`, f, [tensor(LARGE, { dtype: 'float64', requiresGrad: true })], {
+        atol: 1e-5,
+        rtol: 1e-5,
+      });
       expect(noNaN(y32[0]), `${name} forward NaN`).toBe(true);
       expect(noNaN(g32[0]!), `${name} backward NaN`).toBe(true);
     }

@@ -29,7 +29,12 @@ export function to32(t: Tensor): Tensor {
  * outputs, then backpropagates one seeded random gradient per differentiable output and compares the
  * gradient of every input that requires grad. Returns the float32 outputs and gradients for extra checks.
  */
-export function comparePaths(what: string, f: Fn, inputs64: Tensor[], tol: PathTol = {}): { y32: Tensor[]; y64: Tensor[]; g32: (Tensor | null)[]; g64: (Tensor | null)[] } {
+export function comparePaths(
+  what: string,
+  f: Fn,
+  inputs64: Tensor[],
+  tol: PathTol = {},
+): { y32: Tensor[]; y64: Tensor[]; g32: (Tensor | null)[]; g64: (Tensor | null)[] } {
   const { atol = 1e-5, rtol = 1e-4, gatol = 1e-4, grtol = 1e-3, seed = 7 } = tol;
   const inputs32 = inputs64.map(to32);
   const y64 = asList(f(...inputs64));

@@ -56,7 +56,8 @@ class Cmp {
         worst = i;
       }
     }
-    if (worst >= 0) throw new Mismatch(`${what}: element ${worst} of ${a.length} is ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol})`);
+    if (worst >= 0)
+      throw new Mismatch(`${what}: element ${worst} of ${a.length} is ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol})`);
   }
 }
 
@@ -99,15 +100,42 @@ function compare(c: Cmp, what: string, f: (...xs: Tensor[]) => Tensor, inputs64:
 // ---- the cases: each a list of distinct shapes ----
 
 const MATMUL: [number[], number[]][] = [
-  [[3, 5], [5, 4]],
-  [[7, 3], [3, 9]],
-  [[16, 16], [16, 16]],
-  [[9, 33], [33, 5]],
-  [[32, 8], [8, 20]],
-  [[2, 64], [64, 3]],
-  [[40, 24], [24, 40]],
-  [[2, 3, 5, 6], [6, 4]],
-  [[2, 1, 4, 5], [3, 5, 2]],
+  [
+    [3, 5],
+    [5, 4],
+  ],
+  [
+    [7, 3],
+    [3, 9],
+  ],
+  [
+    [16, 16],
+    [16, 16],
+  ],
+  [
+    [9, 33],
+    [33, 5],
+  ],
+  [
+    [32, 8],
+    [8, 20],
+  ],
+  [
+    [2, 64],
+    [64, 3],
+  ],
+  [
+    [40, 24],
+    [24, 40],
+  ],
+  [
+    [2, 3, 5, 6],
+    [6, 4],
+  ],
+  [
+    [2, 1, 4, 5],
+    [3, 5, 2],
+  ],
 ];
 
 const SOFTMAX: [number[], number][] = [
@@ -131,10 +159,19 @@ const LAYERNORM: number[][] = [
 const ELEMENTWISE: [number[], number[]][] = [
   [[5], [5]],
   [[4, 6], [6]],
-  [[3, 1, 8], [2, 8]],
+  [
+    [3, 1, 8],
+    [2, 8],
+  ],
   [[64, 33], [33]],
-  [[2, 3, 4, 5], [4, 1]],
-  [[100, 70], [100, 1]],
+  [
+    [2, 3, 4, 5],
+    [4, 1],
+  ],
+  [
+    [100, 70],
+    [100, 1],
+  ],
 ];
 
 interface Attn {
@@ -181,7 +218,14 @@ function elementwiseCase(c: Cmp): void {
 function attentionCase(c: Cmp): void {
   for (const s of ATTENTION) {
     const opts = { isCausal: s.isCausal, enableGqa: s.enableGqa };
-    compare(c, `sdpa q[${s.q}] k[${s.k}] v[${s.v}]${s.isCausal ? ' causal' : ''}`, (q, k, v) => F.scaledDotProductAttention(q, k, v, opts), [r64(s.q), r64(s.k), r64(s.v)], 1e-4, 1e-3);
+    compare(
+      c,
+      `sdpa q[${s.q}] k[${s.k}] v[${s.v}]${s.isCausal ? ' causal' : ''}`,
+      (q, k, v) => F.scaledDotProductAttention(q, k, v, opts),
+      [r64(s.q), r64(s.k), r64(s.v)],
+      1e-4,
+      1e-3,
+    );
   }
 }
 
@@ -208,7 +252,10 @@ function transformerCase(c: Cmp, d: number, heads: number, ff: number, batch: nu
   const [m64, m32] = transformerPair(d, heads, ff, classes);
   const x64 = r64([batch, seq, d], false);
   const x32 = to32(x64);
-  const target = tensor(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7 + 3) % classes), { shape: [batch * seq] });
+  const target = tensor(
+    Int32Array.from({ length: batch * seq }, (_, i) => (i * 7 + 3) % classes),
+    { shape: [batch * seq] },
+  );
   const loss = (m: nn.Sequential, x: Tensor) => F.crossEntropy((m.forward(x) as Tensor).reshape([-1, classes]), target);
   const a64 = new optim.Adam(m64.parameters(), { lr });
   const a32 = new optim.Adam(m32.parameters(), { lr });
@@ -222,13 +269,15 @@ function transformerCase(c: Cmp, d: number, heads: number, ff: number, batch: nu
       c.close(`transformer d${d} step ${step} loss`, [l32.item()], [l64.item()], 1e-4, 1e-4);
       l64.backward();
       l32.backward();
-      for (const [name, p] of m64.namedParameters()) c.close(`transformer d${d} step ${step} d ${name}`, p32[name].grad!, p.grad!, 2e-4, 2e-3);
+      for (const [name, p] of m64.namedParameters())
+        c.close(`transformer d${d} step ${step} d ${name}`, p32[name].grad!, p.grad!, 2e-4, 2e-3);
       a64.step();
       a32.step();
     });
     // Adam's first steps move a parameter by about lr whatever the gradient's size: a gradient near 0 may
     // differ in sign between the paths, so the parameters agree to 2 lr per step, not to float32 rounding
-    for (const [name, p] of m64.namedParameters()) c.close(`transformer d${d} after step ${step} ${name}`, p32[name], p, 2 * lr * (step + 1) + 1e-4, 0);
+    for (const [name, p] of m64.namedParameters())
+      c.close(`transformer d${d} after step ${step} ${name}`, p32[name], p, 2 * lr * (step + 1) + 1e-4, 0);
   }
   tidy(() => c.close(`transformer d${d} loss after ${steps} Adam steps`, [loss(m32, x32).item()], [loss(m64, x64).item()], 2e-3, 2e-3));
   free([...m64.parameters(), ...m32.parameters(), x64, x32, target]);
@@ -265,8 +314,19 @@ export function evictionWorkload(rounds = 2): WorkloadReport {
         checks.push({ name: label, ok: true, maxErr: c.maxErr, detail: `max |err| ${c.maxErr.toExponential(1)}` });
       } catch (e) {
         const err = e as Error;
-        const where = err instanceof Mismatch ? '' : `\n${String(err.stack ?? '').split('\n').slice(0, 6).join('\n')}`;
-        checks.push({ name: label, ok: false, maxErr: c.maxErr, detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}` });
+        const where =
+          err instanceof Mismatch
+            ? ''
+            : `\n${String(err.stack ?? '')
+                .split('\n')
+                .slice(0, 6)
+                .join('\n')}`;
+        checks.push({
+          name: label,
+          ok: false,
+          maxErr: c.maxErr,
+          detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}`,
+        });
       }
     });
   }
@@ -313,7 +373,9 @@ export function runtimeChecks(mode: GpuMode): WorkloadCheck[] {
       if (bad.length) throw new Mismatch(bad.join('; '));
       const pinned = (rt.gpu.kernels as unknown[]).length;
       if (rt.compiles !== 9 || rt.cachedKernels !== 3 || rt.destroyed !== 6 || pinned > 3) {
-        throw new Mismatch(`${rt.compiles} compiled, ${rt.cachedKernels} cached, ${rt.destroyed} destroyed, ${pinned} in gpu.kernels: expected 9, 3, 6, at most 3`);
+        throw new Mismatch(
+          `${rt.compiles} compiled, ${rt.cachedKernels} cached, ${rt.destroyed} destroyed, ${pinned} in gpu.kernels: expected 9, 3, 6, at most 3`,
+        );
       }
       return `${rt.destroyed} kernels destroyed, ${pinned} in gpu.kernels`;
     },
@@ -334,7 +396,13 @@ export function runtimeChecks(mode: GpuMode): WorkloadCheck[] {
       return { name, ok: true, maxErr: 0, detail: bodies[name](rt) };
     } catch (e) {
       const err = e as Error;
-      const where = err instanceof Mismatch ? '' : `\n${String(err.stack ?? '').split('\n').slice(0, 6).join('\n')}`;
+      const where =
+        err instanceof Mismatch
+          ? ''
+          : `\n${String(err.stack ?? '')
+              .split('\n')
+              .slice(0, 6)
+              .join('\n')}`;
       return { name, ok: false, maxErr: NaN, detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}` };
     } finally {
       rt.destroy();

@@ -9,7 +9,6 @@ export interface TensorJson {
   data: JsonNum[];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function readFixture(name: string): any {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
 }

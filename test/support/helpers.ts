@@ -17,7 +17,13 @@ export function values(t: Tensor): number[] {
 }
 
 /** Elementwise |a - b| <= atol + rtol * |b|, with NaN/Infinity matched exactly. */
-export function expectClose(actual: Tensor | ArrayLike<number>, expected: Tensor | ArrayLike<number>, atol = 1e-5, rtol = 1e-4, what = ''): void {
+export function expectClose(
+  actual: Tensor | ArrayLike<number>,
+  expected: Tensor | ArrayLike<number>,
+  atol = 1e-5,
+  rtol = 1e-4,
+  what = '',
+): void {
   const a = 'toArray' in (actual as Tensor) ? values(actual as Tensor) : Array.from(actual as ArrayLike<number>);
   const b = 'toArray' in (expected as Tensor) ? values(expected as Tensor) : Array.from(expected as ArrayLike<number>);
   expect(a.length, `${what} length`).toBe(b.length);
@@ -36,5 +42,6 @@ export function expectClose(actual: Tensor | ArrayLike<number>, expected: Tensor
       worst = i;
     }
   }
-  if (worst >= 0) throw new Error(`${what} element ${worst}: got ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol}; ${a.length} elements)`);
+  if (worst >= 0)
+    throw new Error(`${what} element ${worst}: got ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol}; ${a.length} elements)`);
 }

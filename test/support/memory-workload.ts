@@ -16,11 +16,18 @@ class Tiny extends nn.Module {
   pos: nn.Embedding;
   layer: nn.TransformerEncoderLayer;
   head: nn.Linear;
-  constructor(readonly vocab: number, d: number, ctx: number) {
+  constructor(
+    readonly vocab: number,
+    d: number,
+    ctx: number,
+  ) {
     super();
     this.emb = this.registerModule('emb', new nn.Embedding(vocab, d));
     this.pos = this.registerModule('pos', new nn.Embedding(ctx, d));
-    this.layer = this.registerModule('layer', new nn.TransformerEncoderLayer(d, 2, { dimFeedforward: 2 * d, dropout: 0.1, batchFirst: true, normFirst: true }));
+    this.layer = this.registerModule(
+      'layer',
+      new nn.TransformerEncoderLayer(d, 2, { dimFeedforward: 2 * d, dropout: 0.1, batchFirst: true, normFirst: true }),
+    );
     this.head = this.registerModule('head', new nn.Linear(d, vocab));
   }
   override forward(idx: Tensor): Tensor {
@@ -56,5 +63,8 @@ if (self.endsWith('memory-workload.ts')) {
   const big = process.argv[4] === 'big';
   const samples = untidiedTraining(steps, 50, big ? { vocab: 65, d: 48, ctx: 32, batch: 16 } : undefined);
   console.log(getBackend());
-  for (const s of samples) console.log(`step ${s.step}: rss ${(s.rss / 2 ** 20).toFixed(0)} MB, tensors ${s.tensors}, storages ${s.storages}, textures ${s.textures}`);
+  for (const s of samples)
+    console.log(
+      `step ${s.step}: rss ${(s.rss / 2 ** 20).toFixed(0)} MB, tensors ${s.tensors}, storages ${s.storages}, textures ${s.textures}`,
+    );
 }
