@@ -20,7 +20,7 @@ export interface LoadStateDictResult {
 
 /** Like `nn.Parameter(t)`: a detached leaf (sharing t's data) that requires grad. */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
-  if (!(t instanceof Tensor)) throw new Error(`parameter: expects a Tensor, got ${describe(t)}`);
+  if (!(t instanceof Tensor)) throw new Error(`parameter: expects a Tensor, got ${describeValue(t)}`);
   if (t.dtype !== 'float32' && t.dtype !== 'float64') {
     throw new Error(`parameter: only floating point tensors can be parameters, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
   }
@@ -34,7 +34,7 @@ export function parameter(t: Tensor, requiresGrad = true): Tensor {
  * survive minifiers); built-ins by their toStringTag (Map, Float32Array, ...); any other object shows its
  * constructor's name, for display only ('Object' for a plain object).
  */
-function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (v instanceof Tensor) return `a Tensor of shape ${fmtShape(v.shape)}`;
@@ -49,7 +49,7 @@ function describe(v: unknown): string {
 }
 
 function checkName(fn: string, kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string') throw new Error(`${fn}: ${kind} name must be a string, got ${describe(name)}`);
+  if (typeof name !== 'string') throw new Error(`${fn}: ${kind} name must be a string, got ${describeValue(name)}`);
   if (name === '') throw new Error(`${fn}: ${kind} name can't be empty string ""`);
   if (name.includes('.')) throw new Error(`${fn}: ${kind} name can't contain ".", got "${name}"`);
 }
@@ -141,7 +141,7 @@ export class Module {
       this._parameters.set(name, null);
       return null;
     }
-    if (!(t instanceof Tensor)) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got ${describe(t)}`);
+    if (!(t instanceof Tensor)) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got ${describeValue(t)}`);
     if (t.dtype !== 'float32' && t.dtype !== 'float64') {
       throw new Error(`registerParameter: parameter "${name}" must be floating point, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
     }
@@ -159,7 +159,7 @@ export class Module {
     checkName('registerBuffer', 'buffer', name);
     this.checkFree('registerBuffer', name, 'buffers');
     if (t !== null && t !== undefined && !(t instanceof Tensor)) {
-      throw new Error(`registerBuffer: buffer "${name}" must be a Tensor or null, got ${describe(t)}`);
+      throw new Error(`registerBuffer: buffer "${name}" must be a Tensor or null, got ${describeValue(t)}`);
     }
     this._buffers.set(name, t ?? null);
     if (persistent) this._nonPersistentBuffers.delete(name);
@@ -175,7 +175,7 @@ export class Module {
     checkName('registerModule', 'module', name);
     this.checkFree('registerModule', name, 'modules');
     if (m !== null && m !== undefined && !(m instanceof Module)) {
-      throw new Error(`registerModule: module "${name}" must be a Module or null, got ${describe(m)}`);
+      throw new Error(`registerModule: module "${name}" must be a Module or null, got ${describeValue(m)}`);
     }
     this._modules.set(name, m ?? null);
     return m ?? null;
@@ -289,7 +289,7 @@ export class Module {
 
   /** Sets train mode on this module and all descendants (dropout active); returns this. */
   train(mode = true): this {
-    if (typeof mode !== 'boolean') throw new Error(`train: mode is expected to be a boolean, got ${describe(mode)}`);
+    if (typeof mode !== 'boolean') throw new Error(`train: mode is expected to be a boolean, got ${describeValue(mode)}`);
     this.training = mode;
     for (const m of this.children()) m.train(mode);
     return this;
@@ -394,7 +394,7 @@ export class Module {
   loadStateDict(dict: StateDict, opts: { strict?: boolean } = {}): LoadStateDictResult {
     const strict = opts.strict ?? true;
     if (dict === null || typeof dict !== 'object')
-      throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describe(dict)}`);
+      throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describeValue(dict)}`);
     const own = this.stateDict({ keepVars: true });
     const missingKeys: string[] = [];
     const mismatches: string[] = [];
@@ -406,7 +406,9 @@ export class Module {
       }
       const src = dict[key];
       if (!(src instanceof Tensor)) {
-        mismatches.push(`While copying the parameter named "${key}", expected a Tensor from checkpoint but received ${describe(src)}.`);
+        mismatches.push(
+          `While copying the parameter named "${key}", expected a Tensor from checkpoint but received ${describeValue(src)}.`,
+        );
         continue;
       }
       if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i])) {

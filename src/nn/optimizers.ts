@@ -19,7 +19,7 @@ import { keep } from '../autograd/tidy.js';
 import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
 import { fmtShape } from '../helpers/shape.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -49,16 +49,7 @@ const snakeToCamel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string
  * constructor's name, for display only ('Object' for a plain object).
  */
 function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v instanceof Tensor) return `a Tensor of shape ${fmtShape(v.shape)}`;
-  if (v instanceof Module) return `a Module (${v._getName()}); pass its parameters()`;
-  if (typeof v === 'object') {
-    const tag = Object.prototype.toString.call(v).slice(8, -1);
-    if (tag !== 'Object') return tag;
-    const name = (v as object).constructor?.name;
-    return typeof name === 'string' && name ? name : 'an object';
-  }
-  return typeof v;
+  return v instanceof Module ? `${describeValue(v)}; pass its parameters()` : describeValue(v);
 }
 
 /** 0-d hyperparameter tensors for one step, one set per dtype, disposed together. */

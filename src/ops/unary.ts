@@ -6,31 +6,10 @@
 import { record } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
-import { paren } from '../kernels/source.js';
 import { mapKernel } from './map.js';
 import { OP, type UnarySpec } from './registry.js';
 
 export { PHI, TANH, SIGMOID } from './registry.js';
-
-/** Statements that set `out` = erf(`z`): a positive-term series (no cancellation), exact to
- * float64 rounding for |z| <= 6 and clamped beyond, where erf is 1 to 2e-17. */
-export const ERF = (arg: string, out: string): string[] => {
-  const z = paren(arg);
-  const [a, t, s, n, e] = ['a', 't', 's', 'n', 'e'].map((v) => `${out}_${v}`);
-  return [
-    `let ${a} = ${z} < 0 ? -${z} : ${z};`,
-    `if (${a} > 6) { ${a} = 6; }`,
-    `let ${t} = ${a};`,
-    `let ${s} = ${a};`,
-    `for (let ${n} = 1; ${n} < 400; ${n}++) {`,
-    `${t} = ${t} * 2 * ${a} * ${a} / (2 * ${n} + 1);`,
-    `${s} += ${t};`,
-    `if (${t} < ${s} * 1e-17) { break; }`,
-    `}`,
-    `const ${e} = Math.min(1.1283791670955126 * Math.exp(-${a} * ${a}) * ${s}, 1);`,
-    `const ${out} = ${z} < 0 ? -${e} : ${e};`,
-  ];
-};
 
 /** A unary op's spec, with the kernel and node name it runs under. */
 type Named = UnarySpec & { name: string };
