@@ -5,7 +5,6 @@
 // a safetensors round trip in float32 and compares each result and gradient with the float64 host path
 // in the same page; this file asserts on the JSON report it returns. Then, per mode, the kernel-cache
 // eviction workload (test/support/eviction-workload.ts) runs with a cache of 16 kernels, against the float64 path.
-import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
@@ -14,6 +13,7 @@ import type { EnvReport, EvictionReport, ModeReport } from './browser/page.js';
 import { RUNTIME_CHECKS, WORKLOAD_CASES } from './support/eviction-workload.js';
 import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
+import { serveScript, type ScriptServer } from './browser/serve.js';
 
 const MODES = ['webgl2', 'webgl'] as const;
 
@@ -22,29 +22,9 @@ if (!haveChromium && !process.env.CI) {
   console.warn(`\n*** test/browser.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser test is skipped\n`);
 }
 
-function serve(js: string): Promise<{ server: Server; url: string; requests: string[] }> {
-  const requests: string[] = [];
-  const html =
-    '<!doctype html><meta charset="utf-8"><title>gpugrad browser test</title><link rel="icon" href="data:,"><script src="/page.js"></script>';
-  const server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(js);
-    else res.writeHead(404).end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-      resolve({ server, url: `http://127.0.0.1:${addr.port}/`, requests });
-    });
-  });
-}
-
 describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium (GPU.js webgl2 and webgl)', () => {
   let built: BrowserBundle;
-  let served: Awaited<ReturnType<typeof serve>> | undefined;
+  let served: ScriptServer | undefined;
   let browser: LaunchedChromium | undefined;
   let page: Page;
   const pageErrors: string[] = [];
@@ -54,7 +34,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
     if (!haveChromium)
       throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); CI must run the browser test`);
     built = await bundleForBrowser(path.join(here, 'browser', 'page.ts'));
-    served = await serve(built.js);
+    served = await serveScript(built.js, { title: 'gpugrad browser test', scriptPath: '/page.js' });
     browser = await launchChromium();
     page = browser.page;
     page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
@@ -67,7 +47,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => (served ? served.server.close(() => r()) : r()));
+    await served?.close();
   });
 
   it("the page bundle holds src/ and gpu.js's browser build, and no Node entry points", () => {

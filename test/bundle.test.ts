@@ -8,13 +8,13 @@
 //     process on cpu, webasm (and headlessgl when GPUGRAD_TEST_MODES names it);
 //   - for the browser (IIFE, gpu.js's browser build inside), run in headless Chromium on webgl2 and webgl.
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODES } from './support/helpers.js';
 import { bundleDir, bundleForBrowserMinified, bundleForNode, REPO, type BuiltBundle } from './bundle/build.js';
 import type { ProgramReport } from './bundle/program.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
+import { serveScript, type ScriptServer } from './browser/serve.js';
 
 const NODE_MODES = MODES.filter((m) => m === 'cpu' || m === 'webasm' || m === 'headlessgl');
 const BROWSER_MODES = ['webgl2', 'webgl'];
@@ -153,34 +153,16 @@ describe.each(['external', 'bundled'] as const)('a minified Node bundle with gpu
   });
 });
 
-function serve(js: string): Promise<{ server: Server; url: string }> {
-  const html =
-    '<!doctype html><meta charset="utf-8"><title>gpugrad bundle test</title><link rel="icon" href="data:,"><script src="/bundle.js"></script>';
-  const server = createServer((req, res) => {
-    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    else if (req.url === '/bundle.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(js);
-    else res.writeHead(404).end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-      resolve({ server, url: `http://127.0.0.1:${addr.port}/` });
-    });
-  });
-}
-
 if (!haveChromium && !process.env.CI)
   console.warn(`\n*** test/bundle.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser half is skipped\n`);
 
 describe.skipIf(!haveChromium && !process.env.CI)('a minified browser bundle (gpu.js inside) in headless Chromium', () => {
-  let served: { server: Server; url: string } | undefined;
+  let served: ScriptServer | undefined;
   let browser: LaunchedChromium | undefined;
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => (served ? served.server.close(() => r()) : r()));
+    await served?.close();
   });
 
   it(`runs tidy/max, setBackend on ${BROWSER_MODES.join(', ')}, reprs and a training step as unbundled`, async () => {
@@ -192,7 +174,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('a minified browser bundle (gp
       'Node-only code in the browser bundle',
     ).toEqual([]);
     const t0 = Date.now();
-    served = await serve(b.js);
+    served = await serveScript(b.js, { title: 'gpugrad bundle test', scriptPath: '/bundle.js' });
     browser = await launchChromium();
     const page = browser.page;
     const pageErrors: string[] = [];

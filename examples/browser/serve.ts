@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleForBrowser, type BrowserBundle } from '../../test/browser/bundle.js';
+import { listenLocal } from '../../test/browser/serve.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PAGE_ENTRY = path.join(here, 'main.ts');
@@ -63,19 +64,7 @@ export function servePage(script: string | (() => Promise<string>), port = 0): P
       (e: Error) => send(500, 'text/plain', `${e.message}\n`),
     );
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-      resolve({
-        server,
-        url: `http://127.0.0.1:${addr.port}/`,
-        requests,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      });
-    });
-  });
+  return listenLocal(server, requests, port);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

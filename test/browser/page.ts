@@ -29,6 +29,7 @@ import {
 } from '../../src/index.js';
 import { _setKernelCacheLimit, type GpuMode } from '../../src/backend/index.js';
 import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../support/eviction-workload.js';
+import { Mismatch, failureDetail } from '../support/mismatch.js';
 
 export interface CheckResult {
   name: string;
@@ -78,8 +79,6 @@ export const CHECK_NAMES = [
 ];
 
 type Fn = (...xs: Tensor[]) => Tensor | Tensor[];
-
-class Mismatch extends Error {}
 
 const flat = (t: Tensor | ArrayLike<number>): number[] =>
   'toArray' in (t as Tensor) ? Array.from((t as Tensor).toArray() as ArrayLike<number>, Number) : Array.from(t as ArrayLike<number>);
@@ -585,15 +584,7 @@ export function run(mode: BackendName): ModeReport {
       body(n);
       checks.push({ name, ok: true, detail: n.text() });
     } catch (e) {
-      const err = e as Error;
-      const where =
-        err instanceof Mismatch
-          ? ''
-          : `\n${String(err.stack ?? '')
-              .split('\n')
-              .slice(0, 6)
-              .join('\n')}`;
-      checks.push({ name, ok: false, detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}` });
+      checks.push({ name, ok: false, detail: failureDetail(e) });
     }
   };
   try {

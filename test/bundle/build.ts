@@ -1,15 +1,14 @@
 // Minified esbuild bundles of test/bundle/program.ts for test/bundle.test.ts: for Node with gpu.js left
-// external or bundled inside, and for the browser (gpu.js's browser build inside). No vitest here.
+// external or bundled inside, and for the browser (test/browser/bundle.ts's bundleForBrowser, minified:
+// gpu.js's browser build inside). No vitest here.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { gpujsBrowserBuild } from '../browser/bundle.js';
+import { bundleForBrowser } from '../browser/bundle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
-const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 /**
  * A fresh directory under the repo's node_modules/.cache: a bundle there resolves what it leaves
@@ -28,8 +27,9 @@ export interface BuiltBundle {
   bytes: number;
 }
 
-function inputsOf(meta: esbuild.Metafile): string[] {
-  return Object.keys(meta.inputs).map((f) => path.relative(REPO, path.resolve(process.cwd(), f)).split(path.sep).join('/'));
+/** esbuild's metafile inputs (relative to the working directory), relative to the repo. */
+function inputsOf(inputs: string[]): string[] {
+  return inputs.map((f) => path.relative(REPO, path.resolve(process.cwd(), f)).split(path.sep).join('/'));
 }
 
 /**
@@ -56,38 +56,17 @@ export async function bundleForNode(dir: string, gpujs: 'external' | 'bundled'):
         ? { js: "import{createRequire as __gpugradCreateRequire}from'node:module';const require=__gpugradCreateRequire(import.meta.url);" }
         : undefined,
   });
-  return { file, inputs: inputsOf(r.metafile), bytes: r.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 };
+  return {
+    file,
+    inputs: inputsOf(Object.keys(r.metafile.inputs)),
+    bytes: r.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0,
+  };
 }
 
 /** The browser program, minified, as one IIFE script (gpu.js resolved to its browser build, no Node module). */
 export async function bundleForBrowserMinified(dir: string): Promise<BuiltBundle & { js: string }> {
-  const gpuBrowser = gpujsBrowserBuild();
   const file = path.join(dir, 'browser.js');
-  const r = await esbuild.build({
-    entryPoints: [path.join(here, 'browser-entry.ts')],
-    bundle: true,
-    minify: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'gpugrad-browser',
-        setup(b) {
-          b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: gpuBrowser }));
-          b.onResolve({ filter: /.*/ }, (a) =>
-            builtins.has(a.path)
-              ? { errors: [{ text: `'${a.path}' is a Node module, imported by ${a.importer}: the browser bundle must not need it` }] }
-              : undefined,
-          );
-        },
-      },
-    ],
-  });
-  const js = r.outputFiles[0].text;
+  const { js, inputs } = await bundleForBrowser(path.join(here, 'browser-entry.ts'), { minify: true, sourcemap: false });
   await writeFile(file, js);
-  return { file, js, inputs: inputsOf(r.metafile), bytes: js.length };
+  return { file, js, inputs: inputsOf(inputs), bytes: js.length };
 }

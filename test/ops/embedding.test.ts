@@ -4,17 +4,16 @@ import { MODES, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
 
 const idx = (v: number[] | number[][]): ReturnType<typeof tensor> => tensor(v, { dtype: 'int32' });
+/** A float64 table of `rows` rows of 2: row i is [10i, 10i + 1]. */
+const table = (rows: number, requiresGrad = false): ReturnType<typeof tensor> =>
+  tensor(
+    Array.from({ length: rows }, (_, i) => [10 * i, 10 * i + 1]),
+    { dtype: 'float64', requiresGrad },
+  );
 
 describe('embedding: float64 values and gradients', () => {
   it('rows of the table, for 1-D and 2-D indices', () => {
-    const w = tensor(
-      [
-        [0, 1],
-        [10, 11],
-        [20, 21],
-      ],
-      { dtype: 'float64' },
-    );
+    const w = table(3);
     expect(F.embedding(idx([2, 0, 2]), w).tolist()).toEqual([
       [20, 21],
       [0, 1],
@@ -41,15 +40,7 @@ describe('embedding: float64 values and gradients', () => {
     expect(F.embedding(tensor(1, { dtype: 'int32' }), w).tolist()).toEqual([10, 11]);
   });
   it('repeated indices accumulate their gradients; unused rows get 0', () => {
-    const w = tensor(
-      [
-        [0, 1],
-        [10, 11],
-        [20, 21],
-        [30, 31],
-      ],
-      { dtype: 'float64', requiresGrad: true },
-    );
+    const w = table(4, true);
     const y = F.embedding(idx([2, 0, 2, 2]), w);
     y.backward(
       tensor(
@@ -71,15 +62,7 @@ describe('embedding: float64 values and gradients', () => {
   });
   it('paddingIdx gets a zero gradient even where it is used (also as a negative index)', () => {
     for (const pad of [1, -3]) {
-      const w = tensor(
-        [
-          [0, 1],
-          [10, 11],
-          [20, 21],
-          [30, 31],
-        ],
-        { dtype: 'float64', requiresGrad: true },
-      );
+      const w = table(4, true);
       const y = F.embedding(
         idx([
           [1, 3],

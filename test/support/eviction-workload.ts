@@ -2,7 +2,7 @@
 // softmax, layerNorm, element-wise chains and attention, and a small transformer's forward, backward and
 // Adam steps, each in float32 on the active GPU.js mode and compared (outputs and gradients) with the
 // float64 host path. Shared by test/backend/eviction.test.ts (Node: cpu, webasm, headlessgl) and
-// test/browser/page.ts (Chromium: webgl2, webgl); it imports only src/ and no test runner.
+// test/browser/page.ts (Chromium: webgl2, webgl); it imports only src/ and test/support/mismatch.ts, and no test runner.
 //
 // Also runtimeChecks(): focused checks on a fresh kernel runtime for each known way a destroyed kernel
 // disturbs the others.
@@ -15,6 +15,7 @@
 import { F, backendInfo, manualSeed, nn, optim, randn, tensor, tidy, type Tensor } from '../../src/index.js';
 import { GpuRuntime, type GpuMode } from '../../src/backend/gpujs.js';
 import { Storage } from '../../src/backend/storage.js';
+import { Mismatch, failureDetail } from './mismatch.js';
 
 export interface WorkloadCheck {
   name: string;
@@ -32,8 +33,6 @@ export interface WorkloadReport {
   cachedKernels: number;
   ms: number;
 }
-
-class Mismatch extends Error {}
 
 const flat = (t: Tensor | ArrayLike<number>): number[] =>
   'toArray' in (t as Tensor) ? Array.from((t as Tensor).toArray() as ArrayLike<number>, Number) : Array.from(t as ArrayLike<number>);
@@ -313,20 +312,7 @@ export function evictionWorkload(rounds = 2): WorkloadReport {
         bodies[name](c);
         checks.push({ name: label, ok: true, maxErr: c.maxErr, detail: `max |err| ${c.maxErr.toExponential(1)}` });
       } catch (e) {
-        const err = e as Error;
-        const where =
-          err instanceof Mismatch
-            ? ''
-            : `\n${String(err.stack ?? '')
-                .split('\n')
-                .slice(0, 6)
-                .join('\n')}`;
-        checks.push({
-          name: label,
-          ok: false,
-          maxErr: c.maxErr,
-          detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}`,
-        });
+        checks.push({ name: label, ok: false, maxErr: c.maxErr, detail: failureDetail(e) });
       }
     });
   }
@@ -395,15 +381,7 @@ export function runtimeChecks(mode: GpuMode): WorkloadCheck[] {
     try {
       return { name, ok: true, maxErr: 0, detail: bodies[name](rt) };
     } catch (e) {
-      const err = e as Error;
-      const where =
-        err instanceof Mismatch
-          ? ''
-          : `\n${String(err.stack ?? '')
-              .split('\n')
-              .slice(0, 6)
-              .join('\n')}`;
-      return { name, ok: false, maxErr: NaN, detail: `${err instanceof Mismatch ? '' : `${err.name}: `}${err.message}${where}` };
+      return { name, ok: false, maxErr: NaN, detail: failureDetail(e) };
     } finally {
       rt.destroy();
     }
