@@ -41,9 +41,7 @@ export function describeValue(v: unknown): string {
   if (v instanceof Module) return `a Module (${v._getName()})`;
   if (typeof v === 'object') {
     const tag = Object.prototype.toString.call(v).slice(8, -1);
-    if (tag !== 'Object') return tag;
-    const name = (v as object).constructor?.name;
-    return typeof name === 'string' && name ? name : 'an object';
+    return tag !== 'Object' ? tag : 'an object';
   }
   return typeof v;
 }
@@ -102,18 +100,15 @@ export class Module {
 
   /**
    * The module's name in `toString()` and in errors. Class names do not survive minifiers (esbuild and
-   * terser rename classes to single letters), so every built-in module declares its own name as a static
-   * (`static override readonly moduleName = 'Linear'`), and only a class's *own* `moduleName` counts: a
-   * subclass of Linear that declares none is not shown as "Linear". A subclass that declares none shows
-   * its `constructor.name` instead (display only; a minifier may rename it): declare `static override
-   * readonly moduleName = 'MyNet'` (or override `_getName()`) to keep the name in a minified bundle.
+   * terser rename classes to single letters) and gpugrad never reads them: every built-in module declares
+   * its name as a static (`static override readonly moduleName = 'Linear'`), and a subclass shows the name
+   * its nearest class declares. Declare `static override readonly moduleName = 'MyNet'` in your own modules
+   * to see `MyNet(...)` (otherwise a direct subclass of Module shows `Module(...)`).
    */
   static readonly moduleName: string = 'Module';
 
   _getName(): string {
-    const ctor = this.constructor as { moduleName?: unknown; name?: unknown };
-    if (Object.prototype.hasOwnProperty.call(ctor, 'moduleName') && typeof ctor.moduleName === 'string') return ctor.moduleName;
-    return typeof ctor.name === 'string' && ctor.name ? ctor.name : 'Module';
+    return (this.constructor as typeof Module).moduleName;
   }
 
   private checkFree(fn: string, name: string, kind: 'parameters' | 'buffers' | 'modules'): void {

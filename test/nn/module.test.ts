@@ -6,6 +6,7 @@ const { Module, Linear, Dropout, LayerNorm, ModuleList, Sequential, Tanh, parame
 
 /** A miniature of the attention block the transformer will be built from, with PyTorch's names. */
 class Attn extends Module {
+  static override readonly moduleName = 'Attn';
   inProjWeight: Tensor;
   inProjBias: Tensor | null;
   outProj: nn.Linear;
@@ -18,6 +19,7 @@ class Attn extends Module {
 }
 
 class Layer extends Module {
+  static override readonly moduleName = 'Layer';
   selfAttn: Attn;
   norm1: nn.LayerNorm;
   dropout: nn.Dropout;
@@ -30,6 +32,7 @@ class Layer extends Module {
 }
 
 class Encoder extends Module {
+  static override readonly moduleName = 'Encoder';
   layers: nn.ModuleList<Layer>;
   pos: Tensor;
   mask: Tensor;
