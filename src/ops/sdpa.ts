@@ -17,7 +17,7 @@ import { maskedFill, logicalNot } from './compare.js';
 import { fromValues } from './creation.js';
 import { dropoutMask as drawDropoutMask, checkP } from './dropout.js';
 import { matmul } from './matmul.js';
-import { sdpaFusedBackward, sdpaFusedForward, owned, savedTensors, shareSaved } from './sdpa-fused.js';
+import { sdpaFusedBackward, sdpaFusedForward, owned, savedTensors, shareSaved, type FusedArgs } from './sdpa-fused.js';
 import { repeatInterleave, reshape, transpose } from './shape.js';
 import { softmax } from './softmax.js';
 
@@ -71,14 +71,8 @@ export const mathSdpEnabled = (): boolean => globalEnabled.has(SDPBackend.MATH);
 /** The backend the last call ran on (for tests and benchmarks). */
 export const lastSdpBackend = (): SDPBackend | null => lastBackend;
 
-interface Checked {
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  mask: Tensor | null;
-  causal: boolean;
-  scale: number;
-  dropoutP: number;
+/** The validated call: the fused kernels' operands (as FusedArgs names them) and the shapes around them. */
+interface Checked extends Pick<FusedArgs, 'q' | 'k' | 'v' | 'mask' | 'causal' | 'scale' | 'dropoutP'> {
   gqa: boolean;
   groups: number; // Hq / H under GQA, else 1
   batch: number[]; // output batch dims (all but L, Ev)
