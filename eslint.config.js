@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'coverage/', 'out/', '**/out/', '**/generated/', '.whl/'],
+    ignores: ['node_modules/', 'dist/', 'coverage/', 'out/', '**/out/', '**/generated/', '**/*.generated.ts', '.whl/'],
   },
   {
     files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],

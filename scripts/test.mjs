@@ -1,6 +1,7 @@
-// `npm test`: runs the vitest suite once with every GPU.js mode that can run here (cpu, webasm, and
-// headlessgl under xvfb-run), plus the browser tests test/browser*.test.ts (webgl2 and webgl in Debian's
-// headless Chromium, /usr/bin/chromium; the character transformer training page on webgl2).
+// `npm test`: runs the vitest suite once with every backend that can run here (GPU.js's cpu, webasm, and
+// headlessgl under xvfb-run; gpugrad's WebAssembly SIMD provider, simd), plus the browser tests
+// test/browser*.test.ts (webgl2 and webgl in Debian's headless Chromium, /usr/bin/chromium; the character
+// transformer training page on webgl2).
 // It type-checks and lints first (npm run lint:deps: the src/ layers; npm run lint: eslint and prettier).
 // GPUGRAD_TEST_MODES=cpu,webasm narrows the Node modes. Under CI a missing headlessgl or Chromium is a
 // failure, not a silent skip.
@@ -8,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -20,7 +22,7 @@ try {
 const xvfb = has('xvfb-run');
 let modes = process.env.GPUGRAD_TEST_MODES;
 if (!modes) {
-  if (glBuilt && xvfb) modes = 'cpu,webasm,headlessgl';
+  if (glBuilt && xvfb) modes = 'cpu,webasm,simd,headlessgl';
   else {
     const why = !glBuilt ? "the optional 'gl' package is not built" : 'xvfb-run is not installed';
     const msg = `headlessgl cannot run here (${why}); install: apt-get install build-essential libxi-dev libglu1-mesa-dev libglew-dev pkg-config xvfb, then npm ci`;
@@ -28,8 +30,8 @@ if (!modes) {
       console.error(`npm test: ${msg}`);
       process.exit(1);
     }
-    console.warn(`\n*** npm test: ${msg}\n*** running cpu and webasm only\n`);
-    modes = 'cpu,webasm';
+    console.warn(`\n*** npm test: ${msg}\n*** running cpu, webasm and simd only\n`);
+    modes = 'cpu,webasm,simd';
   }
 }
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,6 +44,12 @@ if (!existsSync(CHROMIUM)) {
   }
   console.warn(`\n*** npm test: ${msg}\n*** the browser tests (test/browser*.test.ts) are excluded\n`);
   vitestExtra.push('--exclude', 'test/browser*.test.ts');
+}
+// the SIMD provider's WebAssembly (src/backend/simd/*.wat, built by wabt; `npm ci` builds it too, as prepare)
+const wasm = spawnSync(process.execPath, [fileURLToPath(new URL('./build-wasm.mjs', import.meta.url))], { stdio: 'inherit' });
+if (wasm.status !== 0) {
+  console.error('npm test: building the WebAssembly kernels failed');
+  process.exit(wasm.status ?? 1);
 }
 // type-check first: a type error fails the run before any test does
 const tsc = spawnSync(

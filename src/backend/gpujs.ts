@@ -70,6 +70,8 @@ export class GpuRuntime {
   readonly isGL: boolean;
   private cache: LRU<string, Cached>;
   compiles = 0;
+  /** Runs that found their kernel compiled already. */
+  cacheHits = 0;
   /** The GL renderer string found by probe(), null for cpu/webasm. */
   renderer: string | null = null;
 
@@ -155,7 +157,8 @@ export class GpuRuntime {
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);
     const fresh = !c;
-    if (!c) {
+    if (c) this.cacheHits++;
+    else {
       c = { fn: this.compile(build(), size), live: 0, evicted: false };
       if (c.fn.kernel && 'moduleCacheLimit' in c.fn.kernel) c.fn.kernel.moduleCacheLimit = 64;
       this.cache.set(fullKey, c);

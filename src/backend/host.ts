@@ -1,15 +1,41 @@
-// The float64 host executor: runs the same kernel source that GPU.js compiles, over Float64Array,
-// one call per output element with `this.thread.x` bound to the element's flat index. This is the
-// precise path (gradcheck, the reference in tests), like PyTorch's C++ math path.
+// The host executor: runs the same kernel source that GPU.js compiles, as one JavaScript loop over the
+// output with `this.thread.x` bound to the element's flat index: over Float64Array for float64 (the precise
+// path: gradcheck, the reference in tests, like PyTorch's C++ math path), and over Float32Array for the
+// SIMD provider's kernels that have no WebAssembly implementation (results rounded to float32 once per
+// element, like GPU.js's cpu mode).
 
 import { LRU } from './lru.js';
 
 type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 type HostKernel = (n: number, out: Float32Array | Float64Array, args: HostArray[]) => void;
 
-const cache = new LRU<string, HostKernel>(512);
+/**
+ * The kernel body with every `return <value>;` made a store of the value into the output element and a
+ * jump to the next element (`continue` of the labelled element loop), so the loop holds the body inline.
+ */
+function inlineReturns(body: string): string {
+  let out = '';
+  let at = 0;
+  const re = /\breturn\b/g;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    let depth = 0;
+    let end = m.index + 6;
+    for (; end < body.length; end++) {
+      const c = body[end];
+      if (c === '(' || c === '[' || c === '{') depth++;
+      else if (c === ')' || c === ']' || c === '}') depth--;
+      else if (c === ';' && depth === 0) break;
+    }
+    if (end >= body.length)
+      throw new Error(`gpugrad internal: a return without ';' in kernel source: ${body.slice(m.index, m.index + 60)}`);
+    out += `${body.slice(at, m.index)}{ __out[__i] = ${body.slice(m.index + 6, end).trim()}; continue __element; }`;
+    at = end + 1;
+    re.lastIndex = at;
+  }
+  return out + body.slice(at);
+}
 
-/** Turns `function (a, b) { body }` into a loop over the output with `this.thread.x` as the index. */
+/** Turns `function (a, b) { body }` into one loop over the output with `this.thread.x` as the index. */
 export function compileHostKernel(source: string): HostKernel {
   const m = /^\s*function\s*\(([^)]*)\)\s*\{([\s\S]*)\}\s*$/.exec(source);
   if (!m) throw new Error(`gpugrad internal: kernel source is not a plain function: ${source.slice(0, 80)}`);
@@ -17,32 +43,50 @@ export function compileHostKernel(source: string): HostKernel {
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-  const body = m[2].replace(/this\.thread\.x/g, '__i');
-  const element = new Function('__i', ...params, body) as (...a: unknown[]) => number;
-  const n = params.length;
-  // A small arity-specialised loop keeps V8's call site monomorphic.
-  return (size, out, args) => {
-    if (n === 0) for (let i = 0; i < size; i++) out[i] = element(i);
-    else if (n === 1) {
-      const a = args[0];
-      for (let i = 0; i < size; i++) out[i] = element(i, a);
-    } else if (n === 2) {
-      const [a, b] = args;
-      for (let i = 0; i < size; i++) out[i] = element(i, a, b);
-    } else if (n === 3) {
-      const [a, b, c] = args;
-      for (let i = 0; i < size; i++) out[i] = element(i, a, b, c);
-    } else for (let i = 0; i < size; i++) out[i] = element(i, ...args);
-  };
+  // kernel sources hold no strings, so comments can go before the returns are found
+  const code = m[2].replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+  const body = inlineReturns(code.replace(/this\.thread\.x/g, '__i'));
+  const loop = new Function('__n', '__out', ...params, `__element: for (let __i = 0; __i < __n; __i++) {\n${body}\n}`) as (
+    ...a: unknown[]
+  ) => void;
+  return (size, out, args) => loop(size, out, ...args);
 }
 
-/** Runs a kernel over `out` (its length is the output size); float32 outputs round each element once. */
-export function runHost<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
-  let k = cache.get(key);
-  if (!k) {
-    k = compileHostKernel(build());
-    cache.set(key, k);
+/** Compiles and runs host kernels, keeping the compiled loops in a bounded cache; counts hits and misses. */
+export class HostExecutor {
+  private cache: LRU<string, HostKernel>;
+  hits = 0;
+  misses = 0;
+
+  constructor(limit = 512) {
+    this.cache = new LRU<string, HostKernel>(limit);
   }
-  k(out.length, out, args);
-  return out;
+
+  setLimit(limit: number): void {
+    this.cache.setLimit(limit);
+  }
+
+  /** Runs a kernel over `out` (its length is the output size); float32 outputs round each element once. */
+  run<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
+    let k = this.cache.get(key);
+    if (k) this.hits++;
+    else {
+      this.misses++;
+      k = compileHostKernel(build());
+      this.cache.set(key, k);
+    }
+    k(out.length, out, args);
+    return out;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+const shared = new HostExecutor();
+
+/** Runs a kernel on the process's host executor (the float64 path and the large-buffer route). */
+export function runHost<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
+  return shared.run(key, build, args, out);
 }

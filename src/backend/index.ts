@@ -1,17 +1,24 @@
-// Backend selection and kernel dispatch. float32 kernels run on the active GPU.js mode; float64 kernels
-// run on the host executor. Ops never see GPU.js: they hand in a key, a source builder and storages.
+// Backend selection and kernel dispatch. float32 kernels run on the active backend: a GPU.js mode, or
+// 'simd' (host arrays; WebAssembly SIMD kernels where a kernel has one, its GPU.js source on the host
+// executor otherwise); float64 kernels run on the host executor. Ops never see GPU.js: they hand in a
+// key, a source builder and storages.
 
 import { GpuRuntime, GL_MODES, type GpuMode } from './gpujs.js';
 import { runHost } from './host.js';
+import { SimdRuntime } from './simd/runtime.js';
+import { simd, type SimdProvider } from './simd/provider.js';
 import { Storage, storageCounts } from './storage.js';
 
-export type BackendName = GpuMode | 'auto';
+/** What runs float32 kernels: a GPU.js mode, or the WebAssembly SIMD provider. */
+export type Mode = GpuMode | 'simd';
+export type BackendName = Mode | 'auto';
 export type Precision = 'float32' | 'float64';
-export const BACKENDS: readonly BackendName[] = ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgl', 'auto'];
+export const BACKENDS: readonly BackendName[] = ['cpu', 'webasm', 'simd', 'headlessgl', 'webgl2', 'webgl', 'auto'];
 
-const runtimes = new Map<GpuMode, GpuRuntime>();
-let active: GpuRuntime | null = null;
-let activeInfo: { requested: BackendName; mode: GpuMode; renderer: string | null } | null = null;
+type Runtime = GpuRuntime | SimdRuntime;
+const runtimes = new Map<Mode, Runtime>();
+let active: Runtime | null = null;
+let activeInfo: { requested: BackendName; mode: Mode; renderer: string | null } | null = null;
 
 function envBackend(): BackendName | undefined {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -30,9 +37,26 @@ export function isSoftwareRenderer(r: string | null): boolean {
   return r === null || r.trim() === 'ANGLE' || /llvmpipe|softpipe|swiftshader|software|mesa offscreen|basic render/i.test(r);
 }
 
-function tryRuntime(mode: GpuMode): { rt: GpuRuntime; real: string; renderer: string | null } | { error: string } {
+/** GPUGRAD_SIMD=0 turns the SIMD provider off: 'auto' then picks a pure GPU.js mode, and 'simd' falls back. */
+export function simdDisabled(): boolean {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = g.process?.env?.GPUGRAD_SIMD;
+  return v === '0' || v === 'off' || v === 'false';
+}
+
+function tryRuntime(mode: Mode): { rt: Runtime; real: string; renderer: string | null } | { error: string } {
   const existing = runtimes.get(mode);
   if (existing) return { rt: existing, real: mode, renderer: existing.renderer };
+  if (mode === 'simd') {
+    if (simdDisabled()) return { error: 'the SIMD provider is turned off (GPUGRAD_SIMD=0)' };
+    try {
+      const rt = new SimdRuntime(GpuRuntime.defaultCacheLimit);
+      runtimes.set(mode, rt);
+      return { rt, real: mode, renderer: null };
+    } catch (e) {
+      return { error: `the SIMD provider could not start: ${(e as Error).message}` };
+    }
+  }
   try {
     const rt = new GpuRuntime(mode);
     const { mode: real, renderer } = rt.probe();
@@ -49,11 +73,12 @@ function tryRuntime(mode: GpuMode): { rt: GpuRuntime; real: string; renderer: st
 }
 
 /**
- * Chooses the GPU.js mode that float32 kernels run on. GPU.js falls back silently when a mode is not
- * available; gpugrad probes the mode, warns when it had to fall back, and `getBackend()` tells the truth.
- * 'auto' takes a GL mode only when its renderer is real hardware (not llvmpipe or SwiftShader), else webasm.
+ * Chooses what float32 kernels run on. GPU.js falls back silently when a mode is not available; gpugrad
+ * probes the mode, warns when it had to fall back, and `getBackend()` tells the truth. 'auto' takes a GL
+ * mode only when its renderer is real hardware (not llvmpipe or SwiftShader), else the SIMD provider
+ * (unless GPUGRAD_SIMD=0), else webasm.
  */
-export function setBackend(name: BackendName): GpuMode {
+export function setBackend(name: BackendName): Mode {
   if (!BACKENDS.includes(name)) {
     throw new Error(`setBackend: unknown backend '${String(name)}'; expected one of ${BACKENDS.join(', ')}`);
   }
@@ -62,6 +87,8 @@ export function setBackend(name: BackendName): GpuMode {
       const r = tryRuntime(m);
       if ('rt' in r && !isSoftwareRenderer(r.renderer)) return activate(name, r.rt, r.renderer);
     }
+    const s = tryRuntime('simd');
+    if ('rt' in s) return activate(name, s.rt, null);
     const w = tryRuntime('webasm');
     if ('rt' in w) return activate(name, w.rt, null);
     const c = tryRuntime('cpu');
@@ -70,33 +97,64 @@ export function setBackend(name: BackendName): GpuMode {
   }
   const r = tryRuntime(name);
   if ('rt' in r) return activate(name, r.rt, r.renderer);
-  const fallback: GpuMode = name === 'cpu' ? 'cpu' : 'webasm';
+  const fallback: Mode = name === 'cpu' ? 'cpu' : 'webasm';
   const f = tryRuntime(fallback);
   if (!('rt' in f)) throw new Error(`setBackend('${name}'): ${r.error}; the fallback '${fallback}' failed too: ${f.error}`);
   console.warn(`gpugrad: setBackend('${name}'): ${r.error}; running on '${fallback}' instead (getBackend() says so)`);
   return activate(name, f.rt, null);
 }
 
-function activate(requested: BackendName, rt: GpuRuntime, renderer: string | null): GpuMode {
+function activate(requested: BackendName, rt: Runtime, renderer: string | null): Mode {
   active = rt;
   activeInfo = { requested, mode: rt.mode, renderer };
   return rt.mode;
 }
 
-function runtime(): GpuRuntime {
+function runtime(): Runtime {
   if (!active) setBackend(envBackend() ?? 'auto');
   return active!;
 }
 
-/** The GPU.js mode that really runs float32 kernels (after any fallback). */
-export function getBackend(): GpuMode {
+/** What really runs float32 kernels (after any fallback): a GPU.js mode or 'simd'. */
+export function getBackend(): Mode {
   return runtime().mode;
 }
 
-/** Details of the active backend: what was asked for, what runs, and the GL renderer where there is one. */
-export function backendInfo(): { requested: BackendName; mode: GpuMode; renderer: string | null; cachedKernels: number; compiles: number } {
+export interface BackendInfo {
+  /** what setBackend was asked for */
+  requested: BackendName;
+  /** what runs */
+  mode: Mode;
+  /** the GL renderer, where there is one */
+  renderer: string | null;
+  /** the SIMD provider's variant ('relaxed' or 'plain') on 'simd', else null */
+  simd: 'relaxed' | 'plain' | null;
+  cachedKernels: number;
+  /** kernels compiled since the backend started */
+  compiles: number;
+  /** kernel runs that found their kernel compiled */
+  cacheHits: number;
+  /** cacheHits / (cacheHits + compiles); 1 before any kernel ran */
+  cacheHitRate: number;
+}
+
+/** Details of the active backend: what was asked for, what runs, the GL renderer, the kernel cache. */
+export function backendInfo(): BackendInfo {
   const rt = runtime();
-  return { ...activeInfo!, cachedKernels: rt.cachedKernels, compiles: rt.compiles };
+  const runs = rt.cacheHits + rt.compiles;
+  return {
+    ...activeInfo!,
+    simd: rt.mode === 'simd' ? simd().variant : null,
+    cachedKernels: rt.cachedKernels,
+    compiles: rt.compiles,
+    cacheHits: rt.cacheHits,
+    cacheHitRate: runs === 0 ? 1 : rt.cacheHits / runs,
+  };
+}
+
+/** The SIMD provider when it runs float32 kernels (the 'simd' backend), else null. */
+export function simdProvider(): SimdProvider | null {
+  return runtime().mode === 'simd' ? simd() : null;
 }
 
 export function isGLBackend(): boolean {
@@ -172,4 +230,4 @@ export function destroyBackends(): void {
 }
 
 export { Storage };
-export type { GpuMode };
+export type { GpuMode, SimdProvider };

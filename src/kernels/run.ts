@@ -2,7 +2,7 @@
 // it under GPUGRAD_DEBUG=kernels), and turns a GPU.js compile or run error into one that names the kernel
 // and quotes its numbered source. Works on storages only; the autograd layer wraps results in tensors.
 
-import { runKernel, Storage, type Precision } from '../backend/index.js';
+import { runKernel, simdProvider, Storage, type Precision } from '../backend/index.js';
 import type { HostArray } from '../backend/storage.js';
 import type { DType } from '../helpers/dtype.js';
 import { numbered } from './source.js';
@@ -22,6 +22,18 @@ export function runTemplate<P extends KernelParams>(
   size: number,
   precision: Precision,
 ): Storage {
+  if (kernel.native && precision === 'float32' && size > 0) {
+    const simd = simdProvider();
+    if (simd) {
+      const out = kernel.native(
+        params,
+        args.map((a) => a.host()),
+        size,
+        simd,
+      );
+      if (out) return Storage.fromHost(out);
+    }
+  }
   // GPU.js compiles for the sizes of the output and of every argument, so they are part of the key too
   const key = `${kernel.key(params)}:${size}:${args.map((a) => a.size).join(',')}`;
   const build = (): string => {

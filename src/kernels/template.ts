@@ -13,7 +13,16 @@
 // `function (x) { ... }` in the JavaScript subset GPU.js compiles, run by GPU.js in float32 and by the
 // host executor in float64.
 
+import type { SimdProvider } from '../backend/index.js';
+import type { HostArray } from '../backend/storage.js';
 import { formatBody, type Body } from './source.js';
+
+/**
+ * A kernel's WebAssembly SIMD implementation, for the 'simd' backend's float32 runs: the same output as the
+ * source (within float32 rounding) from the arguments' host arrays, or null to run the source instead
+ * (for parameters it does not cover).
+ */
+export type NativeKernel<P> = (p: P, args: HostArray[], size: number, simd: SimdProvider) => Float32Array | null;
 
 /** What a parameter object may hold: plain data only (a function or class instance would hide state from the key). */
 export type ParamValue = number | string | boolean | null | undefined | readonly ParamValue[] | { readonly [k: string]: ParamValue };
@@ -26,10 +35,13 @@ export interface KernelDecl<P extends KernelParams> {
   inputs: readonly string[] | ((p: P) => readonly string[]);
   /** Statements of the kernel body, built from `p` only; it ends with `return <the output element>;`. */
   body: (p: P) => Body;
+  /** Optional: the SIMD provider's implementation (see NativeKernel). */
+  native?: NativeKernel<P>;
 }
 
 export interface KernelTemplate<P extends KernelParams> {
   readonly name: string;
+  readonly native: NativeKernel<P> | null;
   /** The cache key: the name and every parameter, in a canonical order. */
   key(p: P): string;
   /** The kernel source for these parameters. */
@@ -51,15 +63,17 @@ const NAME = /^[A-Za-z][\w]*(\.[A-Za-z][\w]*)*$/;
 /** Declares a kernel template (see the file header). Names are unique. */
 export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): KernelTemplate<P> {
   if (!decl || typeof decl !== 'object') throw new Error(`declareKernel: expects { name, inputs, body }, got ${String(decl)}`);
-  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body'].includes(k));
-  if (unknown.length) throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body`);
-  const { name, inputs, body } = decl;
+  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body', 'native'].includes(k));
+  if (unknown.length) throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body, native`);
+  const { name, inputs, body, native } = decl;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new Error(`declareKernel: name must be an identifier or dotted identifiers like 'myOp.backward', got ${JSON.stringify(name)}`);
   }
   if (declared.has(name)) throw new Error(`declareKernel: a kernel named '${name}' is already declared`);
   if (typeof body !== 'function')
     throw new Error(`declareKernel(${name}): body must be a function (params) => statements, got ${typeof body}`);
+  if (native !== undefined && typeof native !== 'function')
+    throw new Error(`declareKernel(${name}): native must be a function (params, args, size, simd) => output, got ${typeof native}`);
   if (typeof inputs !== 'function' && !Array.isArray(inputs)) {
     throw new Error(`declareKernel(${name}): inputs must be an array of argument names or a function of the params, got ${String(inputs)}`);
   }
@@ -75,6 +89,7 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
   };
   const template: KernelTemplate<P> = {
     name,
+    native: native ?? null,
     key: (p) => `${name}:${canonical(p, name)}`,
     inputNames,
     source: (p) => {

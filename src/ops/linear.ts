@@ -29,6 +29,15 @@ const linearKernel = declareKernel({
       `return s${p.bias ? ' + b[o]' : ''};`,
     ];
   },
+  // the WebAssembly GEMM with W packed transposed once and the bias added in the store
+  native: (p, args, size, simd) => {
+    const [x, w, b] = args;
+    if (!(x instanceof Float32Array) || !(w instanceof Float32Array) || (p.bias && !(b instanceof Float32Array))) return null;
+    const out = new Float32Array(size);
+    const bias = p.bias ? (b as Float32Array) : null;
+    simd.gemmBatch(x, [0], false, w, [0], true, p.rows, p.outFeatures, p.inFeatures, 1, bias, out);
+    return out;
+  },
 });
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

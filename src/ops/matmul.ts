@@ -84,6 +84,22 @@ function outputCoords(p: ProductParams, chunks = 1): string[] {
 const steps = (p: ProductParams): { aStep: number; bStep: number } => ({ aStep: p.transA ? p.M : 1, bStep: p.transB ? 1 : p.N });
 const scaled = (p: ProductParams): string => `return ${p.alpha === 1 ? 's' : `s * ${lit(p.alpha)}`};`;
 
+/** Where each output batch's matrices start in the operands (element offsets), for the SIMD GEMM. */
+export function batchOffsets(batch: readonly number[], strides: readonly number[]): Int32Array {
+  const nb = numelOf(batch);
+  const offs = new Int32Array(nb);
+  for (let bt = 0; bt < nb; bt++) {
+    let rest = bt;
+    let off = 0;
+    for (let d = batch.length - 1; d >= 0; d--) {
+      off += (rest % batch[d]) * strides[d];
+      rest = Math.floor(rest / batch[d]);
+    }
+    offs[bt] = off;
+  }
+  return offs;
+}
+
 /** The product, one thread per output element (inner dim up to DOT_CHUNK). */
 const productKernel = declareKernel({
   name: 'matmul',
@@ -91,6 +107,15 @@ const productKernel = declareKernel({
   body: (p: ProductParams) => {
     const { aStep, bStep } = steps(p);
     return [outputCoords(p), operandStarts(p, null), dotLoop('a', 'aStart', aStep, 'b', 'bStart', bStep, p.K, 's'), scaled(p)];
+  },
+  // the register-blocked WebAssembly GEMM, one call per batch matrix (a broadcast operand is packed once)
+  native: (p, [a, b], size, simd) => {
+    if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return null;
+    const out = new Float32Array(size);
+    const aOffs = batchOffsets(p.batch, p.aBatchStrides);
+    const bOffs = batchOffsets(p.batch, p.bBatchStrides);
+    simd.gemmBatch(a, aOffs, p.transA, b, bOffs, p.transB, p.M, p.N, p.K, p.alpha, null, out);
+    return out;
   },
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { backendInfo, getBackend, randn, setBackend } from '../../src/index.js';
+import { backendInfo, destroyBackends, getBackend, randn, setBackend } from '../../src/index.js';
 import { isSoftwareRenderer, runKernel } from '../../src/backend/index.js';
 import { GpuRuntime } from '../../src/backend/gpujs.js';
 import { Storage } from '../../src/backend/storage.js';
@@ -13,7 +13,7 @@ describe('backend selection', () => {
   });
   it('rejects unknown backends, naming the valid ones', () => {
     expect(() => setBackend('vulkan' as never)).toThrow(
-      /setBackend: unknown backend 'vulkan'; expected one of cpu, webasm, headlessgl, webgl2, webgl, auto/,
+      /setBackend: unknown backend 'vulkan'; expected one of cpu, webasm, simd, headlessgl, webgl2, webgl, auto/,
     );
   });
   it('a mode GPU.js cannot run here falls back, warns, and getBackend() tells the truth', () => {
@@ -23,14 +23,33 @@ describe('backend selection', () => {
     expect(backendInfo().requested).toBe('webgl2');
     expect(String(warn.mock.calls[0][0])).toMatch(/setBackend\('webgl2'\): GPU.js could not start 'webgl2'.*running on 'webasm' instead/);
   });
-  it("'auto' takes a GL mode only for a hardware renderer: software or hidden renderers give webasm", () => {
+  it("'auto' takes a GL mode only for a hardware renderer: software or hidden renderers give simd", () => {
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    expect(setBackend('auto')).toBe('webasm');
+    expect(setBackend('auto')).toBe('simd');
+    expect(backendInfo()).toMatchObject({ requested: 'auto', mode: 'simd', simd: expect.stringMatching(/^(relaxed|plain)$/) });
     expect(isSoftwareRenderer('llvmpipe (LLVM 15.0.7, 256 bits)')).toBe(true);
     expect(isSoftwareRenderer('Google SwiftShader')).toBe(true);
     expect(isSoftwareRenderer('ANGLE')).toBe(true); // headless-gl hides the driver
     expect(isSoftwareRenderer(null)).toBe(true);
     expect(isSoftwareRenderer('ANGLE (NVIDIA, NVIDIA GeForce RTX 3080 Direct3D11 vs_5_0 ps_5_0)')).toBe(false);
+  });
+  it("GPUGRAD_SIMD=0 turns the SIMD provider off: 'auto' gives webasm, 'simd' falls back to it and warns", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const before = process.env.GPUGRAD_SIMD;
+    process.env.GPUGRAD_SIMD = '0';
+    try {
+      destroyBackends();
+      expect(setBackend('auto')).toBe('webasm');
+      expect(setBackend('simd')).toBe('webasm');
+      expect(String(warn.mock.calls[0][0])).toMatch(
+        /setBackend\('simd'\): the SIMD provider is turned off \(GPUGRAD_SIMD=0\); running on 'webasm'/,
+      );
+    } finally {
+      if (before === undefined) delete process.env.GPUGRAD_SIMD;
+      else process.env.GPUGRAD_SIMD = before;
+      destroyBackends();
+    }
+    expect(setBackend('simd')).toBe('simd');
   });
   for (const m of MODES.filter((x) => x === 'headlessgl')) {
     it(`${m} reports its renderer`, () => {
@@ -63,6 +82,24 @@ describe('kernel runtime', () => {
     rt.run('test:add9', () => 'function (a) { return a[this.thread.x] + 9; }', [x], 2);
     expect(rt.compiles).toBe(10);
     rt.destroy();
+  });
+  it("GPUGRAD_SIMD=0 turns the SIMD provider off: 'auto' gives webasm, 'simd' falls back to it and warns", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const before = process.env.GPUGRAD_SIMD;
+    process.env.GPUGRAD_SIMD = '0';
+    try {
+      destroyBackends();
+      expect(setBackend('auto')).toBe('webasm');
+      expect(setBackend('simd')).toBe('webasm');
+      expect(String(warn.mock.calls[0][0])).toMatch(
+        /setBackend\('simd'\): the SIMD provider is turned off \(GPUGRAD_SIMD=0\); running on 'webasm'/,
+      );
+    } finally {
+      if (before === undefined) delete process.env.GPUGRAD_SIMD;
+      else process.env.GPUGRAD_SIMD = before;
+      destroyBackends();
+    }
+    expect(setBackend('simd')).toBe('simd');
   });
   for (const m of MODES.filter((x) => x === 'headlessgl')) {
     it(`${m}: an evicted kernel lives until the last texture it produced is released (GPU.js reads textures back through their kernel)`, () => {

@@ -157,17 +157,19 @@ describe.each(MODES)('kernel templates run on %s and on the float64 host path', 
     expect(log).toHaveBeenCalledTimes(2);
   });
 
-  it('a kernel GPU.js cannot compile fails naming the kernel and quoting its numbered source', () => {
-    useMode(mode);
-    const k = declareKernel({ name: fresh('Broken'), inputs: ['x'], body: () => ['const f = (v) => v * 2;', 'return f(x[i]);'] });
-    const x = Storage.fromHost(Float32Array.from([1, 2]));
-    let msg = '';
-    try {
-      runTemplate(k, {}, [x], 2, 'float32');
-    } catch (e) {
-      msg = (e as Error).message;
-    }
-    expect(msg).toMatch(new RegExp(`^${k.name}: GPU.js could not compile or run the kernel \\(float32\\): `));
-    expect(msg).toContain('3 |   const f = (v) => v * 2;');
-  });
+  // GPU.js's compile errors: the 'simd' backend runs kernels without WebAssembly code on the host executor (plain JavaScript)
+  if (mode !== 'simd')
+    it('a kernel GPU.js cannot compile fails naming the kernel and quoting its numbered source', () => {
+      useMode(mode);
+      const k = declareKernel({ name: fresh('Broken'), inputs: ['x'], body: () => ['const f = (v) => v * 2;', 'return f(x[i]);'] });
+      const x = Storage.fromHost(Float32Array.from([1, 2]));
+      let msg = '';
+      try {
+        runTemplate(k, {}, [x], 2, 'float32');
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(new RegExp(`^${k.name}: GPU.js could not compile or run the kernel \\(float32\\): `));
+      expect(msg).toContain('3 |   const f = (v) => v * 2;');
+    });
 });

@@ -1,13 +1,13 @@
 // Shared test helpers: the GPU.js modes under test, and comparisons against the float64 path.
 import { expect } from 'vitest';
 import { setBackend, getBackend, type Tensor } from '../../src/index.js';
-import type { GpuMode } from '../../src/backend/index.js';
+import type { Mode } from '../../src/backend/index.js';
 
-/** The GPU.js modes this run tests (set by scripts/test.mjs; cpu and webasm by default). */
-export const MODES: GpuMode[] = (process.env.GPUGRAD_TEST_MODES ?? 'cpu,webasm').split(',').map((m) => m.trim()) as GpuMode[];
+/** The backends this run tests (set by scripts/test.mjs; cpu, webasm and simd by default). */
+export const MODES: Mode[] = (process.env.GPUGRAD_TEST_MODES ?? 'cpu,webasm,simd').split(',').map((m) => m.trim()) as Mode[];
 
 /** Switches to `mode` and fails loudly if GPU.js fell back to another one. */
-export function useMode(mode: GpuMode): void {
+export function useMode(mode: Mode): void {
   setBackend(mode);
   expect(getBackend(), `GPU.js fell back from ${mode}`).toBe(mode);
 }

@@ -1,0 +1,127 @@
+;; The SIMD provider's matrix product (text source; scripts/build-wasm.mjs builds it with wabt).
+;;   C[M,N] = alpha · A[M,K]·B[K,N] (+ bias[N] when $bias != -1), all row-major f32; pointers are byte
+;;   offsets into the imported memory. The JS side (provider.ts) packs transposed and batched operands.
+;; Main path: a 4x8 register tile (8 f32x4 accumulators, which V8 keeps in registers; 12 spill); the
+;; column tail (N % 8) and the row tail (M % 4) run scalar.
+;; MADD(acc, a, b) is acc += a·b: build-wasm.mjs writes f32x4.add(acc, f32x4.mul(a, b)) for plain SIMD
+;; and f32x4.relaxed_madd(a, b, acc) (one fused multiply-add where the CPU has FMA) for relaxed SIMD.
+(module
+  (import "env" "memory" (memory 1 MAXPAGES SHARED))
+
+  ;; the scalar rectangle rows [i0,i1) x cols [j0,j1)
+  (func $scalar (param $a i32) (param $b i32) (param $c i32) (param $N i32) (param $K i32)
+                (param $i0 i32) (param $i1 i32) (param $j0 i32) (param $j1 i32) (param $alpha f32) (param $bias i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $s f32) (local $pa i32) (local $pb i32) (local $t f32)
+    (local.set $i (local.get $i0))
+    (block $ie (loop $il
+      (br_if $ie (i32.ge_s (local.get $i) (local.get $i1)))
+      (local.set $j (local.get $j0))
+      (block $je (loop $jl
+        (br_if $je (i32.ge_s (local.get $j) (local.get $j1)))
+        (local.set $s (f32.const 0))
+        (local.set $pa (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $K)) (i32.const 2))))
+        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $k (i32.const 0))
+        (block $ke (loop $kl
+          (br_if $ke (i32.ge_s (local.get $k) (local.get $K)))
+          (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $pb)))))
+          (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
+          (local.set $pb (i32.add (local.get $pb) (i32.shl (local.get $N) (i32.const 2))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $kl)))
+        (local.set $t (f32.mul (local.get $s) (local.get $alpha)))
+        (if (i32.ne (local.get $bias) (i32.const -1))
+          (then (local.set $t (f32.add (local.get $t) (f32.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))))
+        (f32.store (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2)))
+                   (local.get $t))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $jl)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $il)))
+  )
+
+  ;; rows [i0, i1) of C (the worker pool splits a product by rows)
+  (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $N i32) (param $K i32)
+                        (param $alpha f32) (param $bias i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $M4 i32) (local $N8 i32)
+    (local $rowA i32) (local $rowB i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $pb i32) (local $pc i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $b0 v128) (local $b1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $va v128) (local $bias0 v128) (local $bias1 v128)
+    (local.set $rowA (i32.shl (local.get $K) (i32.const 2)))   ;; bytes per A row
+    (local.set $rowB (i32.shl (local.get $N) (i32.const 2)))   ;; bytes per B and C row
+    ;; the 4-row tiles end at M4; the 8-column tiles at N8
+    (local.set $M4 (i32.add (local.get $i0) (i32.and (i32.sub (local.get $i1) (local.get $i0)) (i32.const -4))))
+    (local.set $N8 (i32.and (local.get $N) (i32.const -8)))
+    (local.set $va (f32x4.splat (local.get $alpha)))
+    ;; j outer (the B column panel stays in cache), i inner
+    (local.set $j (i32.const 0))
+    (block $je (loop $jl
+      (br_if $je (i32.ge_s (local.get $j) (local.get $N8)))
+      (if (i32.ne (local.get $bias) (i32.const -1))
+        (then
+          (local.set $bias0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $bias1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+        (else
+          (local.set $bias0 (v128.const i32x4 0 0 0 0))
+          (local.set $bias1 (v128.const i32x4 0 0 0 0))))
+      (local.set $i (local.get $i0))
+      (block $ie (loop $il
+        (br_if $ie (i32.ge_s (local.get $i) (local.get $M4)))
+        (local.set $p0 (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowA))))
+        (local.set $p1 (i32.add (local.get $p0) (local.get $rowA)))
+        (local.set $p2 (i32.add (local.get $p1) (local.get $rowA)))
+        (local.set $p3 (i32.add (local.get $p2) (local.get $rowA)))
+        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+        (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+        (local.set $k (local.get $K))
+        (block $ke (loop $kl
+          (br_if $ke (i32.le_s (local.get $k) (i32.const 0)))
+          (local.set $b0 (v128.load (local.get $pb)))
+          (local.set $b1 (v128.load offset=16 (local.get $pb)))
+          (local.set $a0 (f32x4.splat (f32.load (local.get $p0))))
+          (local.set $a1 (f32x4.splat (f32.load (local.get $p1))))
+          (local.set $a2 (f32x4.splat (f32.load (local.get $p2))))
+          (local.set $a3 (f32x4.splat (f32.load (local.get $p3))))
+          MADD(c00, a0, b0) MADD(c01, a0, b1)
+          MADD(c10, a1, b0) MADD(c11, a1, b1)
+          MADD(c20, a2, b0) MADD(c21, a2, b1)
+          MADD(c30, a3, b0) MADD(c31, a3, b1)
+          (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
+          (local.set $p1 (i32.add (local.get $p1) (i32.const 4)))
+          (local.set $p2 (i32.add (local.get $p2) (i32.const 4)))
+          (local.set $p3 (i32.add (local.get $p3) (i32.const 4)))
+          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $kl)))
+        ;; scale by alpha (a no-op multiply when it is 1, as the scalar path does), add the bias, store
+        (local.set $pc (i32.add (local.get $c)
+          (i32.add (i32.mul (local.get $i) (local.get $rowB)) (i32.shl (local.get $j) (i32.const 2)))))
+        (v128.store (local.get $pc) (f32x4.add (f32x4.mul (local.get $c00) (local.get $va)) (local.get $bias0)))
+        (v128.store offset=16 (local.get $pc) (f32x4.add (f32x4.mul (local.get $c01) (local.get $va)) (local.get $bias1)))
+        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))
+        (v128.store (local.get $pc) (f32x4.add (f32x4.mul (local.get $c10) (local.get $va)) (local.get $bias0)))
+        (v128.store offset=16 (local.get $pc) (f32x4.add (f32x4.mul (local.get $c11) (local.get $va)) (local.get $bias1)))
+        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))
+        (v128.store (local.get $pc) (f32x4.add (f32x4.mul (local.get $c20) (local.get $va)) (local.get $bias0)))
+        (v128.store offset=16 (local.get $pc) (f32x4.add (f32x4.mul (local.get $c21) (local.get $va)) (local.get $bias1)))
+        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))
+        (v128.store (local.get $pc) (f32x4.add (f32x4.mul (local.get $c30) (local.get $va)) (local.get $bias0)))
+        (v128.store offset=16 (local.get $pc) (f32x4.add (f32x4.mul (local.get $c31) (local.get $va)) (local.get $bias1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $il)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jl)))
+    ;; column tail: rows [i0, M4) x cols [N8, N)
+    (call $scalar (local.get $a) (local.get $b) (local.get $c) (local.get $N) (local.get $K)
+                  (local.get $i0) (local.get $M4) (local.get $N8) (local.get $N) (local.get $alpha) (local.get $bias))
+    ;; row tail: rows [M4, i1) x all cols
+    (call $scalar (local.get $a) (local.get $b) (local.get $c) (local.get $N) (local.get $K)
+                  (local.get $M4) (local.get $i1) (i32.const 0) (local.get $N) (local.get $alpha) (local.get $bias))
+  )
+)

@@ -1,0 +1,157 @@
+// The SIMD kernel provider: WebAssembly modules built from src/backend/simd/*.wat (scripts/build-wasm.mjs),
+// all instantiated over one memory. Tensors stay host arrays; a call copies its operands into a scratch
+// arena in that memory, runs, and copies the result out (a product's copies are O(n²) against its O(n³)).
+// Relaxed SIMD (one fused multiply-add) is used when the engine has it, plain SIMD otherwise; in Node 20 it
+// is behind a V8 flag, which is set before the first compile (GPUGRAD_SIMD_VARIANT=plain forces plain).
+// Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
+
+import { WASM_MODULES } from './wasm.generated.js';
+
+export type SimdVariant = 'plain' | 'relaxed';
+
+interface GemmExports {
+  gemm(a: number, b: number, c: number, M: number, N: number, K: number, alpha: number, bias: number, i0: number, i1: number): void;
+}
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+type ProcessLike = {
+  env?: Record<string, string | undefined>;
+  getBuiltinModule?: (id: string) => unknown;
+};
+const proc = (globalThis as { process?: ProcessLike }).process;
+
+let relaxedChecked: boolean | null = null;
+/** Whether this engine validates relaxed SIMD; in Node, sets V8's flag first when needed. */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedChecked !== null) return relaxedChecked;
+  const probe = decode(WASM_MODULES.gemm.relaxed);
+  let ok = WebAssembly.validate(probe);
+  if (!ok && proc?.getBuiltinModule) {
+    const v8 = proc.getBuiltinModule('v8') as { setFlagsFromString(f: string): void } | undefined;
+    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    ok = WebAssembly.validate(probe);
+  }
+  relaxedChecked = ok;
+  return ok;
+}
+
+/** Whether this engine has 128-bit WebAssembly SIMD at all. */
+export function simdAvailable(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(decode(WASM_MODULES.gemm.plain));
+  } catch {
+    return false;
+  }
+}
+
+const ALIGN = 64;
+
+export class SimdProvider {
+  readonly memory: WebAssembly.Memory;
+  private readonly k: GemmExports;
+  /** the scratch arena's top (bytes); every call starts from 0 */
+  private top = 0;
+  private f32view: Float32Array;
+
+  constructor(readonly variant: SimdVariant) {
+    if (variant === 'relaxed' && !relaxedSimdAvailable()) throw new Error('gpugrad simd: this engine has no relaxed SIMD');
+    this.memory = new WebAssembly.Memory({ initial: 16 });
+    const env = { env: { memory: this.memory } };
+    const inst = (name: keyof typeof WASM_MODULES): WebAssembly.Exports =>
+      new WebAssembly.Instance(new WebAssembly.Module(decode(WASM_MODULES[name][variant])), env).exports;
+    this.k = inst('gemm') as unknown as GemmExports;
+    this.f32view = new Float32Array(this.memory.buffer);
+  }
+
+  /** Scratch memory in bytes (what the arena has grown to). */
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Starts a call: the arena is empty again. */
+  private reset(): void {
+    this.top = 0;
+  }
+
+  /** n floats of scratch, 64-byte aligned; returns the byte offset. */
+  private alloc(n: number): number {
+    const p = this.top;
+    this.top = p + Math.ceil((n * 4) / ALIGN) * ALIGN;
+    const need = this.top - this.memory.buffer.byteLength;
+    if (need > 0) this.memory.grow(Math.ceil(need / 65536));
+    return p;
+  }
+
+  private view(): Float32Array {
+    if (this.f32view.buffer !== this.memory.buffer) this.f32view = new Float32Array(this.memory.buffer);
+    return this.f32view;
+  }
+
+  /**
+   * out[outOff + m·N + n] = alpha · Σ_k opA[m, k]·opB[k, n] (+ bias[n]) for `count` matrices: matrix t of
+   * A starts at aOffs[t] (stored M×K, or K×M when transA), of B at bOffs[t] (K×N, or N×K when transB),
+   * of the output at t·M·N.
+   */
+  gemmBatch(
+    a: Float32Array,
+    aOffs: ArrayLike<number>,
+    transA: boolean,
+    b: Float32Array,
+    bOffs: ArrayLike<number>,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    bias: Float32Array | null,
+    out: Float32Array,
+  ): void {
+    this.reset();
+    const count = aOffs.length;
+    const pa = this.alloc(M * K);
+    const pb = this.alloc(K * N);
+    const pc = this.alloc(M * N);
+    const pbias = bias ? this.alloc(N) : -1;
+    const mem = this.view();
+    if (bias) mem.set(bias.subarray(0, N), pbias >> 2);
+    let lastB = -1;
+    for (let t = 0; t < count; t++) {
+      pack(mem, pa >> 2, a, aOffs[t], M, K, transA);
+      // a broadcast B (the same matrix for every batch) is packed once
+      if (bOffs[t] !== lastB) pack(mem, pb >> 2, b, bOffs[t], K, N, transB);
+      lastB = bOffs[t];
+      this.k.gemm(pa, pb, pc, M, N, K, alpha, pbias, 0, M);
+      out.set(mem.subarray(pc >> 2, (pc >> 2) + M * N), t * M * N);
+    }
+  }
+}
+
+/** Writes the rows×cols matrix at src[off..] (or, with `trans`, the transpose of the cols×rows one there) row-major into dst[at..]. */
+function pack(dst: Float32Array, at: number, src: Float32Array, off: number, rows: number, cols: number, trans: boolean): void {
+  if (!trans) {
+    dst.set(src.subarray(off, off + rows * cols), at);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    let d = at + r * cols;
+    let s = off + r;
+    for (let c = 0; c < cols; c++, s += rows) dst[d++] = src[s];
+  }
+}
+
+let provider: SimdProvider | null = null;
+
+/** The process's provider (relaxed SIMD where the engine has it, unless GPUGRAD_SIMD_VARIANT=plain). */
+export function simd(): SimdProvider {
+  if (!provider) {
+    const forced = proc?.env?.GPUGRAD_SIMD_VARIANT;
+    provider = new SimdProvider(forced === 'plain' || !relaxedSimdAvailable() ? 'plain' : 'relaxed');
+  }
+  return provider;
+}

@@ -1,0 +1,101 @@
+// The SIMD provider's WebAssembly kernels, on both variants (plain SIMD, and relaxed SIMD where the engine
+// has it: Node 20 behind the V8 flag the provider sets), against float64 references at the edges of their
+// tiles (sizes that are not multiples of 4 rows or 8 columns), transposed and broadcast operands, alpha and
+// a bias. Every other test runs on the 'simd' backend as one more mode (test/support/helpers.ts MODES).
+import { describe, expect, it } from 'vitest';
+import { SimdProvider, relaxedSimdAvailable, type SimdVariant } from '../../src/backend/simd/provider.js';
+
+function rand(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** float64 alpha·opA·opB (+bias) of one batch matrix. */
+function refGemm(
+  a: Float32Array,
+  aOff: number,
+  transA: boolean,
+  b: Float32Array,
+  bOff: number,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  bias: Float32Array | null,
+): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[aOff + (transA ? k * M + m : m * K + k)] * b[bOff + (transB ? n * K + k : k * N + n)];
+      out[m * N + n] = alpha * s + (bias ? bias[n] : 0);
+    }
+  return out;
+}
+
+const variants: SimdVariant[] = relaxedSimdAvailable() ? ['plain', 'relaxed'] : ['plain'];
+
+it('Node 20 gets relaxed SIMD (the provider sets V8 flag --experimental-wasm-relaxed-simd)', () => {
+  expect(relaxedSimdAvailable()).toBe(true);
+});
+
+describe.each(variants)('SIMD GEMM (%s)', (variant) => {
+  const simd = new SimdProvider(variant);
+  const cases: [number, number, number][] = [
+    [1, 1, 1],
+    [4, 8, 16],
+    [5, 9, 3],
+    [7, 17, 33],
+    [64, 65, 64],
+    [3, 8, 0],
+  ];
+  for (const [M, N, K] of cases)
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        it(`${M}x${K} · ${K}x${N}${transA ? ', A transposed' : ''}${transB ? ', B transposed' : ''}`, () => {
+          const batches = 3;
+          const a = rand(batches * M * K + 5, M * 31 + K);
+          const b = rand(M * K * 0 + K * N + 2, N * 17 + K); // one B, broadcast over the batches
+          const bias = N > 1 ? rand(N, 7) : null;
+          const aOffs = [0, M * K, 2 * M * K].map((o) => o + 5);
+          const bOffs = [2, 2, 2];
+          const out = new Float32Array(batches * M * N);
+          simd.gemmBatch(a, aOffs, transA, b, bOffs, transB, M, N, K, 0.5, bias, out);
+          for (let t = 0; t < batches; t++) {
+            const ref = refGemm(a, aOffs[t], transA, b, bOffs[t], transB, M, N, K, 0.5, bias);
+            for (let i = 0; i < M * N; i++) expect(Math.abs(out[t * M * N + i] - ref[i])).toBeLessThan(1e-5 * (1 + K));
+          }
+        });
+
+  it('grows its memory for large operands and keeps working after', () => {
+    const before = simd.bytes;
+    const [M, N, K] = [500, 500, 300];
+    const a = rand(M * K, 1);
+    const b = rand(K * N, 2);
+    const out = new Float32Array(M * N);
+    simd.gemmBatch(a, [0], false, b, [0], false, M, N, K, 1, null, out);
+    expect(simd.bytes).toBeGreaterThan(before);
+    const ref = refGemm(a, 0, false, b, 0, false, M, N, K, 1, null);
+    let worst = 0;
+    for (let i = 0; i < M * N; i += 7) worst = Math.max(worst, Math.abs(out[i] - ref[i]));
+    expect(worst).toBeLessThan(1e-3);
+  });
+});
+
+it('plain and relaxed SIMD agree within float32 rounding', () => {
+  const [M, N, K] = [37, 41, 129];
+  const a = rand(M * K, 3);
+  const b = rand(K * N, 4);
+  const outs = variants.map((v) => {
+    const out = new Float32Array(M * N);
+    new SimdProvider(v).gemmBatch(a, [0], false, b, [0], false, M, N, K, 1, null, out);
+    return out;
+  });
+  for (let i = 0; i < M * N; i++) expect(Math.abs(outs[0][i] - outs[outs.length - 1][i])).toBeLessThan(1e-4);
+});
