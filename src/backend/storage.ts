@@ -13,6 +13,46 @@ export interface DeviceTexture {
 let liveStorages = 0;
 let liveTextures = 0;
 
+// A pool of float32 host arrays for kernel outputs on the host backends: a fresh multi-megabyte typed
+// array costs its page faults again on first write (a 1 MB output took 0.5 ms here before any work), so
+// the arrays of released storages are kept (by size, up to POOL_BYTES in all) and handed to the next
+// output of that size. Only arrays this module allocated are pooled, never a user's data; data() and
+// toArray() hand out copies, so nothing outside the framework holds a pooled array.
+const POOL_MIN_ELEMENTS = 4096;
+const POOL_BYTES = 64 * 1024 * 1024;
+const pool = new Map<number, Float32Array[]>();
+const pooled = new WeakSet<Float32Array>();
+let poolBytes = 0;
+
+/**
+ * A float32 array of n elements for a kernel's output, from the pool where one of that size waits. Its
+ * contents are stale: the caller writes every element.
+ */
+export function allocFloat32(n: number): Float32Array {
+  if (n < POOL_MIN_ELEMENTS) return new Float32Array(n);
+  const a = pool.get(n)?.pop();
+  if (a) {
+    poolBytes -= a.byteLength;
+    return a;
+  }
+  const fresh = new Float32Array(n);
+  pooled.add(fresh);
+  return fresh;
+}
+
+function recycle(a: HostArray | null): void {
+  if (!(a instanceof Float32Array) || !pooled.has(a) || poolBytes + a.byteLength > POOL_BYTES) return;
+  const list = pool.get(a.length);
+  if (list) list.push(a);
+  else pool.set(a.length, [a]);
+  poolBytes += a.byteLength;
+}
+
+/** Bytes held by the output pool (arrays of released storages waiting for reuse). */
+export function pooledBytes(): number {
+  return poolBytes;
+}
+
 /**
  * Safety net for textures whose storages the garbage collector took without a dispose(): the registry
  * holds only the texture (and its release callback), never the storage or host data, so host memory is
@@ -155,6 +195,7 @@ export class Storage {
     this.released = true;
     liveStorages--;
     this.dropTexture();
+    recycle(this.hostData);
     this.hostData = null;
     this.f32 = null;
     this.f64 = null;

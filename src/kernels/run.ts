@@ -14,6 +14,26 @@ function debugKernels(): boolean {
   return !!v && v.split(',').some((s) => s.trim() === 'kernels' || s.trim() === 'all');
 }
 
+/** Time spent in each kernel (by name, and by `op` for kernels that take one, like 'map'), when profiling is on. */
+export interface KernelProfileEntry {
+  kernel: string;
+  ms: number;
+  calls: number;
+  /** calls that ran the kernel's WebAssembly/native implementation */
+  native: number;
+}
+let profile: Map<string, KernelProfileEntry> | null = null;
+
+/** Internal (benchmarks, profiling): starts (or restarts) a kernel profile; `false` stops it. */
+export function _profileKernels(on: boolean): void {
+  profile = on ? new Map() : null;
+}
+
+/** Internal: the profile so far, the most expensive kernels first. */
+export function _kernelProfile(): KernelProfileEntry[] {
+  return [...(profile?.values() ?? [])].sort((a, b) => b.ms - a.ms);
+}
+
 /** Runs `kernel` with `params` over `args`; the output has `size` elements, computed in `precision`. */
 export function runTemplate<P extends KernelParams>(
   kernel: KernelTemplate<P>,
@@ -22,6 +42,25 @@ export function runTemplate<P extends KernelParams>(
   size: number,
   precision: Precision,
 ): Storage {
+  if (!profile) return runOnce(kernel, params, args, size, precision).out;
+  const t0 = performance.now();
+  const { out, native } = runOnce(kernel, params, args, size, precision);
+  const name = typeof params.op === 'string' ? `${kernel.name}:${params.op}` : kernel.name;
+  const e = profile.get(name) ?? { kernel: name, ms: 0, calls: 0, native: 0 };
+  e.ms += performance.now() - t0;
+  e.calls++;
+  if (native) e.native++;
+  profile.set(name, e);
+  return out;
+}
+
+function runOnce<P extends KernelParams>(
+  kernel: KernelTemplate<P>,
+  params: P,
+  args: Storage[],
+  size: number,
+  precision: Precision,
+): { out: Storage; native: boolean } {
   if (kernel.native && precision === 'float32' && size > 0) {
     const simd = simdProvider();
     if (simd) {
@@ -31,7 +70,8 @@ export function runTemplate<P extends KernelParams>(
         size,
         simd,
       );
-      if (out) return Storage.fromHost(out);
+      // a native must not hand back an argument's own array (two storages would share, and recycle, it)
+      if (out) return { out: Storage.fromHost(args.some((a) => a.host() === out) ? out.slice() : out), native: true };
     }
   }
   // GPU.js compiles for the sizes of the output and of every argument, so they are part of the key too
@@ -42,7 +82,7 @@ export function runTemplate<P extends KernelParams>(
     return src;
   };
   try {
-    return runKernel(precision, key, build, args, size);
+    return { out: runKernel(precision, key, build, args, size), native: false };
   } catch (e) {
     const err = e as Error;
     if (typeof err?.message === 'string' && err.message.startsWith(`${kernel.name}:`)) throw err;

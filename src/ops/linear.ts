@@ -5,6 +5,7 @@
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
+import { allocFloat32 } from '../backend/storage.js';
 import { isFloat } from '../helpers/dtype.js';
 import { fmtShape } from '../helpers/shape.js';
 import { dotLoop, unravel } from '../kernels/source.js';
@@ -33,7 +34,7 @@ const linearKernel = declareKernel({
   native: (p, args, size, simd) => {
     const [x, w, b] = args;
     if (!(x instanceof Float32Array) || !(w instanceof Float32Array) || (p.bias && !(b instanceof Float32Array))) return null;
-    const out = new Float32Array(size);
+    const out = allocFloat32(size);
     const bias = p.bias ? (b as Float32Array) : null;
     simd.gemmBatch(x, [0], false, w, [0], true, p.rows, p.outFeatures, p.inFeatures, 1, bias, out);
     return out;

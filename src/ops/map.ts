@@ -5,7 +5,8 @@
 
 import { launch } from '../autograd/launch.js';
 import type { DType, Tensor } from '../autograd/tensor.js';
-import type { Precision } from '../backend/index.js';
+import type { Precision, SimdProvider } from '../backend/index.js';
+import type { HostArray } from '../backend/storage.js';
 import { numelOf } from '../helpers/shape.js';
 import { bcastIndex, type Body } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
@@ -29,6 +30,38 @@ interface MapInput {
   shape: readonly number[];
 }
 
+/**
+ * An op's SIMD-provider implementation of its map kernel: the same values as the expression within float32
+ * rounding, from the inputs' arrays and shapes (each broadcast to `outShape`), or null to run the expression.
+ * Registered next to the op's formulas.
+ */
+export type MapNative = (
+  inputs: Float32Array[],
+  simd: SimdProvider,
+  shapes: { out: readonly number[]; inputs: readonly (readonly number[])[] },
+) => Float32Array | null;
+const mapNatives = new Map<string, MapNative>();
+
+/** Registers the SIMD provider's implementation of the map kernel of op `op` (e.g. 'geluTanh', 'geluTanh.bwd'). */
+export function registerMapNative(op: string, fn: MapNative): void {
+  if (mapNatives.has(op)) throw new Error(`gpugrad internal: a native map kernel for '${op}' is registered twice`);
+  mapNatives.set(op, fn);
+}
+
+/** A MapNative for inputs of the output's size (no broadcasting), which most element-wise natives want. */
+export function sameShape(fn: (inputs: Float32Array[], simd: SimdProvider) => Float32Array): MapNative {
+  return (inputs, simd, shapes) => {
+    const n = numelOf(shapes.out);
+    return shapes.inputs.every((s) => numelOf(s) === n) ? fn(inputs, simd) : null;
+  };
+}
+
+function runMapNative(p: MapParams, args: HostArray[], _size: number, simd: SimdProvider): Float32Array | null {
+  const fn = mapNatives.get(p.op);
+  if (!fn || !args.every((a): a is Float32Array => a instanceof Float32Array)) return null;
+  return fn(args, simd, { out: p.outShape, inputs: p.inputs.map((x) => x.shape) });
+}
+
 /** out[i] = expr, each input read at the broadcast position of i (kernel arguments t0, t1, ...). */
 const mapTemplate = declareKernel({
   name: 'map',
@@ -38,6 +71,7 @@ const mapTemplate = declareKernel({
     p.pre ?? [],
     `return ${p.expr};`,
   ],
+  native: runMapNative,
 });
 
 /**

@@ -6,6 +6,7 @@
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
+import { allocFloat32 } from '../backend/storage.js';
 import { broadcastShapes, broadcastStrides, fmtShape, numelOf } from '../helpers/shape.js';
 import { blockedSum, dotLoop, gatherIndex, lit, unravel, type Body } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
@@ -111,7 +112,7 @@ const productKernel = declareKernel({
   // the register-blocked WebAssembly GEMM, one call per batch matrix (a broadcast operand is packed once)
   native: (p, [a, b], size, simd) => {
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return null;
-    const out = new Float32Array(size);
+    const out = allocFloat32(size);
     const aOffs = batchOffsets(p.batch, p.aBatchStrides);
     const bOffs = batchOffsets(p.batch, p.bBatchStrides);
     simd.gemmBatch(a, aOffs, p.transA, b, bOffs, p.transB, p.M, p.N, p.K, p.alpha, null, out);

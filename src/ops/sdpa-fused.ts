@@ -23,8 +23,9 @@ import type { Tensor } from '../autograd/tensor.js';
 import { broadcastStrides, numelOf } from '../helpers/shape.js';
 import { bcastIndex, dotLoop, gatherIndex, lit, unravel } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
-import { mapKernel } from './map.js';
-import { mm } from './matmul.js';
+import { allocFloat32 } from '../backend/storage.js';
+import { mapKernel, registerMapNative } from './map.js';
+import { batchOffsets, mm } from './matmul.js';
 import { rowDot, rowLogSumExp, softmaxEntry } from './softmax.js';
 
 /** One fused call, as the op hands it over. */
@@ -115,6 +116,53 @@ const scoresKernel = declareKernel({
       `return qk * ${lit(p.scale)}${p.mask === 'float' ? ` + ${maskAt}` : ''};`,
     ];
   },
+  // SIMD provider: the batched GEMM scale·q·kᵀ, then the mask and causality in one pass over the scores
+  native: (p, [q, k, mask], size, simd) => {
+    if (!(q instanceof Float32Array) || !(k instanceof Float32Array)) return null;
+    const { L, S, E } = p;
+    const out = allocFloat32(size);
+    const qOffs = batchOffsets(p.batch, p.qBatchStrides);
+    simd.gemmBatch(q, qOffs, false, k, batchOffsets(p.batch, p.kBatchStrides), true, L, S, E, p.scale, null, out);
+    const masked = Number(MASKED);
+    if (p.mask !== 'none') {
+      const strides = broadcastStrides([...p.batch, L, S], p.maskShape);
+      const mOffs = batchOffsets(p.batch, strides.slice(0, -2));
+      const [sl, ss] = strides.slice(-2);
+      const isBool = p.mask === 'bool';
+      for (let bt = 0, o = 0; bt < qOffs.length; bt++)
+        for (let l = 0; l < L; l++)
+          for (let s = 0, m = mOffs[bt] + l * sl; s < S; s++, o++, m += ss) {
+            if (isBool) {
+              if (mask[m] === 0) out[o] = masked;
+            } else out[o] += mask[m];
+          }
+    }
+    if (p.causal)
+      for (let bt = 0; bt < qOffs.length; bt++)
+        for (let l = 0; l < L; l++) out.fill(masked, bt * L * S + l * S + Math.min(l + 1, S), bt * L * S + (l + 1) * S);
+    return out;
+  },
+});
+
+// SIMD provider: P = exp(S − lse) row by row with a vector exp (the masked entries 0, a NaN row NaN)
+registerMapNative('sdpa.probs', ([x, l], simd, shapes) => {
+  const cols = shapes.out[shapes.out.length - 1];
+  const rows = numelOf(shapes.out) / cols;
+  return numelOf(shapes.inputs[0]) === rows * cols && numelOf(shapes.inputs[1]) === rows ? simd.expRows(x, l, rows, cols) : null;
+});
+
+// SIMD provider: dS = P ⊙ (g − D), D one value per row
+registerMapNative('sdpa.backward.dScores', ([P, g, D], _simd, shapes) => {
+  const cols = shapes.out[shapes.out.length - 1];
+  const rows = numelOf(shapes.out) / cols;
+  const n = rows * cols;
+  if (numelOf(shapes.inputs[0]) !== n || numelOf(shapes.inputs[1]) !== n || numelOf(shapes.inputs[2]) !== rows) return null;
+  const out = allocFloat32(n);
+  for (let r = 0, i = 0; r < rows; r++) {
+    const d = D[r];
+    for (let c = 0; c < cols; c++, i++) out[i] = P[i] * (g[i] - d);
+  }
+  return out;
 });
 
 /** The scores of a call (forward, or the backward's recompute). */

@@ -5,12 +5,20 @@
 // is behind a V8 flag, which is set before the first compile (GPUGRAD_SIMD_VARIANT=plain forces plain).
 // Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
 
+import { allocFloat32 } from '../storage.js';
 import { WASM_MODULES } from './wasm.generated.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
 
 interface GemmExports {
   gemm(a: number, b: number, c: number, M: number, N: number, K: number, alpha: number, bias: number, i0: number, i1: number): void;
+}
+
+interface ElementwiseExports {
+  geluTanh(x: number, out: number, n: number): void;
+  geluTanhBackward(g: number, x: number, out: number, n: number): void;
+  exp(x: number, out: number, n: number): void;
+  expRows(x: number, l: number, out: number, rows: number, cols: number): void;
 }
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
@@ -55,6 +63,7 @@ const ALIGN = 64;
 export class SimdProvider {
   readonly memory: WebAssembly.Memory;
   private readonly k: GemmExports;
+  private readonly ew: ElementwiseExports;
   /** the scratch arena's top (bytes); every call starts from 0 */
   private top = 0;
   private f32view: Float32Array;
@@ -66,6 +75,7 @@ export class SimdProvider {
     const inst = (name: keyof typeof WASM_MODULES): WebAssembly.Exports =>
       new WebAssembly.Instance(new WebAssembly.Module(decode(WASM_MODULES[name][variant])), env).exports;
     this.k = inst('gemm') as unknown as GemmExports;
+    this.ew = inst('elementwise') as unknown as ElementwiseExports;
     this.f32view = new Float32Array(this.memory.buffer);
   }
 
@@ -129,6 +139,54 @@ export class SimdProvider {
       this.k.gemm(pa, pb, pc, M, N, K, alpha, pbias, 0, M);
       out.set(mem.subarray(pc >> 2, (pc >> 2) + M * N), t * M * N);
     }
+  }
+
+  /** Copies the arrays in, runs `fn` over their scratch pointers and a result of `n` elements, returns the result. */
+  private elementwise(inputs: Float32Array[], n: number, fn: (ptrs: number[], out: number) => void): Float32Array {
+    this.reset();
+    const ptrs = inputs.map(() => this.alloc(n));
+    const pout = this.alloc(n);
+    const mem = this.view();
+    inputs.forEach((x, k) => mem.set(x.length === n ? x : x.subarray(0, n), ptrs[k] >> 2));
+    fn(ptrs, pout);
+    const out = allocFloat32(n);
+    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
+    return out;
+  }
+
+  /** GELU with the tanh approximation: x/2·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))). */
+  geluTanh(x: Float32Array): Float32Array {
+    return this.elementwise([x], x.length, ([px], out) => this.ew.geluTanh(px, out, x.length));
+  }
+
+  /** The gradient of geluTanh at x times g. */
+  geluTanhBackward(g: Float32Array, x: Float32Array): Float32Array {
+    return this.elementwise([g, x], x.length, ([pg, px], out) => this.ew.geluTanhBackward(pg, px, out, x.length));
+  }
+
+  /**
+   * Softmax entries: out[r, c] = exp(x[r, c] - l[r]) over rows×cols, 0 where x < -1e30 (masked), and NaN
+   * across a row whose statistic l[r] is NaN.
+   */
+  expRows(x: Float32Array, l: Float32Array, rows: number, cols: number): Float32Array {
+    this.reset();
+    const n = rows * cols;
+    const px = this.alloc(n);
+    const pl = this.alloc(rows);
+    const pout = this.alloc(n);
+    const mem = this.view();
+    mem.set(x.subarray(0, n), px >> 2);
+    mem.set(l.subarray(0, rows), pl >> 2);
+    this.ew.expRows(px, pl, pout, rows, cols);
+    const out = allocFloat32(n);
+    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
+    for (let r = 0; r < rows; r++) if (l[r] !== l[r]) out.fill(NaN, r * cols, (r + 1) * cols);
+    return out;
+  }
+
+  /** exp(x), elementwise (about 1 ulp; below -87.3 it gives the smallest normal float32, not a subnormal). */
+  exp(x: Float32Array): Float32Array {
+    return this.elementwise([x], x.length, ([px], out) => this.ew.exp(px, out, x.length));
   }
 }
 

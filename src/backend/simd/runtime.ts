@@ -3,7 +3,7 @@
 // its GPU.js source on the host executor in float32. GPU.js is not involved at all.
 
 import { HostExecutor } from '../host.js';
-import { Storage } from '../storage.js';
+import { allocFloat32, Storage } from '../storage.js';
 import { simd, simdAvailable } from './provider.js';
 
 export class SimdRuntime {
@@ -23,7 +23,7 @@ export class SimdRuntime {
       key,
       build,
       args.map((a) => a.host()),
-      new Float32Array(size),
+      allocFloat32(size),
     );
     return Storage.fromHost(out);
   }

@@ -1,0 +1,135 @@
+;; The SIMD provider's element-wise kernels (text source; scripts/build-wasm.mjs builds it with wabt).
+;; Four lanes at a time over n elements (n rounded up to a multiple of 4: the JS side pads its scratch).
+;; Pointers are byte offsets into the imported memory.
+;; exp: Cephes' expf scheme: x = n·ln2 + r (|r| <= ln2/2, ln2 split in two for an exact product), e^r
+;; by a degree-6 polynomial, 2^n put into the exponent bits; inputs clamped to [-87.3, 88.3] (e^x
+;; stays a normal float32). About 1 ulp against a float64 exp rounded to float32.
+(module
+  (import "env" "memory" (memory 1 MAXPAGES SHARED))
+
+  (func $exp (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))
+                             (v128.const f32x4 88.3 88.3 88.3 88.3)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504089 1.44269504089 1.44269504089 1.44269504089))))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    ;; e^r = p·r² + r + 1
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+                             (v128.const f32x4 1 1 1 1)))
+    ;; times 2^n: n + 127 in the exponent field
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+  )
+
+  ;; u = sqrt(2/pi)·(x + 0.044715·x³)
+  (func $geluU (param $x v128) (result v128)
+    (f32x4.mul (v128.const f32x4 0.7978845608 0.7978845608 0.7978845608 0.7978845608)
+      (f32x4.add (local.get $x)
+        (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715)
+          (f32x4.mul (local.get $x) (f32x4.mul (local.get $x) (local.get $x))))))
+  )
+
+  ;; 1 + tanh(u) and 1 - tanh(u) without cancellation: with e = e^(2u), 2e/(1 + e) and 2/(1 + e). As the
+  ;; kernel source does, tanh is exactly ±1 beyond |u| > 20 (one of the two is then exactly 0).
+  (func $tanhParts (param $u v128) (result v128 v128)
+    (local $e v128) (local $r v128)
+    (local.set $e (call $exp (f32x4.add (local.get $u) (local.get $u))))
+    (local.set $r (f32x4.div (v128.const f32x4 2 2 2 2) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $e))))
+    (v128.andnot (f32x4.mul (local.get $e) (local.get $r)) (f32x4.lt (local.get $u) (v128.const f32x4 -20 -20 -20 -20)))
+    (v128.andnot (local.get $r) (f32x4.gt (local.get $u) (v128.const f32x4 20 20 20 20)))
+  )
+
+  ;; out = x/2·(1 + tanh(u))
+  (func (export "geluTanh") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $plus v128) (local $minus v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (call $tanhParts (call $geluU (local.get $v)))
+      (local.set $minus)
+      (local.set $plus)
+      (v128.store (local.get $out) (f32x4.mul (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $v)) (local.get $plus)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+  )
+
+  ;; out = g·(1/2·(1 + th) + x/2·(1 - th²)·sqrt(2/pi)·(1 + 3·0.044715·x²)), th = tanh(u), 1 - th² = (1 + th)(1 - th)
+  (func (export "geluTanhBackward") (param $g i32) (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $plus v128) (local $minus v128) (local $half v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $half (v128.const f32x4 0.5 0.5 0.5 0.5))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (call $tanhParts (call $geluU (local.get $v)))
+      (local.set $minus)
+      (local.set $plus)
+      (v128.store (local.get $out)
+        (f32x4.mul (v128.load (local.get $g))
+          (f32x4.add
+            (f32x4.mul (local.get $half) (local.get $plus))
+            (f32x4.mul
+              (f32x4.mul (f32x4.mul (local.get $half) (local.get $v)) (f32x4.mul (local.get $plus) (local.get $minus)))
+              (f32x4.mul (v128.const f32x4 0.7978845608 0.7978845608 0.7978845608 0.7978845608)
+                (f32x4.add (v128.const f32x4 1 1 1 1)
+                  ;; x² capped at 1e30: beyond it 1 - th² is exactly 0 and the term must be 0, not 0·Inf
+                  (f32x4.mul (v128.const f32x4 0.134145 0.134145 0.134145 0.134145)
+                    (f32x4.min (f32x4.mul (local.get $v) (local.get $v)) (v128.const f32x4 1e30 1e30 1e30 1e30)))))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+  )
+
+  ;; out = exp(x) elementwise (the softmax entries: the JS side subtracts the row statistic first)
+  (func (export "exp") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (call $exp (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+  )
+
+  ;; softmax entries of rows×cols scores x with the row statistic l[row]: out = exp(x - l), and 0 where
+  ;; x < -1e30 (masked scores). A row's last cols % 4 entries go one lane at a time.
+  (func (export "expRows") (param $x i32) (param $l i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $end i32) (local $vend i32) (local $lv v128) (local $v v128) (local $e v128)
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $lv (v128.load32_splat (i32.add (local.get $l) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $end (i32.add (local.get $x) (i32.shl (local.get $cols) (i32.const 2))))
+      (local.set $vend (i32.add (local.get $x) (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2))))
+      (block $done (loop $l4
+        (br_if $done (i32.ge_u (local.get $x) (local.get $vend)))
+        (local.set $v (v128.load (local.get $x)))
+        (v128.store (local.get $out)
+          (v128.andnot (call $exp (f32x4.sub (local.get $v) (local.get $lv)))
+                       (f32x4.lt (local.get $v) (v128.const f32x4 -1e30 -1e30 -1e30 -1e30))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $l4)))
+      (block $tdone (loop $l1
+        (br_if $tdone (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load32_splat (local.get $x)))
+        (local.set $e (v128.andnot (call $exp (f32x4.sub (local.get $v) (local.get $lv)))
+                                   (f32x4.lt (local.get $v) (v128.const f32x4 -1e30 -1e30 -1e30 -1e30))))
+        (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $e)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $l1)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl)))
+  )
+)
