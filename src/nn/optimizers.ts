@@ -18,6 +18,7 @@ import { noteOptimizerStep } from '../autograd/engine.js';
 import { keep } from '../autograd/tidy.js';
 import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
+import { fusedAdamStep, type AdamItem } from '../ops/optim-step.js';
 import { fmtShape } from '../helpers/shape.js';
 import { Module, describeValue } from './module.js';
 
@@ -74,6 +75,13 @@ class Scalars {
 }
 
 /** Replaces t's data with the kernel result and disposes the result. */
+/** A parameter with its gradient and its state, for one step. */
+interface StepItem {
+  p: Tensor;
+  g: Tensor;
+  st: ParamState;
+}
+
 function assignFrom(t: Tensor, result: Tensor, op: string): void {
   t._assign(result, op, true);
   result.dispose();
@@ -170,6 +178,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     try {
       noGrad(() => {
         for (const group of this.paramGroups) {
+          const items: StepItem[] = [];
           for (const p of group.params) {
             const g = p._gradInternal();
             if (!g) continue;
@@ -183,15 +192,25 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
               st = {};
               this.state.set(p, st);
             }
-            this.update(group, p, g, st, (v) => scalars.get(v, p.dtype));
-            for (const v of Object.values(st)) if (v instanceof Tensor) keep(v); // optimizer state outlives tidy()
+            items.push({ p, g, st });
           }
+          if (!this.updateGroup(group, items))
+            for (const { p, g, st } of items) this.update(group, p, g, st, (v) => scalars.get(v, p.dtype));
+          for (const { st } of items) for (const v of Object.values(st)) if (v instanceof Tensor) keep(v); // optimizer state outlives tidy()
         }
       });
     } finally {
       scalars.dispose();
     }
     return loss;
+  }
+
+  /**
+   * Updates every parameter of a group with a gradient in one fused call where the optimizer has one and
+   * it can run here; false makes step() call update() per parameter instead (called under noGrad).
+   */
+  protected updateGroup(_group: G, _items: readonly StepItem[]): boolean {
+    return false;
   }
 
   /** Updates one parameter in place (called under noGrad). */
@@ -385,14 +404,35 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     checkNum(n, where, 'weight_decay value', g.weightDecay, (x) => x >= 0, 'must be >= 0');
   }
 
+  private initState(group: AdamGroup, p: Tensor, st: ParamState): void {
+    if (st.step !== undefined) return;
+    st.step = 0;
+    st.exp_avg = zeros(p.shape, { dtype: p.dtype });
+    st.exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
+    if (group.amsgrad) st.max_exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
+  }
+
+  /** The fused multi-tensor step (ops/optim-step.ts) where it runs: every parameter of the group in one call. */
+  protected override updateGroup(group: AdamGroup, items: readonly StepItem[]): boolean {
+    if (items.length === 0) return true;
+    for (const { p, st } of items) this.initState(group, p, st);
+    const fusedItems: AdamItem[] = items.map(({ p, g, st }) => ({
+      p,
+      g,
+      m: st.exp_avg as Tensor,
+      v: st.exp_avg_sq as Tensor,
+      vmax: group.amsgrad ? (st.max_exp_avg_sq as Tensor) : null,
+      step: (st.step as number) + 1,
+    }));
+    const hyper = { ...group, decoupled: this.decoupled };
+    if (!fusedAdamStep(fusedItems, hyper)) return false;
+    for (const { st } of items) st.step = (st.step as number) + 1;
+    return true;
+  }
+
   protected update(group: AdamGroup, p: Tensor, grad: Tensor, st: ParamState, s: (v: number) => Tensor): void {
     const [b1, b2] = group.betas;
-    if (st.step === undefined) {
-      st.step = 0;
-      st.exp_avg = zeros(p.shape, { dtype: p.dtype });
-      st.exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
-      if (group.amsgrad) st.max_exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
-    }
+    this.initState(group, p, st);
     const step = (st.step as number) + 1;
     st.step = step;
     const m = st.exp_avg as Tensor;

@@ -10,8 +10,23 @@ import { WASM_MODULES } from './wasm.generated.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
 
+type GemmFn = (
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  bias: number,
+  i0: number,
+  i1: number,
+) => void;
 interface GemmExports {
-  gemm(a: number, b: number, c: number, M: number, N: number, K: number, alpha: number, bias: number, i0: number, i1: number): void;
+  /** A stored M×K */
+  gemm: GemmFn;
+  /** A stored K×M (read transposed in the kernel) */
+  gemmTA: GemmFn;
 }
 
 interface ElementwiseExports {
@@ -131,12 +146,16 @@ export class SimdProvider {
     const mem = this.view();
     if (bias) mem.set(bias.subarray(0, N), pbias >> 2);
     let lastB = -1;
+    // a transposed A is copied as stored (the kernel reads it transposed); a transposed B is packed
+    const gemm = transA ? this.k.gemmTA : this.k.gemm;
+    let lastA = -1;
     for (let t = 0; t < count; t++) {
-      pack(mem, pa >> 2, a, aOffs[t], M, K, transA);
+      if (aOffs[t] !== lastA) mem.set(a.subarray(aOffs[t], aOffs[t] + M * K), pa >> 2);
+      lastA = aOffs[t];
       // a broadcast B (the same matrix for every batch) is packed once
       if (bOffs[t] !== lastB) pack(mem, pb >> 2, b, bOffs[t], K, N, transB);
       lastB = bOffs[t];
-      this.k.gemm(pa, pb, pc, M, N, K, alpha, pbias, 0, M);
+      gemm(pa, pb, pc, M, N, K, alpha, pbias, 0, M);
       out.set(mem.subarray(pc >> 2, (pc >> 2) + M * N), t * M * N);
     }
   }
@@ -196,10 +215,17 @@ function pack(dst: Float32Array, at: number, src: Float32Array, off: number, row
     dst.set(src.subarray(off, off + rows * cols), at);
     return;
   }
-  for (let r = 0; r < rows; r++) {
-    let d = at + r * cols;
-    let s = off + r;
-    for (let c = 0; c < cols; c++, s += rows) dst[d++] = src[s];
+  // in 16×16 blocks: the strided reads of a plain transpose jump a whole source row each (TLB and cache misses)
+  const B = 16;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let c = c0; c < c1; c++) {
+        const s = off + c * rows;
+        for (let r = r0, d = at + r0 * cols + c; r < r1; r++, d += cols) dst[d] = src[s + r];
+      }
+    }
   }
 }
 
