@@ -129,6 +129,8 @@ export interface BackendInfo {
   renderer: string | null;
   /** the SIMD provider's variant ('relaxed' or 'plain') on 'simd', else null */
   simd: 'relaxed' | 'plain' | null;
+  /** threads the SIMD provider's GEMM runs on (GPUGRAD_THREADS; 1 on the GPU.js modes) */
+  threads: number;
   cachedKernels: number;
   /** kernels compiled since the backend started */
   compiles: number;
@@ -145,6 +147,7 @@ export function backendInfo(): BackendInfo {
   return {
     ...activeInfo!,
     simd: rt.mode === 'simd' ? simd().variant : null,
+    threads: rt.mode === 'simd' ? simd().threads : 1,
     cachedKernels: rt.cachedKernels,
     compiles: rt.compiles,
     cacheHits: rt.cacheHits,

@@ -99,3 +99,41 @@ it('plain and relaxed SIMD agree within float32 rounding', () => {
   });
   for (let i = 0; i < M * N; i++) expect(Math.abs(outs[0][i] - outs[outs.length - 1][i])).toBeLessThan(1e-4);
 });
+
+describe('the worker pool', () => {
+  const one = new SimdProvider({ variant: variants[variants.length - 1], threads: 1 });
+  const pool = new SimdProvider({ variant: variants[variants.length - 1], threads: 2 });
+
+  it('starts a worker over a shared memory in Node', () => {
+    expect(pool.threads).toBe(2);
+    expect(pool.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(one.threads).toBe(1);
+  });
+
+  // big enough for the pool (POOL_MIN_MACS), with row tails, transposes and a batch that shares B
+  const cases: [number, number, number, boolean, boolean, number][] = [
+    [257, 70, 129, false, false, 1],
+    [130, 33, 1024, true, false, 1],
+    [1024, 65, 64, false, true, 1],
+    [96, 64, 128, true, true, 3],
+  ];
+  for (const [M, N, K, transA, transB, count] of cases)
+    it(`gives the one-thread results exactly: ${count}× ${M}x${K} · ${K}x${N}${transA ? ', A transposed' : ''}${transB ? ', B transposed' : ''}`, () => {
+      const a = rand(count * M * K, 11);
+      const b = rand(K * N, 12);
+      const aOffs = Array.from({ length: count }, (_, t) => t * M * K);
+      const bOffs = aOffs.map(() => 0);
+      const bias = rand(N, 13);
+      const outs = [one, pool].map((p) => {
+        const out = new Float32Array(count * M * N);
+        p.gemmBatch(a, aOffs, transA, b, bOffs, transB, M, N, K, 0.75, bias, out);
+        return out;
+      });
+      const jobs = pool.pool!.jobs;
+      expect(outs[1]).toEqual(outs[0]);
+      const again = new Float32Array(count * M * N);
+      pool.gemmBatch(a, aOffs, transA, b, bOffs, transB, M, N, K, 0.75, bias, again);
+      expect(pool.pool!.jobs, 'the product ran on the pool').toBe(jobs + 1);
+      expect(again).toEqual(outs[0]);
+    });
+});

@@ -6,6 +6,7 @@
 // Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
 
 import { allocFloat32 } from '../storage.js';
+import { WorkerPool } from './pool.js';
 import { WASM_MODULES } from './wasm.generated.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
@@ -75,23 +76,66 @@ export function simdAvailable(): boolean {
 
 const ALIGN = 64;
 
+/**
+ * Products of at least this many multiply-adds, and of at least POOL_MIN_MATRIX_MACS per batch matrix,
+ * run on the worker pool; below that, waking a worker and sharing the items costs more than it saves
+ * (measured here: 64³ and a batch of 64 products of 64×64×16 were slower on two threads; 128³ about even).
+ */
+export const POOL_MIN_MACS = 1 << 21;
+export const POOL_MIN_MATRIX_MACS = 1 << 17;
+
+export interface SimdOptions {
+  /** plain or relaxed SIMD */
+  variant: SimdVariant;
+  /** threads for the GEMM, the caller's included (1: no pool); in Node the default is GPUGRAD_THREADS or up to 4 cores */
+  threads?: number;
+}
+
+/** The default thread count: GPUGRAD_THREADS, else the cores Node reports (up to 4); 1 without worker threads. */
+export function defaultThreads(): number {
+  const env = proc?.env?.GPUGRAD_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`gpugrad: GPUGRAD_THREADS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+  return Math.min(4, os?.availableParallelism?.() ?? 1);
+}
+
 export class SimdProvider {
   readonly memory: WebAssembly.Memory;
+  readonly variant: SimdVariant;
   private readonly k: GemmExports;
   private readonly ew: ElementwiseExports;
+  /** the worker pool, or null (one thread) */
+  readonly pool: WorkerPool | null;
   /** the scratch arena's top (bytes); every call starts from 0 */
   private top = 0;
   private f32view: Float32Array;
 
-  constructor(readonly variant: SimdVariant) {
+  constructor(opts: SimdOptions | SimdVariant) {
+    const o: SimdOptions = typeof opts === 'string' ? { variant: opts, threads: 1 } : opts;
+    const variant = o.variant;
+    this.variant = variant;
     if (variant === 'relaxed' && !relaxedSimdAvailable()) throw new Error('gpugrad simd: this engine has no relaxed SIMD');
-    this.memory = new WebAssembly.Memory({ initial: 16 });
+    const threads = o.threads ?? defaultThreads();
+    // a pool needs a shared memory (SharedArrayBuffer: Node, or a cross-origin isolated page)
+    const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined' && !!proc?.getBuiltinModule;
+    this.memory = shared ? new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 16 });
     const env = { env: { memory: this.memory } };
-    const inst = (name: keyof typeof WASM_MODULES): WebAssembly.Exports =>
-      new WebAssembly.Instance(new WebAssembly.Module(decode(WASM_MODULES[name][variant])), env).exports;
-    this.k = inst('gemm') as unknown as GemmExports;
-    this.ew = inst('elementwise') as unknown as ElementwiseExports;
+    const compiled = (name: keyof typeof WASM_MODULES): WebAssembly.Module =>
+      new WebAssembly.Module(decode(WASM_MODULES[name][shared ? (`${variant}Shared` as const) : variant]));
+    const gemmModule = compiled('gemm');
+    this.k = new WebAssembly.Instance(gemmModule, env).exports as unknown as GemmExports;
+    this.ew = new WebAssembly.Instance(compiled('elementwise'), env).exports as unknown as ElementwiseExports;
     this.f32view = new Float32Array(this.memory.buffer);
+    this.pool = shared ? WorkerPool.create(gemmModule, this.memory, threads, [this.k.gemm, this.k.gemmTA]) : null;
+  }
+
+  /** Threads the GEMM runs on (1 without a pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
   }
 
   /** Scratch memory in bytes (what the arena has grown to). */
@@ -139,25 +183,30 @@ export class SimdProvider {
   ): void {
     this.reset();
     const count = aOffs.length;
-    const pa = this.alloc(M * K);
-    const pb = this.alloc(K * N);
-    const pc = this.alloc(M * N);
+    // every batch matrix is copied in first (a broadcast operand once), then the products run, on the pool when big enough
+    const aSame = allSame(aOffs);
+    const bSame = allSame(bOffs);
+    const pa = this.alloc((aSame ? 1 : count) * M * K);
+    const pb = this.alloc((bSame ? 1 : count) * K * N);
+    const pc = this.alloc(count * M * N);
     const pbias = bias ? this.alloc(N) : -1;
     const mem = this.view();
     if (bias) mem.set(bias.subarray(0, N), pbias >> 2);
-    let lastB = -1;
     // a transposed A is copied as stored (the kernel reads it transposed); a transposed B is packed
-    const gemm = transA ? this.k.gemmTA : this.k.gemm;
-    let lastA = -1;
-    for (let t = 0; t < count; t++) {
-      if (aOffs[t] !== lastA) mem.set(a.subarray(aOffs[t], aOffs[t] + M * K), pa >> 2);
-      lastA = aOffs[t];
-      // a broadcast B (the same matrix for every batch) is packed once
-      if (bOffs[t] !== lastB) pack(mem, pb >> 2, b, bOffs[t], K, N, transB);
-      lastB = bOffs[t];
-      gemm(pa, pb, pc, M, N, K, alpha, pbias, 0, M);
-      out.set(mem.subarray(pc >> 2, (pc >> 2) + M * N), t * M * N);
+    for (let t = 0; t < (aSame ? 1 : count); t++) mem.set(a.subarray(aOffs[t], aOffs[t] + M * K), (pa >> 2) + t * M * K);
+    for (let t = 0; t < (bSame ? 1 : count); t++) pack(mem, (pb >> 2) + t * K * N, b, bOffs[t], K, N, transB);
+    const aStride = aSame ? 0 : 4 * M * K;
+    const bStride = bSame ? 0 : 4 * K * N;
+    if (this.pool && count * M * N * K >= POOL_MIN_MACS && M * N * K >= POOL_MIN_MATRIX_MACS) {
+      // about 8 items per thread: whole matrices when the batch is large, else row blocks (multiples of 4 rows)
+      const perMatrix = Math.max(1, Math.ceil((8 * this.pool.threads) / count));
+      const rows = Math.max(4, Math.ceil(Math.ceil(M / perMatrix) / 4) * 4);
+      this.pool.gemm({ transA, M, N, K, alpha, bias: pbias, count, a: pa, aStride, b: pb, bStride, c: pc, cStride: 4 * M * N }, rows);
+    } else {
+      const gemm = transA ? this.k.gemmTA : this.k.gemm;
+      for (let t = 0; t < count; t++) gemm(pa + t * aStride, pb + t * bStride, pc + t * 4 * M * N, M, N, K, alpha, pbias, 0, M);
     }
+    out.set(mem.subarray(pc >> 2, (pc >> 2) + count * M * N));
   }
 
   /** Copies the arrays in, runs `fn` over their scratch pointers and a result of `n` elements, returns the result. */
@@ -209,6 +258,11 @@ export class SimdProvider {
   }
 }
 
+function allSame(offs: ArrayLike<number>): boolean {
+  for (let t = 1; t < offs.length; t++) if (offs[t] !== offs[0]) return false;
+  return true;
+}
+
 /** Writes the rows×cols matrix at src[off..] (or, with `trans`, the transpose of the cols×rows one there) row-major into dst[at..]. */
 function pack(dst: Float32Array, at: number, src: Float32Array, off: number, rows: number, cols: number, trans: boolean): void {
   if (!trans) {
@@ -235,7 +289,7 @@ let provider: SimdProvider | null = null;
 export function simd(): SimdProvider {
   if (!provider) {
     const forced = proc?.env?.GPUGRAD_SIMD_VARIANT;
-    provider = new SimdProvider(forced === 'plain' || !relaxedSimdAvailable() ? 'plain' : 'relaxed');
+    provider = new SimdProvider({ variant: forced === 'plain' || !relaxedSimdAvailable() ? 'plain' : 'relaxed' });
   }
   return provider;
 }

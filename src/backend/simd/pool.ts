@@ -1,0 +1,173 @@
+// The SIMD provider's worker pool (Node): worker threads that share the provider's WebAssembly memory and
+// its compiled GEMM module, and take work items (row blocks of batch matrices) from a shared counter
+// with the calling thread, which blocks on Atomics.wait until every item is done, so the API stays
+// synchronous. The items are handed out one at a time, so a worker whose core is busy elsewhere (this
+// machine is shared) holds back at most the one item it is on: the caller takes every other one.
+//
+// The control block (Int32Array over a SharedArrayBuffer) is a sequence lock: SEQ is odd while the
+// caller writes a job and even once it is ready; a worker counts itself in ACTIVE before it looks at a
+// job and out when it is done with it, and the caller writes a new job only when ACTIVE is 0 with SEQ odd
+// (no worker can then be reading the old one or start on the half-written new one).
+
+const SEQ = 0;
+const NEXT = 1;
+const ACTIVE = 2;
+/** job words: items, fn (0 gemm, 1 gemmTA), M, N, K, alpha (float bits), bias, rows per item, blocks per matrix, then A, B, C base and per-matrix stride (bytes) */
+const ITEMS = 3;
+const JOB_WORDS = 18;
+
+/** The worker's source (run with `eval: true`): it instantiates the module over the shared memory and serves jobs. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control } = workerData;
+const ctrl = new Int32Array(control);
+const f32 = new Float32Array(control);
+const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const fns = [k.gemm, k.gemmTA];
+let done = 0;
+for (;;) {
+  const s = Atomics.load(ctrl, ${SEQ});
+  if (s === done || (s & 1) === 1) {
+    Atomics.wait(ctrl, ${SEQ}, s);
+    continue;
+  }
+  Atomics.add(ctrl, ${ACTIVE}, 1);
+  if (Atomics.load(ctrl, ${SEQ}) === s) {
+    const items = ctrl[${ITEMS}], fn = fns[ctrl[4]], M = ctrl[5], N = ctrl[6], K = ctrl[7], alpha = f32[8], bias = ctrl[9];
+    const rows = ctrl[10], blocks = ctrl[11], a = ctrl[12], as = ctrl[13], b = ctrl[14], bs = ctrl[15], c = ctrl[16], cs = ctrl[17];
+    for (let it = Atomics.add(ctrl, ${NEXT}, 1); it < items; it = Atomics.add(ctrl, ${NEXT}, 1)) {
+      const t = (it / blocks) | 0, i0 = (it - t * blocks) * rows;
+      fn(a + t * as, b + t * bs, c + t * cs, M, N, K, alpha, bias, i0, Math.min(M, i0 + rows));
+    }
+  }
+  done = s;
+  Atomics.sub(ctrl, ${ACTIVE}, 1);
+  Atomics.notify(ctrl, ${ACTIVE});
+}
+`;
+
+type GemmFn = (
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  bias: number,
+  i0: number,
+  i1: number,
+) => void;
+
+export interface GemmJob {
+  transA: boolean;
+  M: number;
+  N: number;
+  K: number;
+  alpha: number;
+  /** bias pointer or -1 */
+  bias: number;
+  /** matrices in the batch */
+  count: number;
+  a: number;
+  aStride: number;
+  b: number;
+  bStride: number;
+  c: number;
+  cStride: number;
+}
+
+interface WorkerLike {
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type WorkerCtor = new (src: string, opts: { eval: true; workerData: unknown }) => WorkerLike;
+
+export class WorkerPool {
+  private readonly ctrl: Int32Array;
+  private readonly f32: Float32Array;
+  private readonly workers: WorkerLike[] = [];
+  /** jobs run on the pool (for backendInfo and tests) */
+  jobs = 0;
+
+  private constructor(
+    Worker: WorkerCtor,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    readonly threads: number,
+    private readonly fns: [GemmFn, GemmFn],
+  ) {
+    const control = new SharedArrayBuffer(4 * JOB_WORDS);
+    this.ctrl = new Int32Array(control);
+    this.f32 = new Float32Array(control);
+    for (let w = 0; w < threads - 1; w++) {
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
+      worker.unref(); // an idle pool never keeps the process alive
+      this.workers.push(worker);
+    }
+  }
+
+  /**
+   * A pool of `threads` threads in all (the caller's included) over `memory`, or null where there are no
+   * worker threads (browsers: the provider runs on one thread there) or only one thread is asked for.
+   */
+  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, fns: [GemmFn, GemmFn]): WorkerPool | null {
+    if (threads < 2 || !(memory.buffer instanceof SharedArrayBuffer)) return null;
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const wt = proc?.getBuiltinModule?.('node:worker_threads') as { Worker?: WorkerCtor } | undefined;
+    if (!wt?.Worker) return null;
+    return new WorkerPool(wt.Worker, module, memory, threads, fns);
+  }
+
+  /** Runs a batched GEMM over all threads; returns when every item is done. */
+  gemm(j: GemmJob, rowsPerItem: number): void {
+    const ctrl = this.ctrl;
+    const blocks = Math.ceil(j.M / rowsPerItem);
+    const items = blocks * j.count;
+    // SEQ odd: writing; wait until no worker is inside the previous job
+    Atomics.add(ctrl, SEQ, 1);
+    for (let a = Atomics.load(ctrl, ACTIVE); a !== 0; a = Atomics.load(ctrl, ACTIVE)) Atomics.wait(ctrl, ACTIVE, a);
+    ctrl[ITEMS] = items;
+    ctrl[4] = j.transA ? 1 : 0;
+    ctrl[5] = j.M;
+    ctrl[6] = j.N;
+    ctrl[7] = j.K;
+    this.f32[8] = j.alpha;
+    ctrl[9] = j.bias;
+    ctrl[10] = rowsPerItem;
+    ctrl[11] = blocks;
+    ctrl[12] = j.a;
+    ctrl[13] = j.aStride;
+    ctrl[14] = j.b;
+    ctrl[15] = j.bStride;
+    ctrl[16] = j.c;
+    ctrl[17] = j.cStride;
+    Atomics.store(ctrl, NEXT, 0);
+    Atomics.add(ctrl, SEQ, 1); // even: ready
+    Atomics.notify(ctrl, SEQ);
+    const fn = this.fns[j.transA ? 1 : 0];
+    for (let it = Atomics.add(ctrl, NEXT, 1); it < items; it = Atomics.add(ctrl, NEXT, 1)) {
+      const t = Math.floor(it / blocks);
+      const i0 = (it - t * blocks) * rowsPerItem;
+      fn(
+        j.a + t * j.aStride,
+        j.b + t * j.bStride,
+        j.c + t * j.cStride,
+        j.M,
+        j.N,
+        j.K,
+        j.alpha,
+        j.bias,
+        i0,
+        Math.min(j.M, i0 + rowsPerItem),
+      );
+    }
+    for (let a = Atomics.load(ctrl, ACTIVE); a !== 0; a = Atomics.load(ctrl, ACTIVE)) Atomics.wait(ctrl, ACTIVE, a);
+    this.jobs++;
+  }
+
+  destroy(): void {
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+  }
+}
