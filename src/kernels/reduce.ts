@@ -6,6 +6,7 @@
 // The tape's reduce-to-shape (summing broadcast gradients back) is built from the same passes.
 
 import { Storage, type Precision } from '../backend/index.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { numelOf } from '../helpers/shape.js';
 import { permuteStorage } from './copy.js';
 import { runTemplate } from './run.js';
@@ -67,7 +68,89 @@ export const reducePass = declareKernel({
       `return ${arg ? 'at' : 'acc'};`,
     ];
   },
+  native: (p, [a, ix], size) => reducePassHost(p, a, p.withIndex ? ix : null, size),
 });
+
+/**
+ * reducePass on the host: for each [o, c] a run over the chunk's rows, the I columns side by side (sums
+ * accumulate in float64 per column, as the source's JS numbers do, and round once on the store); the
+ * extremes keep the source's comparisons exactly (NaN wins, the first extreme wins ties).
+ */
+function reducePassHost(p: PassParams, a: HostArray, ix: HostArray | null, size: number): Float32Array | null {
+  const { kind, O, n, I, chunk, divideBy } = p;
+  const C = Math.ceil(n / chunk);
+  if (!(O * C * I === size && O * n * I <= a.length && n >= 1 && chunk >= 1)) return null;
+  if (p.withIndex && (!ix || ix.length < O * n * I)) return null;
+  const out = allocFloat32(size);
+  if (kind === 'sum') {
+    if (I === 1) {
+      for (let o = 0, w = 0; o < O; o++) {
+        for (let c = 0; c < C; c++, w++) {
+          const b = o * n + c * chunk;
+          const e = b + Math.min(chunk, n - c * chunk);
+          let s0 = 0;
+          let s1 = 0;
+          let k = b;
+          for (; k + 1 < e; k += 2) {
+            s0 += a[k];
+            s1 += a[k + 1];
+          }
+          if (k < e) s0 += a[k];
+          const s = s0 + s1;
+          out[w] = divideBy === 1 ? s : s / divideBy;
+        }
+      }
+      return out;
+    }
+    const acc = new Float64Array(I);
+    for (let o = 0, w = 0; o < O; o++) {
+      for (let c = 0; c < C; c++, w += I) {
+        const len = Math.min(chunk, n - c * chunk);
+        acc.fill(0);
+        let k = 0;
+        let r = o * n * I + c * chunk * I;
+        // four rows per sweep of the accumulators
+        for (; k + 3 < len; k += 4, r += 4 * I) {
+          const r1 = r + I;
+          const r2 = r1 + I;
+          const r3 = r2 + I;
+          for (let e = 0; e < I; e++) acc[e] += a[r + e] + a[r1 + e] + (a[r2 + e] + a[r3 + e]);
+        }
+        for (; k < len; k++, r += I) for (let e = 0; e < I; e++) acc[e] += a[r + e];
+        if (divideBy === 1) for (let e = 0; e < I; e++) out[w + e] = acc[e];
+        else for (let e = 0; e < I; e++) out[w + e] = acc[e] / divideBy;
+      }
+    }
+    return out;
+  }
+  const max = kind === 'amax' || kind === 'argmax';
+  const arg = kind === 'argmax' || kind === 'argmin';
+  const accV = new Float64Array(I);
+  const accAt = new Float64Array(I);
+  for (let o = 0, w = 0; o < O; o++) {
+    for (let c = 0; c < C; c++, w += I) {
+      const len = Math.min(chunk, n - c * chunk);
+      const b = o * n * I + c * chunk * I;
+      for (let e = 0; e < I; e++) {
+        accV[e] = a[b + e];
+        accAt[e] = ix ? ix[b + e] : c * chunk;
+      }
+      for (let k = 1, r = b + I; k < len; k++, r += I) {
+        for (let e = 0; e < I; e++) {
+          const v = a[r + e];
+          const acc = accV[e];
+          if ((max ? v > acc : v < acc) || (v !== v && acc === acc)) {
+            accV[e] = v;
+            accAt[e] = ix ? ix[r + e] : c * chunk + k;
+          }
+        }
+      }
+      const res = arg ? accAt : accV;
+      for (let e = 0; e < I; e++) out[w + e] = res[e];
+    }
+  }
+  return out;
+}
 
 /** Runs one pass; the output is [O, ceil(n / chunk), I]. */
 export function runPass(p: PassParams, a: Storage, ix: Storage | null, precision: Precision): Storage {

@@ -5,17 +5,27 @@ import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { uniform } from '../autograd/random.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { isFloat } from '../helpers/dtype.js';
 import { fmtShape, numelOf } from '../helpers/shape.js';
 import { lit } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 import { fromValues } from './creation.js';
 
+/** v[i] · scale where mask[i] != 0, else 0: the native of both dropout kernels (the same arithmetic as their source). */
+function maskedScale(scale: number, [v, mask]: HostArray[], size: number): Float32Array | null {
+  if (v.length < size || mask.length < size) return null;
+  const out = allocFloat32(size);
+  for (let i = 0; i < size; i++) out[i] = mask[i] !== 0 ? v[i] * scale : 0;
+  return out;
+}
+
 /** y = x · scale where the mask keeps the entry, 0 elsewhere (scale = 1 / (1 - p)); x and the mask of one shape. */
 const dropoutForward = declareKernel({
   name: 'dropout.forward',
   inputs: ['x', 'mask'],
   body: (p: { scale: number }) => ['const v = x[i];', 'const m = mask[i];', `return (m != 0 ? v * ${lit(p.scale)} : 0);`],
+  native: (p, args, size) => maskedScale(p.scale, args, size),
 });
 
 /** dx = g · scale where the forward's mask kept the entry, 0 elsewhere. */
@@ -23,6 +33,7 @@ const dropoutBackward = declareKernel({
   name: 'dropout.backward',
   inputs: ['g', 'mask'],
   body: (p: { scale: number }) => ['const gv = g[i];', 'const m = mask[i];', `return (m != 0 ? gv * ${lit(p.scale)} : 0);`],
+  native: (p, args, size) => maskedScale(p.scale, args, size),
 });
 
 export function checkP(op: string, p: number): void {

@@ -4,8 +4,10 @@
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
+import { allocFloat32 } from '../backend/storage.js';
 import { isFloat } from '../helpers/dtype.js';
 import { fmtShape } from '../helpers/shape.js';
+import { copyRun } from '../kernels/copy.js';
 import { floorDiv } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 import { checkIndex, scatterAdd } from './shape.js';
@@ -20,6 +22,16 @@ const embeddingForward = declareKernel({
     `const c = i - pos * ${p.D};`,
     `return w[idx[pos] * ${p.D} + c];`,
   ],
+  // one row copy per position; declines an index outside the table
+  native: ({ D }, [w, idx], size) => {
+    const L = size / D;
+    if (!Number.isInteger(L) || idx.length < L) return null;
+    const V = Math.floor(w.length / D);
+    for (let q = 0; q < L; q++) if (!(Number.isInteger(idx[q]) && idx[q] >= 0 && idx[q] < V)) return null;
+    const out = allocFloat32(size);
+    for (let q = 0; q < L; q++) copyRun(out, q * D, w, idx[q] * D, D);
+    return out;
+  },
 });
 
 export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {

@@ -10,7 +10,8 @@ import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
 import { broadcastStrides, fmtShape, normDim, numelOf, sameShape, stridesOf } from '../helpers/shape.js';
-import { gatherStrided } from '../kernels/copy.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
+import { copyRun, gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK } from '../kernels/reduce.js';
 import { blockedSum, floorDiv, lit, unravel } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
@@ -135,6 +136,22 @@ const unslice = declareKernel({
     `if (r < 0 || j >= ${p.len}${p.step === 1 ? '' : ` || r - j * ${p.step} > 0`}) { return 0; }`,
     `return g[o * ${p.len * p.inner} + j * ${p.inner} + e];`,
   ],
+  // per outer index: zeros, then the slice's rows (one run of len·inner when step is 1) copied into place
+  native: ({ O, n, inner, start, len, step }, [g], size) => {
+    if (O * n * inner !== size || g.length < O * len * inner) return null;
+    if (!Number.isInteger(start) || !Number.isInteger(step) || !Number.isInteger(len) || start < 0 || step < 1 || len < 0) return null;
+    const out = allocFloat32(size);
+    out.fill(0);
+    // the rows j whose position start + j * step falls inside [0, n)
+    const rows = Math.max(0, Math.min(len, Math.ceil((n - start) / step)));
+    for (let o = 0; o < O; o++) {
+      const src = o * len * inner;
+      const dst = o * n * inner + start * inner;
+      if (step === 1) copyRun(out, dst, g, src, rows * inner);
+      else for (let j = 0; j < rows; j++) copyRun(out, dst + j * step * inner, g, src + j * inner, inner);
+    }
+    return out;
+  },
 });
 
 function unsliceKernel(g: Tensor, shape: number[], d: number, start: number, len: number, step: number): Tensor {
@@ -222,6 +239,21 @@ const catGather = declareKernel({
       'return v;',
     ];
   },
+  // per outer index, each input's block of nk·inner elements copied after the previous one's
+  native: ({ O, inner, sizes }, args, size) => {
+    const N = sizes.reduce((a, b) => a + b, 0);
+    if (O * N * inner !== size || args.length !== sizes.length || args.some((t, k) => t.length < O * sizes[k] * inner)) return null;
+    const out = allocFloat32(size);
+    for (let o = 0; o < O; o++) {
+      let dst = o * N * inner;
+      for (let k = 0; k < sizes.length; k++) {
+        const run = sizes[k] * inner;
+        copyRun(out, dst, args[k], o * run, run);
+        dst += run;
+      }
+    }
+    return out;
+  },
 });
 
 function catKernel(ts: Tensor[], d: number, outShape: number[]): Tensor {
@@ -306,6 +338,17 @@ const indexGather = declareKernel({
     unravel('i', [p.O, p.L, p.inner], ['o', 'q', 'e']),
     `return a[o * ${p.n * p.inner} + idx[q] * ${p.inner} + e];`,
   ],
+  // per (o, q) one run of inner elements from row idx[q]; declines an index outside [0, n)
+  native: ({ O, L, n, inner }, [a, idx], size) => {
+    if (O * L * inner !== size || idx.length < L || a.length < O * n * inner) return null;
+    for (let q = 0; q < L; q++) if (!(idx[q] >= 0 && idx[q] < n && Number.isInteger(idx[q]))) return null;
+    const out = allocFloat32(size);
+    for (let o = 0, dst = 0; o < O; o++) {
+      const base = o * n * inner;
+      for (let q = 0; q < L; q++, dst += inner) copyRun(out, dst, a, base + idx[q] * inner, inner);
+    }
+    return out;
+  },
 });
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
@@ -356,7 +399,42 @@ const scatterSum = declareKernel({
     blockedSum('s', (k) => `g[o * ${L * inner} + ord[b + ${k}] * ${inner} + e]`, chunk, 'lim'),
     'return s;',
   ],
+  native: scatterSumHost,
 });
+
+/**
+ * scatterSum on the host: per (chunk, o, c) the rows g[o, ord[b + k], :] for k < min(chunk, lim) added
+ * into a float64 row (the source's JS-number sums), rounded once on the store; row `skip` stays 0.
+ */
+function scatterSumHost(p: ScatterParams, [g, ord, st]: HostArray[], size: number): Float32Array | null {
+  const { chunks, O, n, inner, L, skip, chunk } = p;
+  if (chunks * O * n * inner !== size || st.length < n + 1 || g.length < O * L * inner) return null;
+  // the source reads ord[st[c] ..] and g's rows ord[..]: decline anything that would read outside them
+  for (let c = 0; c <= n; c++) if (!(Number.isInteger(st[c]) && st[c] >= (c ? st[c - 1] : 0) && st[c] <= ord.length)) return null;
+  for (let k = 0; k < st[n]; k++) if (!(Number.isInteger(ord[k]) && ord[k] >= 0 && ord[k] < L)) return null;
+  const out = allocFloat32(size);
+  const acc = new Float64Array(inner);
+  for (let ch = 0, w = 0; ch < chunks; ch++) {
+    for (let o = 0; o < O; o++) {
+      const gBase = o * L * inner;
+      for (let c = 0; c < n; c++, w += inner) {
+        const b = st[c] + ch * chunk;
+        const cnt = Math.min(chunk, st[c + 1] - b);
+        if (c === skip || cnt <= 0) {
+          out.fill(0, w, w + inner);
+          continue;
+        }
+        acc.fill(0);
+        for (let k = 0; k < cnt; k++) {
+          const r = gBase + ord[b + k] * inner;
+          for (let e = 0; e < inner; e++) acc[e] += g[r + e];
+        }
+        for (let e = 0; e < inner; e++) out[w + e] = acc[e];
+      }
+    }
+  }
+  return out;
+}
 
 /**
  * dx[.., c, ..] = sum over p with index[p] == c of g[.., p, ..]; `skip` leaves one row out (embedding's
