@@ -84,8 +84,14 @@ export function setBackend(name: BackendName): Mode {
   }
   if (name === 'auto') {
     for (const m of GL_MODES) {
+      const had = runtimes.has(m);
       const r = tryRuntime(m);
       if ('rt' in r && !isSoftwareRenderer(r.renderer)) return activate(name, r.rt, r.renderer);
+      // a software GL context that 'auto' turns down is closed again (Mesa's llvmpipe holds memory and threads)
+      if ('rt' in r && !had && r.rt !== active) {
+        r.rt.destroy();
+        runtimes.delete(m);
+      }
     }
     const s = tryRuntime('simd');
     if ('rt' in s) return activate(name, s.rt, null);
@@ -138,6 +144,8 @@ export interface BackendInfo {
   cacheHits: number;
   /** cacheHits / (cacheHits + compiles); 1 before any kernel ran */
   cacheHitRate: number;
+  /** GL textures read back to the host so far (data(), item(), toArray() and anything internal) */
+  readbacks: number;
 }
 
 /** Details of the active backend: what was asked for, what runs, the GL renderer, the kernel cache. */
@@ -152,6 +160,7 @@ export function backendInfo(): BackendInfo {
     compiles: rt.compiles,
     cacheHits: rt.cacheHits,
     cacheHitRate: runs === 0 ? 1 : rt.cacheHits / runs,
+    readbacks: storageCounts().readbacks,
   };
 }
 
@@ -208,7 +217,8 @@ export function runKernel(precision: Precision, key: string, build: () => string
 }
 
 export function memoryCounts(): { storages: number; textures: number } {
-  return storageCounts();
+  const { storages, textures } = storageCounts();
+  return { storages, textures };
 }
 
 /**

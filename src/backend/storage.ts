@@ -12,6 +12,8 @@ export interface DeviceTexture {
 
 let liveStorages = 0;
 let liveTextures = 0;
+/** Texture readbacks (device to host copies) so far: a GL training step should make only those its user asks for. */
+let readbacks = 0;
 
 // A pool of float32 host arrays for kernel outputs on the host backends: a fresh multi-megabyte typed
 // array costs its page faults again on first write (a 1 MB output took 0.5 ms here before any work), so
@@ -123,6 +125,7 @@ export class Storage {
   host(): HostArray {
     this.assertLive();
     if (this.hostData === null) {
+      readbacks++;
       const arr = this.tex!.toArray() as Float32Array;
       // GPU.js may return a larger or differently typed array for 1-D outputs; keep exactly `size`.
       this.hostData = arr.length === this.size && arr instanceof Float32Array ? arr : Float32Array.from(arr.subarray(0, this.size));
@@ -229,6 +232,6 @@ export class Storage {
   }
 }
 
-export function storageCounts(): { storages: number; textures: number } {
-  return { storages: liveStorages, textures: liveTextures };
+export function storageCounts(): { storages: number; textures: number; readbacks: number } {
+  return { storages: liveStorages, textures: liveTextures, readbacks };
 }

@@ -2,7 +2,10 @@
 
 import { Tensor } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { full } from '../ops/creation.js';
+import type { DType } from '../autograd/tensor.js';
+import { full, zeros } from '../ops/creation.js';
+import { mapKernel } from '../ops/map.js';
+import { cat } from '../ops/shape.js';
 import { fmtShape } from '../helpers/shape.js';
 
 function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
@@ -25,38 +28,24 @@ function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   return grads;
 }
 
-/** The normType-norm of one gradient, as a number (computed in the gradient's dtype, like PyTorch). */
-function norm(g: Tensor, p: number): number {
-  const r = roundTo(g.dtype);
-  return noGrad(() => {
-    if (p === Infinity) {
-      const a = g.abs();
-      const m = a.amax();
-      const v = m.item();
-      a.dispose();
-      m.dispose();
-      return v;
-    }
-    const temps: Tensor[] = [];
-    let a: Tensor;
-    if (p === 2) a = g.mul(g);
-    else if (p === 1) a = g.abs();
-    else {
-      const abs = g.abs();
-      const e = full([], p, { dtype: g.dtype });
-      temps.push(abs, e);
-      a = abs.pow(e);
-    }
-    const s = a.sum();
-    const v = s.item();
-    for (const t of [...temps, a, s]) t.dispose();
-    return p === 1 ? v : r(p === 2 ? Math.sqrt(v) : v ** (1 / p));
-  });
+/** `f` of a tensor that is then disposed (composites below free their intermediates as they go). */
+function then(t: Tensor, f: (x: Tensor) => Tensor): Tensor {
+  const r = f(t);
+  t.dispose();
+  return r;
 }
 
-/** Rounds a float64 result to the precision of `dtype` (float32 arithmetic on numbers, like a 0-d tensor). */
-function roundTo(dtype: string): (v: number) => number {
-  return dtype === 'float64' ? (v) => v : Math.fround;
+/** The normType-norm of a 1-D or any-shape tensor as a 0-d tensor of its dtype (PyTorch's vector_norm). */
+function vectorNorm(g: Tensor, p: number): Tensor {
+  if (p === Infinity) return then(g.abs(), (a) => a.amax());
+  if (p === 2) return then(g.mul(g), (a) => then(a.sum(), (s) => s.sqrt()));
+  if (p === 1) return then(g.abs(), (a) => a.sum());
+  const e = full([], p, { dtype: g.dtype });
+  const inv = full([], 1 / p, { dtype: g.dtype });
+  const out = then(g.abs(), (a) => then(a.pow(e), (x) => then(x.sum(), (s) => s.pow(inv))));
+  e.dispose();
+  inv.dispose();
+  return out;
 }
 
 const CLIP_OPTS = new Set(['errorIfNonfinite']);
@@ -67,14 +56,15 @@ const CLIP_OPTS = new Set(['errorIfNonfinite']);
  * min(maxNorm / (total + 1e-6), 1), computed in the gradients' dtype. A NaN total makes every gradient
  * NaN; an infinite one makes finite entries 0 (signed) and infinite ones NaN, as in PyTorch. With
  * `errorIfNonfinite: true` a NaN or infinite total throws instead, and no gradient is touched.
- * Returns the total norm before clipping.
+ * Returns the total norm before clipping as a 0-d tensor (as PyTorch; `.item()` reads it), computed
+ * without reading anything back from a GL device.
  */
 export function clipGradNorm(
   parameters: Tensor | Iterable<Tensor>,
   maxNorm: number,
   normType = 2,
   opts: { errorIfNonfinite?: boolean } = {},
-): number {
+): Tensor {
   if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
     throw new Error(`clipGradNorm: maxNorm must be a number, got ${String(maxNorm)}`);
   if (typeof normType !== 'number' || !(normType > 0))
@@ -89,39 +79,56 @@ export function clipGradNorm(
   if (typeof errorIfNonfinite !== 'boolean')
     throw new Error(`clipGradNorm: errorIfNonfinite must be a boolean, got ${String(errorIfNonfinite)}`);
   const grads = gradsOf('clipGradNorm', parameters);
-  if (grads.length === 0) return 0;
   // PyTorch stacks the per-gradient norms (promoting to float64 if any gradient is float64) and takes
-  // their norm in that dtype: float32 sums overflow to Infinity where float64 ones would not.
-  const r = roundTo(grads.some((g) => g.dtype === 'float64') ? 'float64' : 'float32');
-  const norms = grads.map((g) => norm(g, normType));
-  let total: number;
-  if (normType === Infinity) total = norms.reduce((a, n) => (Number.isNaN(a) || Number.isNaN(n) ? NaN : Math.max(a, n)), -Infinity);
-  else if (normType === 1) total = norms.reduce((a, n) => r(a + n), 0);
-  else {
-    const s = norms.reduce((a, n) => r(a + r(normType === 2 ? n * n : n ** normType)), 0);
-    total = r(normType === 2 ? Math.sqrt(s) : s ** (1 / normType));
-  }
-  if (errorIfNonfinite && !Number.isFinite(total)) {
-    throw new Error(
-      `clipGradNorm: the total norm of order ${normType} for gradients from \`parameters\` is non-finite (${total}), so it cannot be clipped ` +
-        `(gradient shapes: ${grads.map((g) => fmtShape(g.shape)).join(', ')}). To disable this error and scale the gradients by the non-finite norm anyway, ` +
-        'pass `errorIfNonfinite: false`',
+  // their norm in that dtype: float32 sums overflow to Infinity where float64 ones would not. All of it
+  // stays on the device (no readback on the GL modes) unless errorIfNonfinite must look at the total.
+  const dtype: DType = grads.some((g) => g.dtype === 'float64') ? 'float64' : 'float32';
+  if (grads.length === 0) return zeros([], { dtype });
+  return noGrad(() => {
+    const norms = grads.map((g) => then(vectorNorm(g, normType), (n) => then(n.to(dtype), (c) => c.reshape([1]))));
+    const stacked = cat(norms, 0);
+    norms.forEach((n) => n.dispose());
+    const total = then(stacked, (x) => vectorNorm(x, normType));
+    if (errorIfNonfinite) {
+      const t = total.item();
+      if (!Number.isFinite(t)) {
+        total.dispose();
+        throw new Error(
+          `clipGradNorm: the total norm of order ${normType} for gradients from \`parameters\` is non-finite (${t}), so it cannot be clipped ` +
+            `(gradient shapes: ${grads.map((g) => fmtShape(g.shape)).join(', ')}). To disable this error and scale the gradients by the non-finite norm anyway, ` +
+            'pass `errorIfNonfinite: false`',
+        );
+      }
+    }
+    // clip_coef = max_norm / (total_norm + 1e-6) on a 0-d tensor (which computes it as reciprocal() * max_norm),
+    // then clamp(max=1), which keeps NaN; every gradient is multiplied by it (in its own dtype)
+    const eps = full([], 1e-6, { dtype });
+    const max = full([], maxNorm, { dtype });
+    const coef = mapKernel(
+      'clipGradNorm.coef',
+      '(c != c ? c : (c > 1 ? 1 : c))', // NaN stays NaN (GL compares NaN > 1 as true)
+      [
+        ['t', total],
+        ['e', eps],
+        ['m', max],
+      ],
+      [],
+      dtype,
+      { pre: ['const c = (1 / (t + e)) * m;'] },
     );
-  }
-  // clip_coef = max_norm / (total_norm + 1e-6) on a 0-d tensor (which computes it as reciprocal() * max_norm),
-  // then clamp(max=1), which keeps NaN.
-  const coef = r(r(1 / r(total + r(1e-6))) * r(maxNorm));
-  const clamped = coef > 1 ? 1 : coef;
-  if (clamped !== 1) {
-    noGrad(() => {
-      for (const g of grads) {
-        const c = full([], clamped, { dtype: g.dtype });
+    eps.dispose();
+    max.dispose();
+    for (const g of grads) {
+      if (g.dtype === dtype) g.mul_(coef);
+      else {
+        const c = coef.to(g.dtype);
         g.mul_(c);
         c.dispose();
       }
-    });
-  }
-  return total;
+    }
+    coef.dispose();
+    return total;
+  });
 }
 
 /** Clamps every gradient of `parameters` into [-clipValue, clipValue] in place. */

@@ -217,7 +217,7 @@ describe.each(MODES)('optimizers on %s (float32)', (mode) => {
         p.grad = toT(c.grads[i], 'float32');
       });
       const nt = c.options.normType === 'Infinity' ? Infinity : Number(c.options.normType);
-      const total = nn.clipGradNorm(ps, c.options.maxNorm, nt);
+      const total = nn.clipGradNorm(ps, c.options.maxNorm, nt).item();
       expect(Math.abs(total - c.totalNorm), c.name).toBeLessThan(1e-5 * c.totalNorm);
       ps.forEach((p, i) => expectClose(p.grad!, c.clippedGrads[i].data, 1e-6, 1e-5, `${c.name} grad ${i}`));
     }
@@ -227,7 +227,7 @@ describe.each(MODES)('optimizers on %s (float32)', (mode) => {
 describe('clipGradNorm (float64)', () => {
   beforeAll(() => useMode(MODES[0]));
 
-  it('matches PyTorch to float64 precision, returns a number, leaves small gradients alone', () => {
+  it('matches PyTorch to float64 precision, returns a 0-d tensor, leaves small gradients alone', () => {
     for (const c of FIX.clipGradNorm) {
       const ps = c.grads.map((g) => zeros(g.shape, { dtype: 'float64' }).requiresGrad_());
       const gs = c.grads.map((g) => toT(g, 'float64'));
@@ -235,8 +235,8 @@ describe('clipGradNorm (float64)', () => {
         p.grad = gs[i];
       });
       const nt = c.options.normType === 'Infinity' ? Infinity : Number(c.options.normType);
-      const total = nn.clipGradNorm(ps, c.options.maxNorm, nt);
-      expect(typeof total).toBe('number');
+      const total = nn.clipGradNorm(ps, c.options.maxNorm, nt).item();
+      expect(nn.clipGradNorm(ps, c.options.maxNorm * 1e9, nt).shape).toEqual([]);
       expect(total).toBeCloseTo(c.totalNorm, 12);
       ps.forEach((p, i) => expectClose(p.grad!, c.clippedGrads[i].data, 1e-14, 1e-12, `${c.name} grad ${i}`));
       if (c.totalNorm < c.options.maxNorm) ps.forEach((p, i) => expect(values(p.grad!)).toEqual(c.grads[i].data));
@@ -245,11 +245,11 @@ describe('clipGradNorm (float64)', () => {
 
   it('other norm types, no gradients, non-finite norms, clipGradValue', () => {
     const p = zeros([3], { dtype: 'float64' }).requiresGrad_();
-    expect(nn.clipGradNorm([p], 1)).toBe(0);
+    expect(nn.clipGradNorm([p], 1).item()).toBe(0);
     p.grad = tensor([3, -4, 12], { dtype: 'float64' });
-    expect(nn.clipGradNorm(p, 100, 1)).toBeCloseTo(19, 12);
-    expect(nn.clipGradNorm(p, 100, 3)).toBeCloseTo((27 + 64 + 1728) ** (1 / 3), 12);
-    const total = nn.clipGradNorm(p, 6.5, 2);
+    expect(nn.clipGradNorm(p, 100, 1).item()).toBeCloseTo(19, 12);
+    expect(nn.clipGradNorm(p, 100, 3).item()).toBeCloseTo((27 + 64 + 1728) ** (1 / 3), 12);
+    const total = nn.clipGradNorm(p, 6.5, 2).item();
     expect(total).toBeCloseTo(13, 12);
     expectClose(
       p.grad!,
@@ -284,7 +284,7 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
   it('a NaN gradient makes the total and every gradient NaN, for every norm type', () => {
     for (const nt of [2, 1, 3, Infinity]) {
       const ps = setup([1, Number.NaN, 2], [0.5, -0.5]);
-      expect(nn.clipGradNorm(ps, 1, nt), `normType ${nt}`).toBeNaN();
+      expect(nn.clipGradNorm(ps, 1, nt).item(), `normType ${nt}`).toBeNaN();
       for (const g of grads(ps)) for (const v of g) expect(v, `normType ${nt}`).toBeNaN();
     }
   });
@@ -293,7 +293,7 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
     for (const nt of [2, 1, 3, Infinity]) {
       for (const inf of [Infinity, -Infinity]) {
         const ps = setup([1, inf, 2], [0.5, -0.5]);
-        expect(nn.clipGradNorm(ps, 1, nt), `normType ${nt}`).toBe(Infinity);
+        expect(nn.clipGradNorm(ps, 1, nt).item(), `normType ${nt}`).toBe(Infinity);
         expect(grads(ps), `normType ${nt}, ${inf}`).toEqual([
           [0, Number.NaN, 0],
           [0, -0],
@@ -304,21 +304,21 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
 
   it('float32 overflow of the norm is an infinite norm; the float64 one is not (and errorIfNonfinite throws, touching nothing)', () => {
     let ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
-    expect(nn.clipGradNorm(ps, 1)).toBe(Infinity);
+    expect(nn.clipGradNorm(ps, 1).item()).toBe(Infinity);
     expect(grads(ps)).toEqual([
       [0, 0, 0],
       [0, -0],
     ]);
     ps = setup([1e30, 1e30, 2], [0.5, -0.5]);
-    expect(nn.clipGradNorm(ps, 1, 1)).toBe(Math.fround(2.0000000300949324e30));
+    expect(nn.clipGradNorm(ps, 1, 1).item()).toBe(Math.fround(2.0000000300949324e30));
     expectClose(ps[0].grad!, [0.5, 0.5, 1.0000000031710769e-30], 0, 1e-6);
     // per-gradient norms fit in float32, the norm of the two does not: PyTorch stacks them in float32...
     ps = setup([1.5e19], [-1.5e19]);
-    expect(nn.clipGradNorm(ps, 1)).toBe(Infinity);
+    expect(nn.clipGradNorm(ps, 1).item()).toBe(Infinity);
     expect(grads(ps)).toEqual([[0], [-0]]);
     // ...or in float64 when one gradient is float64
     ps = setup([1.5e19], [-1.5e19], 'float64');
-    expect(nn.clipGradNorm(ps, 1) / 2.121320380365646e19).toBeCloseTo(1, 12);
+    expect(nn.clipGradNorm(ps, 1).item() / 2.121320380365646e19).toBeCloseTo(1, 12);
     expectClose(ps[0].grad!, [0.7071067690849304], 0, 1e-7);
     expectClose(ps[1].grad!, [-0.70710676891788], 0, 1e-12);
     for (const bad of [
@@ -336,7 +336,7 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
 
   it('a finite clip matches to float32 precision', () => {
     const ps = setup([3, 4, 12], [0.1, -7]);
-    expect(Math.abs(nn.clipGradNorm(ps, 0.7) / 14.765161514282227 - 1)).toBeLessThan(2e-7);
+    expect(Math.abs(nn.clipGradNorm(ps, 0.7).item() / 14.765161514282227 - 1)).toBeLessThan(2e-7);
     expectClose(ps[0].grad!, [0.1422266811132431, 0.18963557481765747, 0.5689067244529724], 0, 2e-7);
     expectClose(ps[1].grad!, [0.004740889649838209, -0.33186227083206177], 0, 2e-7);
   });
