@@ -7,33 +7,9 @@
 //      MLP 4x GELU-tanh, context 64, batch 16, cross-entropy, Adam lr 1e-3 (tokens/s)
 //   W5 generation of 200 tokens from a W4 model (greedy, window of the last 64 tokens; tokens/s)
 import { F, nn, optim, manualSeed, noGrad, randn, tensor, arange, tidy, type Tensor } from '../src/index.js';
+import { W4, W5_TOKENS, tokenStream, batchAt, type Workload } from './data.js';
 
-export const W4 = { vocab: 65, dModel: 64, layers: 2, heads: 4, context: 64, batch: 16, lr: 1e-3 } as const;
-export const W5_TOKENS = 200;
-
-/** A fixed pseudo-random token stream (the same on every backend and in the TensorFlow.js workloads). */
-export function tokenStream(n: number, vocab: number): Int32Array {
-  const out = new Int32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    out[i] = (s >>> 16) % vocab;
-  }
-  return out;
-}
-
-/** The batch of step `step`: BATCH windows of CONTEXT tokens and the tokens that follow each. */
-export function batchAt(stream: Int32Array, step: number): { xs: Int32Array; ys: Int32Array } {
-  const { batch, context } = W4;
-  const xs = new Int32Array(batch * context);
-  const ys = new Int32Array(batch * context);
-  for (let b = 0; b < batch; b++) {
-    const s = (step * 7919 + b * 104729) % (stream.length - context - 1);
-    xs.set(stream.subarray(s, s + context), b * context);
-    ys.set(stream.subarray(s + 1, s + context + 1), b * context);
-  }
-  return { xs, ys };
-}
+export { W4, W5_TOKENS, tokenStream, batchAt, type Workload } from './data.js';
 
 export class CharModel extends nn.Module {
   static override moduleName = 'CharModel';
@@ -63,11 +39,6 @@ export class CharModel extends nn.Module {
     const x = this.tokEmb.forward(idx).add(this.posEmb.forward(arange(T)));
     return this.head.forward(this.encoder.forward(x, { isCausal: true }));
   }
-}
-
-export interface Workload {
-  /** builds the inputs; returns the function to time and a disposer */
-  setup(): { run: () => void; dispose: () => void };
 }
 
 export function w1(n: number): Workload {
@@ -154,19 +125,27 @@ export function w4(): Workload & { model(): CharModel } {
   };
 }
 
-/** Generates W5_TOKENS tokens greedily from `model`, the window growing to the context then sliding; returns ms per token. */
+/**
+ * Generates `tokens` tokens greedily from `model`; returns ms per token. The window (the last CONTEXT
+ * tokens) is padded at the end to the full context, so every forward has one shape: no kernel is
+ * compiled for each new length, and generation runs at one speed from the first token. The causal
+ * attention keeps each position blind to the padding after it, so the logits read at the last real
+ * position are those of the unpadded window (test/nn/causal-padding.test.ts checks it).
+ */
 export function generate(model: CharModel, tokens = W5_TOKENS): number[] {
   model.eval();
   const ids = [1];
   const times: number[] = [];
+  const window = new Int32Array(W4.context);
   noGrad(() => {
     for (let i = 0; i < tokens; i++) {
       const t0 = performance.now();
+      const recent = ids.slice(-W4.context);
+      window.fill(0);
+      window.set(recent);
       const next = tidy(() => {
-        const window = ids.slice(-W4.context);
-        const logits = model.forward(tensor(Int32Array.from(window), { shape: [1, window.length] }));
-        const last = logits.narrow(1, window.length - 1, 1).reshape([W4.vocab]);
-        return last.argmax(-1).item();
+        const logits = model.forward(tensor(window, { shape: [1, W4.context] }));
+        return logits.narrow(1, recent.length - 1, 1).reshape([W4.vocab]).argmax(-1).item();
       });
       ids.push(next);
       times.push(performance.now() - t0);
