@@ -145,7 +145,11 @@ export function generate(model: CharModel, tokens = W5_TOKENS): number[] {
       window.set(recent);
       const next = tidy(() => {
         const logits = model.forward(tensor(window, { shape: [1, W4.context] }));
-        return logits.narrow(1, recent.length - 1, 1).reshape([W4.vocab]).argmax(-1).item();
+        return logits
+          .narrow(1, recent.length - 1, 1)
+          .reshape([W4.vocab])
+          .argmax(-1)
+          .item();
       });
       ids.push(next);
       times.push(performance.now() - t0);
