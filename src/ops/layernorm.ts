@@ -6,6 +6,7 @@
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
 import type { DType } from '../helpers/dtype.js';
 import { fmtShape, numelOf, sameShape } from '../helpers/shape.js';
 import { blockedSum, floorDiv, lit } from '../kernels/source.js';
@@ -13,6 +14,40 @@ import { declareKernel } from '../kernels/template.js';
 import { floatDType } from './checks.js';
 import { sum } from './reduce.js';
 import { ROW_FUSED } from './softmax.js';
+
+// The natives (the 'simd' backend's float32 runs) are plain loops over the host arrays: sums in JS numbers
+// (float64) as the host executor's source does, one float32 rounding on the store; the same formulas, in
+// the same operand order, as the kernel sources. Each declines (null) when its arguments do not have the
+// layout its parameters promise.
+
+/** A baked constant as the kernel source reads it (lit bakes ±Infinity as ±1e39). */
+const baked = (x: number): number => (x === Infinity ? 1e39 : x === -Infinity ? -1e39 : x);
+
+/** Whether `a` is a float32 host array of at least `n` elements. */
+const f32 = (a: HostArray | undefined, n: number): a is Float32Array => a instanceof Float32Array && a.length >= n;
+
+/** Σ a[b..b+len) with blockedSum's four interleaved accumulators (the same order as the source's sum). */
+function blockSum(a: Float32Array, b: number, len: number): number {
+  if (len < 8) {
+    let s = 0;
+    for (let k = b; k < b + len; k++) s += a[k];
+    return s;
+  }
+  const e4 = b + len - (len % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let k = b; k < e4; k += 4) {
+    s0 += a[k];
+    s1 += a[k + 1];
+    s2 += a[k + 2];
+    s3 += a[k + 3];
+  }
+  let s = s0 + s1 + (s2 + s3);
+  for (let k = e4; k < b + len; k++) s += a[k];
+  return s;
+}
 
 // ---- forward ----
 
@@ -32,6 +67,30 @@ const statsKernel = declareKernel({
     blockedSum('q', (k) => `(a[base + ${k}] - m) * (a[base + ${k}] - m)`, p.D),
     `return 1 / Math.sqrt(q / ${p.D} + ${lit(p.eps)});`,
   ],
+  // per row: the mean, then the squares about it (two passes, as the source)
+  native: (p, [a], size) => {
+    const { D } = p;
+    const rows = size / 2;
+    if (!(Number.isInteger(rows) && D >= 1 && f32(a, rows * D))) return null;
+    const eps = baked(p.eps);
+    const out = allocFloat32(size);
+    for (let r = 0, b = 0; r < rows; r++, b += D) {
+      const m = blockSum(a, b, D) / D;
+      let q0 = 0;
+      let q1 = 0;
+      let k = b;
+      for (; k + 1 < b + D; k += 2) {
+        const d0 = a[k] - m;
+        const d1 = a[k + 1] - m;
+        q0 += d0 * d0;
+        q1 += d1 * d1;
+      }
+      if (k < b + D) q0 += (a[k] - m) * (a[k] - m);
+      out[2 * r] = m;
+      out[2 * r + 1] = 1 / Math.sqrt((q0 + q1) / D + eps);
+    }
+    return out;
+  },
 });
 
 /** The long rows' mean s / D from the row sums s. */
@@ -39,6 +98,13 @@ const longMean = declareKernel({
   name: 'layerNorm.stats.mean',
   inputs: ['rowSum'],
   body: (p: { D: number }) => ['const s = rowSum[i];', `return s / ${p.D};`],
+  // elementwise s / D
+  native: (p, [s], size) => {
+    if (!f32(s, size)) return null;
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) out[i] = s[i] / p.D;
+    return out;
+  },
 });
 
 /** (a − m)² over [rows, D], the row mean m broadcast over the row. */
@@ -46,6 +112,21 @@ const longSquares = declareKernel({
   name: 'layerNorm.stats.squares',
   inputs: ['x', 'mean'],
   body: (p: { D: number }) => ['const a = x[i];', `const m = mean[${floorDiv('i', p.D)}];`, 'return (a - m) * (a - m);'],
+  // per row r: (x − mean[r])², the row's mean read once
+  native: (p, [x, mean], size) => {
+    const { D } = p;
+    const rows = size / D;
+    if (!(Number.isInteger(rows) && f32(x, size) && f32(mean, rows))) return null;
+    const out = allocFloat32(size);
+    for (let r = 0, i = 0; r < rows; r++) {
+      const m = mean[r];
+      for (let c = 0; c < D; c++, i++) {
+        const d = x[i] - m;
+        out[i] = d * d;
+      }
+    }
+    return out;
+  },
 });
 
 /** The long rows' 1/sqrt(var + eps) from the summed squares q. */
@@ -53,6 +134,14 @@ const longRstd = declareKernel({
   name: 'layerNorm.stats.rstd',
   inputs: ['sq'],
   body: (p: { D: number; eps: number }) => ['const q = sq[i];', `return 1 / Math.sqrt(q / ${p.D} + ${lit(p.eps)});`],
+  // elementwise 1 / sqrt(q / D + eps)
+  native: (p, [sq], size) => {
+    if (!f32(sq, size)) return null;
+    const eps = baked(p.eps);
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) out[i] = 1 / Math.sqrt(sq[i] / p.D + eps);
+    return out;
+  },
 });
 
 /** [rows*2] with a[r] at 2r and b[r] at 2r+1 (the packed layout from two per-row results). */
@@ -60,6 +149,17 @@ const interleaveKernel = declareKernel({
   name: 'layerNorm.interleave',
   inputs: ['a', 'b'],
   body: () => [`const r = ${floorDiv('i', 2)};`, 'return i - r * 2 < 0.5 ? a[r] : b[r];'],
+  // out[2r] = a[r], out[2r + 1] = b[r]
+  native: (_p, [a, b], size) => {
+    const rows = size / 2;
+    if (!(Number.isInteger(rows) && f32(a, rows) && f32(b, rows))) return null;
+    const out = allocFloat32(size);
+    for (let r = 0; r < rows; r++) {
+      out[2 * r] = a[r];
+      out[2 * r + 1] = b[r];
+    }
+    return out;
+  },
 });
 
 /** y = x̂ (· w[c]) (+ b[c]) over rows of D. */
@@ -72,6 +172,27 @@ const forwardKernel = declareKernel({
     'const xh = (a[i] - s[r * 2]) * s[r * 2 + 1];',
     `return xh${p.weight ? ' * w[c]' : ''}${p.bias ? ' + b[c]' : ''};`,
   ],
+  // per row: x̂ from the row's statistics, then the affine map; one loop per weight/bias combination
+  native: (p, args, size) => {
+    const { D } = p;
+    const rows = size / D;
+    const [a, s] = args;
+    const w = p.weight ? args[2] : undefined;
+    const b = p.bias ? args[p.weight ? 3 : 2] : undefined;
+    if (!(Number.isInteger(rows) && f32(a, size) && f32(s, 2 * rows))) return null;
+    if ((p.weight && !f32(w, D)) || (p.bias && !f32(b, D))) return null;
+    const out = allocFloat32(size);
+    // (the counters c and i side by side: V8 runs these loops about twice as fast as with a[i + c])
+    for (let r = 0, i = 0; r < rows; r++) {
+      const m = s[2 * r];
+      const rs = s[2 * r + 1];
+      if (w && b) for (let c = 0; c < D; c++, i++) out[i] = (a[i] - m) * rs * w[c] + b[c];
+      else if (w) for (let c = 0; c < D; c++, i++) out[i] = (a[i] - m) * rs * w[c];
+      else if (b) for (let c = 0; c < D; c++, i++) out[i] = (a[i] - m) * rs + b[c];
+      else for (let c = 0; c < D; c++, i++) out[i] = (a[i] - m) * rs;
+    }
+    return out;
+  },
 });
 
 // ---- backward ----
@@ -81,6 +202,19 @@ const timesXhatKernel = declareKernel({
   name: 'layerNorm.backward.timesXhat',
   inputs: ['v', 'a', 's'],
   body: (p: { D: number }) => [`const r = ${floorDiv('i', p.D)};`, 'return v[i] * (a[i] - s[r * 2]) * s[r * 2 + 1];'],
+  // per row: v · (x − mean) · rstd
+  native: (p, [v, a, s], size) => {
+    const { D } = p;
+    const rows = size / D;
+    if (!(Number.isInteger(rows) && f32(v, size) && f32(a, size) && f32(s, 2 * rows))) return null;
+    const out = allocFloat32(size);
+    for (let r = 0, i = 0; r < rows; r++) {
+      const m = s[2 * r];
+      const rs = s[2 * r + 1];
+      for (let c = 0; c < D; c++, i++) out[i] = v[i] * (a[i] - m) * rs;
+    }
+    return out;
+  },
 });
 
 /** gw = g · w over [rows, D] (long rows), w broadcast over the rows. */
@@ -94,6 +228,15 @@ const gwKernel = declareKernel({
     `const w = weight[i - r * ${p.D}];`,
     'return g * w;',
   ],
+  // per row: g · w[c]
+  native: (p, [g, w], size) => {
+    const { D } = p;
+    const rows = size / D;
+    if (!(Number.isInteger(rows) && f32(g, size) && f32(w, D))) return null;
+    const out = allocFloat32(size);
+    for (let i = 0; i < size;) for (let c = 0; c < D; c++, i++) out[i] = g[i] * w[c];
+    return out;
+  },
 });
 
 type BackwardParams = { D: number; weight: boolean };
@@ -115,6 +258,38 @@ const rowSumsKernel = declareKernel({
     blockedSum('q', (c) => `${gwAt(p, c)} * (a[b0 + ${c}] - m) * rs`, p.D),
     'return q;',
   ],
+  // per row, one pass: Σ gw and Σ gw·(x − mean)·rstd side by side
+  native: (p, args, size) => {
+    const { D } = p;
+    const rows = size / 2;
+    const [g, a, s] = args;
+    const w = p.weight ? args[3] : undefined;
+    if (!(Number.isInteger(rows) && f32(g, rows * D) && f32(a, rows * D) && f32(s, size))) return null;
+    if (p.weight && !f32(w, D)) return null;
+    const out = allocFloat32(size);
+    for (let r = 0, i = 0; r < rows; r++) {
+      const m = s[2 * r];
+      const rs = s[2 * r + 1];
+      let sg = 0;
+      let sx = 0;
+      if (w) {
+        for (let c = 0; c < D; c++, i++) {
+          const gw = g[i] * w[c];
+          sg += gw;
+          sx += gw * (a[i] - m) * rs;
+        }
+      } else {
+        for (let c = 0; c < D; c++, i++) {
+          const gw = g[i];
+          sg += gw;
+          sx += gw * (a[i] - m) * rs;
+        }
+      }
+      out[2 * r] = sg;
+      out[2 * r + 1] = sx;
+    }
+    return out;
+  },
 });
 
 /** dx = rstd · (gw − Σgw / D − x̂ · Σ(gw·x̂) / D), the row sums q packed as the statistics are. */
@@ -128,6 +303,34 @@ const dxKernel = declareKernel({
     'const xh = (a[i] - s[r * 2]) * rs;',
     `return rs * (${p.weight ? '(g[i] * w[c])' : 'g[i]'} - q[r * 2] / ${p.D} - xh * q[r * 2 + 1] / ${p.D});`,
   ],
+  // per row: rstd · (gw − Σgw / D − x̂ · Σ(gw·x̂) / D), the row's sums read once
+  native: (p, args, size) => {
+    const { D } = p;
+    const rows = size / D;
+    const [g, a, s, q] = args;
+    const w = p.weight ? args[4] : undefined;
+    if (!(Number.isInteger(rows) && f32(g, size) && f32(a, size) && f32(s, 2 * rows) && f32(q, 2 * rows))) return null;
+    if (p.weight && !f32(w, D)) return null;
+    const out = allocFloat32(size);
+    for (let r = 0, i = 0; r < rows; r++) {
+      const m = s[2 * r];
+      const rs = s[2 * r + 1];
+      const qg = q[2 * r] / D;
+      const qx = q[2 * r + 1];
+      if (w) {
+        for (let c = 0; c < D; c++, i++) {
+          const xh = (a[i] - m) * rs;
+          out[i] = rs * (g[i] * w[c] - qg - (xh * qx) / D);
+        }
+      } else {
+        for (let c = 0; c < D; c++, i++) {
+          const xh = (a[i] - m) * rs;
+          out[i] = rs * (g[i] - qg - (xh * qx) / D);
+        }
+      }
+    }
+    return out;
+  },
 });
 
 type ColParams = { rows: number; D: number };
@@ -139,11 +342,63 @@ function colSum(p: ColParams, xhat: boolean): string[] {
   return ['const c = i;', blockedSum('acc', term, p.rows), 'return acc;'];
 }
 
+/** colSum on the host: the columns side by side in float64 accumulators, four rows per sweep of them. */
+function colSumHost(
+  p: ColParams,
+  xhat: boolean,
+  g: HostArray,
+  a: HostArray | undefined,
+  s: HostArray | undefined,
+  size: number,
+): Float32Array | null {
+  const { rows, D } = p;
+  if (!(size === D && f32(g, rows * D))) return null;
+  if (xhat && !(f32(a, rows * D) && f32(s, 2 * rows))) return null;
+  const acc = new Float64Array(D);
+  const x = a as Float32Array;
+  const st = s as Float32Array;
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const i0 = r * D;
+    const i1 = i0 + D;
+    const i2 = i1 + D;
+    const i3 = i2 + D;
+    if (xhat) {
+      const m0 = st[2 * r];
+      const r0 = st[2 * r + 1];
+      const m1 = st[2 * r + 2];
+      const r1 = st[2 * r + 3];
+      const m2 = st[2 * r + 4];
+      const r2 = st[2 * r + 5];
+      const m3 = st[2 * r + 6];
+      const r3 = st[2 * r + 7];
+      for (let c = 0; c < D; c++) {
+        acc[c] +=
+          g[i0 + c] * (x[i0 + c] - m0) * r0 +
+          g[i1 + c] * (x[i1 + c] - m1) * r1 +
+          (g[i2 + c] * (x[i2 + c] - m2) * r2 + g[i3 + c] * (x[i3 + c] - m3) * r3);
+      }
+    } else for (let c = 0; c < D; c++) acc[c] += g[i0 + c] + g[i1 + c] + (g[i2 + c] + g[i3 + c]);
+  }
+  for (let i = r * D; r < rows; r++) {
+    if (xhat) {
+      const m = st[2 * r];
+      const rs = st[2 * r + 1];
+      for (let c = 0; c < D; c++, i++) acc[c] += g[i] * (x[i] - m) * rs;
+    } else for (let c = 0; c < D; c++, i++) acc[c] += g[i];
+  }
+  const out = allocFloat32(size);
+  out.set(acc);
+  return out;
+}
+
 /** dw = Σrows g·x̂ (rows ≤ ROW_FUSED). */
 const dweightKernel = declareKernel({
   name: 'layerNorm.backward.dweight',
   inputs: ['g', 'a', 's'],
   body: (p: ColParams) => colSum(p, true),
+  // the columns' Σ g·x̂ over the rows
+  native: (p, [g, a, s], size) => colSumHost(p, true, g, a, s, size),
 });
 
 /** db = Σrows g (rows ≤ ROW_FUSED). */
@@ -151,6 +406,8 @@ const dbiasKernel = declareKernel({
   name: 'layerNorm.backward.dbias',
   inputs: ['g'],
   body: (p: ColParams) => colSum(p, false),
+  // the columns' Σ g over the rows
+  native: (p, [g], size) => colSumHost(p, false, g, undefined, undefined, size),
 });
 
 /** The packed statistics [rows*2] of x's rows of D. */

@@ -18,6 +18,7 @@
 import { needsGrad, record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { isFloat } from '../helpers/dtype.js';
 import { fmtShape } from '../helpers/shape.js';
 import { floorDiv, lit } from '../kernels/source.js';
@@ -139,6 +140,32 @@ function flattenClasses(op: string, input: Tensor, target: Tensor): { x: Tensor;
 /** The nll kernels' parameters: C classes, the ignored target, the label smoothing, whether class weights `w` come in. */
 type NllParams = { C: number; ignore: number; ls: number; weight: boolean };
 
+/**
+ * The nll kernels' arguments on the host (their natives: the 'simd' backend's float32 runs, plain loops,
+ * the sources' formulas in their operand order), or null when they lack the layout the parameters
+ * promise. The output holds N samples of `per` elements; the first argument (float32) holds `first` per
+ * sample, the targets (int32) one, the weights (float32) C, the forward's smoothing sums (float32, with
+ * ls > 0; `sums`) one.
+ */
+function nllArgs(
+  p: NllParams,
+  args: HostArray[],
+  size: number,
+  per: number,
+  first: number,
+  sums: boolean,
+): { N: number; x: Float32Array; t: Int32Array; w: Float32Array | null; s: Float32Array | null } | null {
+  const N = size / per;
+  const [x, t] = args;
+  const w = p.weight ? args[2] : null;
+  const s = sums && p.ls > 0 ? args[p.weight ? 3 : 2] : null;
+  if (!(Number.isInteger(N) && p.C >= 1 && x instanceof Float32Array && x.length >= N * first)) return null;
+  if (!(t instanceof Int32Array && t.length >= N)) return null;
+  if (w !== null && !(w instanceof Float32Array && w.length >= p.C)) return null;
+  if (s !== null && !(s instanceof Float32Array && s.length >= N)) return null;
+  return { N, x, t, w, s };
+}
+
 /** Class c's weight in the nll kernels (1 without class weights). */
 const wAt = (p: NllParams, c: string): string => (p.weight ? `w[${c}]` : '1');
 
@@ -152,6 +179,26 @@ const nllForward = declareKernel({
     `if (c == ${lit(p.ignore)}) { return 0; }`,
     `return -${lit(1 - p.ls)} * ${wAt(p, 'c')} * a[n * ${p.C} + c]${p.ls > 0 ? ` - ${lit(p.ls / p.C)} * s[n]` : ''};`,
   ],
+  // per sample: the weighted pick of the target's entry, the smoothing term, 0 for an ignored target
+  native: (p, args, size) => {
+    const r = nllArgs(p, args, size, 1, p.C, true);
+    if (!r) return null;
+    const { N, x: a, t, w, s } = r;
+    const { C, ignore } = p;
+    const keep = -(1 - p.ls);
+    const spread = p.ls / p.C;
+    const out = allocFloat32(size);
+    for (let n = 0; n < N; n++) {
+      const c = t[n];
+      if (c === ignore) {
+        out[n] = 0;
+        continue;
+      }
+      const v = keep * (w ? w[c] : 1) * a[n * C + c];
+      out[n] = s ? v - spread * s[n] : v;
+    }
+    return out;
+  },
 });
 
 /**
@@ -170,6 +217,31 @@ const nllBackward = declareKernel({
       ? `return g[n] * ${wAt(p, 'c')} * ((c == tc ? -${lit(1 - p.ls)} : 0) - ${lit(p.ls / p.C)});`
       : `if (c == tc) { return -g[n] * ${wAt(p, 'c')}; } return 0;`,
   ],
+  // per sample's row of C: zeros on ignored rows; with smoothing g·w[c]·(−ls/C) and the target's −(1−ls)
+  // added, else only the target's −g·w[t]
+  native: (p, args, size) => {
+    const r = nllArgs(p, args, size, p.C, 1, false);
+    if (!r) return null;
+    const { N, x: g, t, w } = r;
+    const { C, ignore, ls } = p;
+    const keep = -(1 - ls);
+    const spread = ls / C;
+    const out = allocFloat32(size);
+    out.fill(0);
+    for (let n = 0, b = 0; n < N; n++, b += C) {
+      const tc = t[n];
+      if (tc === ignore) continue;
+      const gn = g[n];
+      if (ls > 0) {
+        const off = 0 - spread;
+        if (w) for (let c = 0; c < C; c++) out[b + c] = gn * w[c] * off;
+        else out.fill(gn * off, b, b + C);
+        // (the target's own entry; a target outside [0, C) picks nothing, as in the source)
+        if (tc >= 0 && tc < C) out[b + tc] = gn * (w ? w[tc] : 1) * (keep - spread);
+      } else if (tc >= 0 && tc < C) out[b + tc] = -gn * (w ? w[tc] : 1);
+    }
+    return out;
+  },
 });
 
 /** Negative log likelihood of log-probabilities `logp` (N, C) / (N, C, d...) / (C) at int targets, with optional class weights. */

@@ -13,6 +13,7 @@
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
+import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { isFloat, type DType } from '../helpers/dtype.js';
 import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { REDUCE_CHUNK } from '../kernels/reduce.js';
@@ -38,6 +39,163 @@ export function softmaxEntry(maskBelow: string): string {
 const maxFinite = (dtype: DType): string => (dtype === 'float64' ? '1.7976931348623157e308' : '3.4028234663852886e38');
 /** A NaN made at run time from a value read from memory (finite or not): `0 / 0` and `Infinity - Infinity` are not NaN on every GL. */
 const NAN_FROM = (v: string): string => `Math.sqrt(-1 - ${v} * 0)`;
+
+// ---- the natives ----
+// The 'simd' backend's float32 runs: plain loops over the host arrays, the sources' formulas and tests
+// (mask, NaN row, +Infinity) in the same order, sums in JS numbers (float64), one float32 rounding on the
+// store. Rows are walked as [outer, n, inner] blocks: with inner > 1 the `inner` rows of a block side by
+// side (contiguous reads), with inner = 1 one row at a time. Each declines (null) for arguments that do not
+// have the layout the parameters promise, or for a mask threshold that is not a plain number literal.
+
+/** Whether `a` is a float32 host array of at least `n` elements. */
+const f32 = (a: HostArray | undefined, n: number): a is Float32Array => a instanceof Float32Array && a.length >= n;
+
+// exp for the natives' loops: Math.exp is a library call (about 10 ns here); this one is inlined, a third of
+// that, and agrees with it to a few units in the last place of a float64 (about 3e-15 relative: the
+// float32 results match Math.exp's rounded to float32). x = (32k + j)·ln2/32 + r, |r| <= ln2/64, e^r by
+// its degree-5 Taylor polynomial (error below 3e-15), 2^(j/32) and 2^k from tables. x is clamped first, so
+// NaN stays NaN, +Infinity (and anything past 709.8) gives Infinity, -Infinity (and below -745.5) gives 0.
+const EXP_FRAC = new Float64Array(32).map((_, j) => Math.pow(2, j / 32));
+const EXP_POW2 = new Float64Array(2101).map((_, j) => Math.pow(2, j - 1076)); // 2^n at n + 1076, n in [-1076, 1024]
+const EXP_INV = 32 / Math.LN2;
+const EXP_HI = 6.9314718036912382e-1 / 32; // ln2/32 in two parts (Cody and Waite): k·EXP_HI is exact
+const EXP_LO = 1.9082149292705877e-10 / 32;
+const EXP_ROUND = 6755399441055744; // 1.5·2^52: adding it rounds to an integer
+
+/** e^x for the natives (see above). */
+export function hostExp(x0: number): number {
+  const x = Math.max(-745.5, Math.min(710, x0));
+  const kd = x * EXP_INV + EXP_ROUND - EXP_ROUND;
+  const r = x - kd * EXP_HI - kd * EXP_LO;
+  const k = kd | 0;
+  const r2 = r * r;
+  const p = 1 + r + r2 * (0.5 + r * (1 / 6)) + r2 * r2 * (1 / 24 + r * (1 / 120));
+  return EXP_FRAC[k & 31] * p * EXP_POW2[(k >> 5) + 1076];
+}
+
+/** The value of a mask threshold (a source expression): a plain number literal, else null (the native declines). */
+function maskValue(src: string): number | null {
+  return /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(src.trim()) ? Number(src) : null;
+}
+
+/** The largest finite value of the dtype as a number (maxFinite's value). */
+const maxFiniteValue = (dtype: DType): number => (dtype === 'float64' ? Number.MAX_VALUE : 3.4028234663852886e38);
+
+/** The [outer, n, inner] blocks of an x of `shape` around its row dim `dim`, or null when `size` is not x's size. */
+function blocks(p: { shape: readonly number[]; dim: number }, size: number): { outer: number; n: number; inner: number } | null {
+  const n = p.shape[p.dim];
+  const inner = numelOf(p.shape.slice(p.dim + 1));
+  const outer = numelOf(p.shape.slice(0, p.dim));
+  return outer * n * inner === size && size > 0 ? { outer, n, inner } : null;
+}
+
+/** A row kernel's outer blocks (its output holds outer·inner row results), or null when `a` is too short. */
+function rowBlocks(p: RowParams, a: HostArray | undefined, size: number): number | null {
+  const outer = size / p.inner;
+  return Number.isInteger(outer) && p.inner >= 1 && f32(a, outer * p.n * p.inner) ? outer : null;
+}
+
+/** rowStatsKernel on the host (see there): per row the max and the bad flag, then Σ exp(x − m) over live entries. */
+function rowStatsHost(p: RowStatsParams, a: Float32Array, outer: number, size: number): Float32Array | null {
+  const mask = maskValue(p.maskBelow);
+  const maxF = maxFiniteValue(p.dtype);
+  // (a threshold past the largest finite value would defeat the +Infinity test below)
+  if (mask === null || !(mask <= maxF)) return null;
+  const { n, inner, kind } = p;
+  const out = allocFloat32(size);
+  // The source's bad flag (a NaN or +Infinity in the row) without a test per element: the row's plain sum
+  // `t` turns NaN for a NaN (a sum of float32 values cannot overflow a float64), and m > maxF for +Infinity;
+  // -Infinity alone leaves t -Infinity.
+  if (inner === 1) {
+    for (let o = 0, b = 0; o < outer; o++, b += n) {
+      let m = mask;
+      let t = 0;
+      for (let k = b; k < b + n; k++) {
+        const v = a[k];
+        m = v > m ? v : m;
+        t += v;
+      }
+      if (t !== t || m > maxF) out[o] = NaN;
+      else if (kind === 'max') out[o] = m;
+      else {
+        let s = 0;
+        for (let k = b; k < b + n; k++) {
+          const v = a[k];
+          if (!(v < mask)) s += hostExp(v - m);
+        }
+        out[o] = s > 0 ? (kind === 'lse' ? m + Math.log(s) : Math.log(s)) : 0;
+      }
+    }
+    return out;
+  }
+  // inner rows side by side: a block's k-th elements are contiguous
+  const m = new Float64Array(inner);
+  const t = new Float64Array(inner);
+  const s = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const b = o * n * inner;
+    m.fill(mask);
+    t.fill(0);
+    for (let k = 0, r = b; k < n; k++, r += inner) {
+      for (let e = 0; e < inner; e++) {
+        const v = a[r + e];
+        if (v > m[e]) m[e] = v;
+        t[e] += v;
+      }
+    }
+    const w = o * inner;
+    if (kind === 'max') {
+      for (let e = 0; e < inner; e++) out[w + e] = t[e] !== t[e] || m[e] > maxF ? NaN : m[e];
+      continue;
+    }
+    s.fill(0);
+    for (let k = 0, r = b; k < n; k++, r += inner) {
+      for (let e = 0; e < inner; e++) {
+        const v = a[r + e];
+        if (!(v < mask)) s[e] += hostExp(v - m[e]);
+      }
+    }
+    for (let e = 0; e < inner; e++) {
+      const q = s[e];
+      const bad = t[e] !== t[e] || m[e] > maxF;
+      out[w + e] = bad ? NaN : q > 0 ? (kind === 'lse' ? m[e] + Math.log(q) : Math.log(q)) : 0;
+    }
+  }
+  return out;
+}
+
+/** rowDotKernel on the host: Σ over each row of a·b. */
+function rowDotHost(p: RowParams, a: Float32Array, b: Float32Array, outer: number, size: number): Float32Array {
+  const { n, inner } = p;
+  const out = allocFloat32(size);
+  if (inner === 1) {
+    const n4 = n - (n % 4);
+    for (let o = 0, i = 0; o < outer; o++) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let k = 0;
+      for (; k < n4; k += 4, i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+      }
+      let s = s0 + s1 + (s2 + s3);
+      for (; k < n; k++, i++) s += a[i] * b[i];
+      out[o] = s;
+    }
+    return out;
+  }
+  const s = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    s.fill(0);
+    for (let k = 0, r = o * n * inner; k < n; k++, r += inner) for (let e = 0; e < inner; e++) s[e] += a[r + e] * b[r + e];
+    out.set(s, o * inner);
+  }
+  return out;
+}
 
 // ---- row kernels: one thread per row of `n` elements `inner` apart (the output drops the row's dim) ----
 
@@ -91,6 +249,11 @@ const rowStatsKernel = declareKernel({
       `return s > 0 ? ${p.kind === 'lse' ? 'm + Math.log(s)' : 'Math.log(s)'} : 0;`,
     ];
   },
+  // per row: the max and the NaN/+Infinity test in one sweep, then the sum of the live exps
+  native: (p, [a], size) => {
+    const outer = rowBlocks(p, a, size);
+    return outer === null ? null : rowStatsHost(p, a as Float32Array, outer, size);
+  },
 });
 
 /** Σ over the row of a·b (a and b of one shape). */
@@ -98,6 +261,12 @@ const rowDotKernel = declareKernel({
   name: 'softmax.rowDot',
   inputs: ['a', 'b'],
   body: (p: RowParams) => [rowHead(p), blockedSum('s', (k) => `${rowAt(p, 'a', k)} * ${rowAt(p, 'b', k)}`, p.n), 'return s;'],
+  // per row: Σ a·b
+  native: (p, [a, b], size) => {
+    const outer = rowBlocks(p, a, size);
+    if (outer === null || !f32(b, outer * p.n * p.inner)) return null;
+    return rowDotHost(p, a as Float32Array, b, outer, size);
+  },
 });
 
 /** x·y elementwise (x and y of one shape): the products a long row's dot sums. */
@@ -105,6 +274,13 @@ const rowDotMul = declareKernel({
   name: 'softmax.rowDot.mul',
   inputs: ['x', 'y'],
   body: () => ['const a = x[i];', 'const b = y[i];', 'return a * b;'],
+  // elementwise x·y
+  native: (_p, [x, y], size) => {
+    if (!(f32(x, size) && f32(y, size))) return null;
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) out[i] = x[i] * y[i];
+    return out;
+  },
 });
 
 // ---- long rows (past ROW_FUSED): the statistics from the chunked reductions, elementwise ----
@@ -117,6 +293,18 @@ const longRowMax = declareKernel({
     'const v = mx[i];',
     `return (v != v || v > ${maxFinite(p.dtype)} ? ${NAN_FROM('v')} : (v < ${p.maskBelow} ? ${p.maskBelow} : v));`,
   ],
+  // elementwise: NaN for NaN / +Infinity, the threshold below it, else the max
+  native: (p, [mx], size) => {
+    const mask = maskValue(p.maskBelow);
+    if (mask === null || !f32(mx, size)) return null;
+    const maxF = maxFiniteValue(p.dtype);
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) {
+      const v = mx[i];
+      out[i] = v !== v || v > maxF ? NaN : v < mask ? mask : v;
+    }
+    return out;
+  },
 });
 
 /** Every row statistic's index in an x of `shape`: the coordinate along the row dim dropped. */
@@ -149,6 +337,25 @@ const longRowExp = declareKernel({
     statLoads(p, 'x', [['m', 'rowMax']]),
     `return (m != m ? m : (v < ${p.maskBelow} ? 0 : Math.exp(v - m)));`,
   ],
+  // per [outer, n, inner] block: exp(x − m) with the row's m
+  native: (p, [x, rowMax], size) => {
+    const bl = blocks(p, size);
+    const mask = maskValue(p.maskBelow);
+    if (!bl || mask === null || !f32(x, size) || !f32(rowMax, bl.outer * bl.inner)) return null;
+    const { outer, n, inner } = bl;
+    const out = allocFloat32(size);
+    for (let o = 0, i = 0; o < outer; o++) {
+      const r0 = o * inner;
+      for (let k = 0; k < n; k++) {
+        for (let r = r0, e = 0; e < inner; e++, r++, i++) {
+          const m = rowMax[r];
+          const v = x[i];
+          out[i] = m !== m ? m : v < mask ? 0 : hostExp(v - m);
+        }
+      }
+    }
+    return out;
+  },
 });
 
 /** ls = log s (0 when nothing is live), NaN for a NaN row; s and m of one shape. */
@@ -156,6 +363,17 @@ const longRowLog = declareKernel({
   name: 'softmax.longRows.log',
   inputs: ['rowSum', 'rowMax'],
   body: () => ['const s = rowSum[i];', 'const m = rowMax[i];', 'return (m != m ? m : (s > 0 ? Math.log(s) : 0));'],
+  // elementwise: NaN rows stay NaN, log s, 0 for nothing live
+  native: (_p, [rowSum, rowMax], size) => {
+    if (!(f32(rowSum, size) && f32(rowMax, size))) return null;
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) {
+      const s = rowSum[i];
+      const m = rowMax[i];
+      out[i] = m !== m ? m : s > 0 ? Math.log(s) : 0;
+    }
+    return out;
+  },
 });
 
 /** The log-sum-exp m + ls (0 when nothing is live), NaN for a NaN row. */
@@ -167,6 +385,18 @@ const longRowLse = declareKernel({
     'const ls = rowLogSum[i];',
     `return (ls != ls ? ls : (m < ${p.maskBelow} ? 0 : m + ls));`,
   ],
+  // elementwise: NaN rows stay NaN, 0 for nothing live, else m + ls
+  native: (p, [rowMax, rowLogSum], size) => {
+    const mask = maskValue(p.maskBelow);
+    if (mask === null || !f32(rowMax, size) || !f32(rowLogSum, size)) return null;
+    const out = allocFloat32(size);
+    for (let i = 0; i < size; i++) {
+      const m = rowMax[i];
+      const ls = rowLogSum[i];
+      out[i] = ls !== ls ? ls : m < mask ? 0 : m + ls;
+    }
+    return out;
+  },
 });
 
 // ---- softmax and logSoftmax ----
@@ -182,6 +412,36 @@ const softmaxForward = declareKernel({
     ]),
     `return (ls != ls ? ls : (v < ${p.maskBelow} ? 0 : Math.exp((v - m) - ls)));`,
   ],
+  // per row: exp((x − m) − ls), 0 below the mask, a NaN row all NaN
+  native: (p, [x, rowMax, rowLogSum], size) => {
+    const bl = blocks(p, size);
+    const mask = maskValue(p.maskBelow);
+    if (!bl || mask === null || !f32(x, size) || !f32(rowMax, bl.outer * bl.inner) || !f32(rowLogSum, bl.outer * bl.inner)) return null;
+    const { outer, n, inner } = bl;
+    const out = allocFloat32(size);
+    if (inner === 1) {
+      for (let o = 0, i = 0; o < outer; o++) {
+        const m = rowMax[o];
+        const ls = rowLogSum[o];
+        if (ls !== ls) {
+          out.fill(NaN, i, i + n);
+          i += n;
+        } else for (let k = 0; k < n; k++, i++) out[i] = x[i] < mask ? 0 : hostExp(x[i] - m - ls);
+      }
+      return out;
+    }
+    for (let o = 0, i = 0; o < outer; o++) {
+      const r0 = o * inner;
+      for (let k = 0; k < n; k++) {
+        for (let r = r0, e = 0; e < inner; e++, r++, i++) {
+          const ls = rowLogSum[r];
+          const v = x[i];
+          out[i] = ls !== ls ? ls : v < mask ? 0 : hostExp(v - rowMax[r] - ls);
+        }
+      }
+    }
+    return out;
+  },
 });
 
 /** dx = y · (g − Σ g·y), the row sum `gy` broadcast over the row. */
@@ -194,6 +454,25 @@ const softmaxBackward = declareKernel({
     `const s = gy[${statIndex(p)}];`,
     'return yv * (gv - s);',
   ],
+  // per row: y · (g − Σ g·y)
+  native: (p, [g, y, gy], size) => {
+    const bl = blocks(p, size);
+    if (!bl || !f32(g, size) || !f32(y, size) || !f32(gy, bl.outer * bl.inner)) return null;
+    const { outer, n, inner } = bl;
+    const out = allocFloat32(size);
+    if (inner === 1) {
+      for (let o = 0, i = 0; o < outer; o++) {
+        const s = gy[o];
+        for (let k = 0; k < n; k++, i++) out[i] = y[i] * (g[i] - s);
+      }
+      return out;
+    }
+    for (let o = 0, i = 0; o < outer; o++) {
+      const r0 = o * inner;
+      for (let k = 0; k < n; k++) for (let r = r0, e = 0; e < inner; e++, r++, i++) out[i] = y[i] * (g[i] - gy[r]);
+    }
+    return out;
+  },
 });
 
 /** y = (x − m) − ls; -Infinity entries stay -Infinity without arithmetic on them (NaN when the row is NaN). */
@@ -207,6 +486,40 @@ const logSoftmaxForward = declareKernel({
     ]),
     `return (ls != ls ? ls : (v < ${p.maskBelow} ? v : (v - m) - ls));`,
   ],
+  // per row: (x − m) − ls, entries below the mask kept as they are, a NaN row all NaN
+  native: (p, [x, rowMax, rowLogSum], size) => {
+    const bl = blocks(p, size);
+    const mask = maskValue(p.maskBelow);
+    if (!bl || mask === null || !f32(x, size) || !f32(rowMax, bl.outer * bl.inner) || !f32(rowLogSum, bl.outer * bl.inner)) return null;
+    const { outer, n, inner } = bl;
+    const out = allocFloat32(size);
+    if (inner === 1) {
+      for (let o = 0, i = 0; o < outer; o++) {
+        const m = rowMax[o];
+        const ls = rowLogSum[o];
+        if (ls !== ls) {
+          out.fill(NaN, i, i + n);
+          i += n;
+        } else
+          for (let k = 0; k < n; k++, i++) {
+            const v = x[i];
+            out[i] = v < mask ? v : v - m - ls;
+          }
+      }
+      return out;
+    }
+    for (let o = 0, i = 0; o < outer; o++) {
+      const r0 = o * inner;
+      for (let k = 0; k < n; k++) {
+        for (let r = r0, e = 0; e < inner; e++, r++, i++) {
+          const ls = rowLogSum[r];
+          const v = x[i];
+          out[i] = ls !== ls ? ls : v < mask ? v : v - rowMax[r] - ls;
+        }
+      }
+    }
+    return out;
+  },
 });
 
 /** dx = g − exp(y) · Σ g, the row sum `gs` broadcast over the row. */
@@ -219,6 +532,25 @@ const logSoftmaxBackward = declareKernel({
     `const s = gs[${statIndex(p)}];`,
     'return gv - Math.exp(yv) * s;',
   ],
+  // per row: g − exp(y) · Σ g
+  native: (p, [g, y, gs], size) => {
+    const bl = blocks(p, size);
+    if (!bl || !f32(g, size) || !f32(y, size) || !f32(gs, bl.outer * bl.inner)) return null;
+    const { outer, n, inner } = bl;
+    const out = allocFloat32(size);
+    if (inner === 1) {
+      for (let o = 0, i = 0; o < outer; o++) {
+        const s = gs[o];
+        for (let k = 0; k < n; k++, i++) out[i] = g[i] - hostExp(y[i]) * s;
+      }
+      return out;
+    }
+    for (let o = 0, i = 0; o < outer; o++) {
+      const r0 = o * inner;
+      for (let k = 0; k < n; k++) for (let r = r0, e = 0; e < inner; e++, r++, i++) out[i] = g[i] - hostExp(y[i]) * gs[r];
+    }
+    return out;
+  },
 });
 
 function rowParams(x: Tensor, d: number): RowParams {
