@@ -150,6 +150,8 @@ export class Tensor {
       );
     }
     this.rg = v;
+    // a leaf that requires grad is a parameter: on GL it keeps a device copy from its first kernel on
+    if (v) this.st.deviceResident = true;
   }
 
   /** Sets requiresGrad and returns the tensor (like `requires_grad_()`). */

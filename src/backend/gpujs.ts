@@ -149,10 +149,21 @@ export class GpuRuntime {
     return fn;
   }
 
+  /** GL: uploads a deviceResident storage's host data once (an identity kernel per size) and keeps the texture with it. */
+  private deviceCopy(s: Storage): DeviceTexture {
+    const up = this.run(`gpugrad.upload:${s.size}`, () => 'function (a) { return a[this.thread.x]; }', [s], s.size);
+    up.detachTextureTo(s);
+    return s.texture!;
+  }
+
   /** Runs a kernel; GL results stay on the device as textures. */
   run(key: string, build: () => string, args: Storage[], size: number): Storage {
     // GPU.js cannot take a zero-length array argument; a kernel never reads an empty input, so pad it.
-    const inputs = args.map((s) => (this.isGL && s.texture ? s.texture : s.size === 0 ? new Float32Array(1) : s.float32()));
+    const inputs = args.map((s) => {
+      if (this.isGL && s.texture) return s.texture;
+      if (this.isGL && s.deviceResident && s.size > 0 && !key.startsWith('gpugrad.upload:')) return this.deviceCopy(s);
+      return s.size === 0 ? new Float32Array(1) : s.float32();
+    });
     const kinds = inputs.map((x) => (x instanceof Float32Array ? 'a' : 't')).join('');
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);

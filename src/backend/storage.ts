@@ -109,6 +109,38 @@ export class Storage {
     if (this.tex) textureFinalizer?.register(this, { tex: this.tex, done: this.texReleased }, this);
   }
 
+  /**
+   * GL: keep a texture copy of this host data once a kernel reads it (set for leaves that require grad:
+   * parameters). Their kernels then always get a texture, so nothing is compiled again at the second step,
+   * when the optimizer has made the parameter a texture (GPU.js compiles per argument kind). Other host
+   * data (a loop's inputs) gets no texture: a loop that never disposes them pins nothing on the device.
+   */
+  deviceResident = false;
+
+  /** GL: gives host data its device copy (a texture the caller's upload kernel made). */
+  attachTexture(texture: DeviceTexture, onTextureReleased: (() => void) | null): void {
+    this.assertLive();
+    if (this.tex) throw new Error('gpugrad internal: the storage already has a texture');
+    this.tex = texture;
+    this.texReleased = onTextureReleased;
+    liveTextures++;
+    this.watchTexture();
+  }
+
+  /** Hands this storage's texture (and its release callback) to `target`, then frees this storage. */
+  detachTextureTo(target: Storage): void {
+    this.assertLive();
+    const tex = this.tex;
+    if (!tex) throw new Error('gpugrad internal: no texture to hand over');
+    const done = this.texReleased;
+    textureFinalizer?.unregister(this);
+    this.tex = null;
+    this.texReleased = null;
+    liveTextures--;
+    target.attachTexture(tex, done);
+    this.release();
+  }
+
   static fromHost(data: HostArray): Storage {
     return new Storage(data.length, data, null);
   }

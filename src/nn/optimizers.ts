@@ -75,6 +75,16 @@ class Scalars {
 }
 
 /** Replaces t's data with the kernel result and disposes the result. */
+/**
+ * Zeros for optimizer state: long-lived like the parameter, so on GL it keeps a device copy from its first
+ * kernel on (Storage.deviceResident) and the second step compiles nothing new.
+ */
+function stateZeros(p: Tensor): Tensor {
+  const t = zeros(p.shape, { dtype: p.dtype });
+  t._storageForKernel().deviceResident = true;
+  return t;
+}
+
 /** A parameter with its gradient and its state, for one step. */
 interface StepItem {
   p: Tensor;
@@ -407,9 +417,9 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   private initState(group: AdamGroup, p: Tensor, st: ParamState): void {
     if (st.step !== undefined) return;
     st.step = 0;
-    st.exp_avg = zeros(p.shape, { dtype: p.dtype });
-    st.exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
-    if (group.amsgrad) st.max_exp_avg_sq = zeros(p.shape, { dtype: p.dtype });
+    st.exp_avg = stateZeros(p);
+    st.exp_avg_sq = stateZeros(p);
+    if (group.amsgrad) st.max_exp_avg_sq = stateZeros(p);
   }
 
   /** The fused multi-tensor step (ops/optim-step.ts) where it runs: every parameter of the group in one call. */

@@ -2,6 +2,7 @@
 
 import { Tensor } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
+import { releaseLater } from '../autograd/engine.js';
 import type { DType } from '../autograd/tensor.js';
 import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
@@ -127,6 +128,8 @@ export function clipGradNorm(
       }
     }
     coef.dispose();
+    // a loop that never disposes the result (PyTorch's garbage collector would) must not pin a texture per step
+    releaseLater(total);
     return total;
   });
 }

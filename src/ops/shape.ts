@@ -281,7 +281,10 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length > CAT_GROUP) {
     const groups: Tensor[] = [];
     for (let k = 0; k < tensors.length; k += CAT_GROUP) groups.push(cat(tensors.slice(k, k + CAT_GROUP), d));
-    return cat(groups, d);
+    const out = cat(groups, d);
+    // outside a graph the groups are nobody's: free them (in a graph the tape frees them with the nodes)
+    if (!out.gradFn) groups.forEach((g) => g.dispose());
+    return out;
   }
   const outShape = [...first.shape];
   outShape[d] = tensors.reduce((a, t) => a + t.shape[d], 0);
