@@ -83,24 +83,6 @@ describe('kernel runtime', () => {
     expect(rt.compiles).toBe(10);
     rt.destroy();
   });
-  it("GPUGRAD_SIMD=0 turns the SIMD provider off: 'auto' gives webasm, 'simd' falls back to it and warns", () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const before = process.env.GPUGRAD_SIMD;
-    process.env.GPUGRAD_SIMD = '0';
-    try {
-      destroyBackends();
-      expect(setBackend('auto')).toBe('webasm');
-      expect(setBackend('simd')).toBe('webasm');
-      expect(String(warn.mock.calls[0][0])).toMatch(
-        /setBackend\('simd'\): the SIMD provider is turned off \(GPUGRAD_SIMD=0\); running on 'webasm'/,
-      );
-    } finally {
-      if (before === undefined) delete process.env.GPUGRAD_SIMD;
-      else process.env.GPUGRAD_SIMD = before;
-      destroyBackends();
-    }
-    expect(setBackend('simd')).toBe('simd');
-  });
   for (const m of MODES.filter((x) => x === 'headlessgl')) {
     it(`${m}: an evicted kernel lives until the last texture it produced is released (GPU.js reads textures back through their kernel)`, () => {
       const rt = new GpuRuntime(m, 4);

@@ -5,8 +5,9 @@
 import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import { F, argmax, cat, manualSeed, randn, stack, tensor, type Tensor } from '../../src/index.js';
 import { _kernelProfile, _profileKernels } from '../../src/kernels/run.js';
-import { MODES, useMode, expectClose, values } from '../support/helpers.js';
-import { r64, to32 } from '../support/check.js';
+import { nativeChecker } from '../support/native-check.js';
+import { MODES, useMode, values } from '../support/helpers.js';
+import { r64 } from '../support/check.js';
 
 /** The kernels whose natives this file checks. */
 const OWN = [
@@ -22,8 +23,6 @@ const OWN = [
   'dropout.backward',
 ];
 
-type Fn = (...xs: Tensor[]) => Tensor | Tensor[];
-const list = (r: Tensor | Tensor[]): Tensor[] => (Array.isArray(r) ? r : [r]);
 const idx = (v: number[]): Tensor => tensor(v, { dtype: 'int32' });
 /** A float64 leaf of small integers (many exact ties) from `values(randn)`, optionally requiring grad. */
 const ints = (shape: number[], requiresGrad = false): Tensor =>
@@ -33,49 +32,12 @@ const ints = (shape: number[], requiresGrad = false): Tensor =>
   );
 
 describe.each(MODES)('kernel natives on %s: float32 vs the float64 path', (mode) => {
-  const seenNative = new Set<string>();
+  const { check, seen: seenNative } = nativeChecker(mode, OWN);
   beforeAll(() => {
     useMode(mode);
     manualSeed(11);
   });
   afterAll(() => _profileKernels(false));
-
-  /**
-   * Runs `f` on the float64 inputs and on float32 copies, with one seeded output gradient each; compares
-   * outputs (exactly when `exact`: float32 copies of the same values) and gradients; on 'simd' checks that
-   * the float32 run took the natives. `seed` draws the same dropout masks on both runs.
-   */
-  function check(what: string, f: Fn, inputs64: Tensor[], opts: { exact?: boolean; atol?: number; seed?: number } = {}): void {
-    const { exact = false, atol = 1e-5, seed = 3 } = opts;
-    const inputs32 = inputs64.map(to32);
-    manualSeed(seed);
-    const y64 = list(f(...inputs64));
-    manualSeed(seed);
-    _profileKernels(true);
-    const y32 = list(f(...inputs32));
-    const grads = y64.map((y) => (y.requiresGrad ? randn(y.shape, { dtype: 'float64' }) : null));
-    y32.forEach((y, k) => grads[k] && y.backward(grads[k].float(), { retainGraph: k < y32.length - 1 }));
-    const prof = _kernelProfile();
-    _profileKernels(false);
-    y64.forEach((y, k) => grads[k] && y.backward(grads[k], { retainGraph: k < y64.length - 1 }));
-    y64.forEach((o64, k) => {
-      expect(y32[k].shape, `${what}: output ${k} shape`).toEqual(o64.shape);
-      if (exact && o64.dtype === 'float64')
-        expect(values(y32[k]), `${what}: output ${k}`).toEqual(Array.from(Float32Array.from(values(o64))));
-      else if (exact) expect(values(y32[k]), `${what}: output ${k}`).toEqual(values(o64));
-      else expectClose(y32[k], o64, atol, 1e-4, `${what}: output ${k}`);
-    });
-    inputs64.forEach((t, j) => {
-      if (!t.requiresGrad || grads.every((g) => !g)) return;
-      expectClose(inputs32[j].grad!, t.grad!, 10 * atol, 1e-3, `${what}: gradient of input ${j}`);
-    });
-    if (mode !== 'simd') return;
-    for (const e of prof) {
-      if (!OWN.includes(e.kernel)) continue;
-      expect(e.native, `${what}: ${e.kernel} ran its native (${e.native} of ${e.calls} calls)`).toBe(e.calls);
-      seenNative.add(e.kernel);
-    }
-  }
 
   it('gather: permutes (contiguous and strided innermost dims), copies, expands (broadcast dims inner and outer)', () => {
     check('permute(0, 2, 1, 3)', (x) => x.permute(0, 2, 1, 3), [r64([2, 3, 4, 5])], { exact: true });

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import { F, manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
 import { _kernelProfile, _profileKernels } from '../../src/kernels/run.js';
 import { hostExp, rowDot, rowLogSumExp, rowStats } from '../../src/ops/softmax.js';
-import { MODES, useMode, expectClose, values } from '../support/helpers.js';
-import { r64, to32 } from '../support/check.js';
+import { nativeChecker } from '../support/native-check.js';
+import { MODES, useMode, values } from '../support/helpers.js';
+import { r64 } from '../support/check.js';
 
 /** The kernels whose natives this file checks. */
 const OWN = [
@@ -40,8 +41,6 @@ const OWN = [
   'nllLoss.backward',
 ];
 
-type Fn = (...xs: Tensor[]) => Tensor | Tensor[];
-const list = (r: Tensor | Tensor[]): Tensor[] => (Array.isArray(r) ? r : [r]);
 const idx = (v: number[], shape?: number[]): Tensor => tensor(v, { dtype: 'int32', shape });
 /** A float64 leaf from `data` (numbers, NaN and ±Infinity included) of `shape`, requiring grad. */
 const f64 = (data: number[], shape: number[], requiresGrad = true): Tensor => tensor(data, { dtype: 'float64', shape, requiresGrad });
@@ -72,7 +71,7 @@ describe('hostExp (the natives exp): Math.exp rounded to float32', () => {
 });
 
 describe.each(MODES)('layerNorm / softmax / nllLoss natives on %s: float32 vs the float64 path', (mode) => {
-  const seenNative = new Set<string>();
+  const { check, seen: seenNative } = nativeChecker(mode, OWN);
   /** Whether float32 kernels compute in JS numbers here (cpu, and simd's natives and host executor) rather
    * than in float32 arithmetic (webasm, GL): the sources' baked constants past float32's range differ then. */
   const jsNumbers = mode === 'cpu' || mode === 'simd';
@@ -81,38 +80,6 @@ describe.each(MODES)('layerNorm / softmax / nllLoss natives on %s: float32 vs th
     manualSeed(21);
   });
   afterAll(() => _profileKernels(false));
-
-  /**
-   * Runs `f` on the float64 inputs and on float32 copies, with one seeded output gradient each; compares
-   * outputs and gradients (NaN and ±Infinity exactly); on 'simd' checks that the float32 run took the natives.
-   */
-  function check(what: string, f: Fn, inputs64: Tensor[], opts: { atol?: number; seed?: number } = {}): void {
-    const { atol = 1e-5, seed = 3 } = opts;
-    const inputs32 = inputs64.map(to32);
-    const y64 = list(f(...inputs64));
-    _profileKernels(true);
-    const y32 = list(f(...inputs32));
-    manualSeed(seed);
-    const grads = y64.map((y) => (y.requiresGrad ? randn(y.shape, { dtype: 'float64' }) : null));
-    y32.forEach((y, k) => grads[k] && y.backward(grads[k].float(), { retainGraph: k < y32.length - 1 }));
-    const prof = _kernelProfile();
-    _profileKernels(false);
-    y64.forEach((y, k) => grads[k] && y.backward(grads[k], { retainGraph: k < y64.length - 1 }));
-    y64.forEach((o64, k) => {
-      expect(y32[k].shape, `${what}: output ${k} shape`).toEqual(o64.shape);
-      expectClose(y32[k], o64, atol, 1e-4, `${what}: output ${k}`);
-    });
-    inputs64.forEach((t, j) => {
-      if (!t.requiresGrad || grads.every((g) => !g)) return;
-      expectClose(inputs32[j].grad!, t.grad!, 10 * atol, 1e-3, `${what}: gradient of input ${j}`);
-    });
-    if (mode !== 'simd') return;
-    for (const e of prof) {
-      if (!OWN.includes(e.kernel)) continue;
-      expect(e.native, `${what}: ${e.kernel} ran its native (${e.native} of ${e.calls} calls)`).toBe(e.calls);
-      seenNative.add(e.kernel);
-    }
-  }
 
   const ln =
     (ns: number[], eps = 1e-5) =>

@@ -46,7 +46,8 @@ for (;;) {
 }
 `;
 
-type GemmFn = (
+/** A GEMM export of the gemm module (gemm.wat): pointers, sizes, alpha, the bias pointer (-1: none), rows [i0, i1). */
+export type GemmFn = (
   a: number,
   b: number,
   c: number,

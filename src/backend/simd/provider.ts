@@ -6,23 +6,11 @@
 // Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
 
 import { allocFloat32 } from '../storage.js';
-import { WorkerPool } from './pool.js';
+import { WorkerPool, type GemmFn } from './pool.js';
 import { WASM_MODULES } from './wasm.generated.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
 
-type GemmFn = (
-  a: number,
-  b: number,
-  c: number,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  bias: number,
-  i0: number,
-  i1: number,
-) => void;
 interface GemmExports {
   /** A stored M×K */
   gemm: GemmFn;
