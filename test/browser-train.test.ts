@@ -19,6 +19,8 @@ import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from '.
 
 /** Training steps the page runs (the cosine schedule spans them, in the page and in the Node reference). */
 const STEPS = 15;
+/** Steps the page runs on the simd backend (no GPU). */
+const SIMD_STEPS = 6;
 /** The page is stopped once after at least this many steps, then resumed. */
 const STOP_AT = 5;
 /** float32 on SwiftShader vs cpu mode (float64 inside, float32 stored), a few optimizer steps apart. */
@@ -178,5 +180,33 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
     expect(consoleErrors, 'console errors in the page').toEqual([]);
     expect(served!.requests.slice(0, 3).sort()).toEqual(['/', '/data/corpus.txt', '/main.js']);
+  });
+
+  it(`simd (WebAssembly SIMD on the CPU, no GPU): ${SIMD_STEPS} steps in the page match the Node code path on cpu; tokens/s shown`, async () => {
+    await page.selectOption('#mode', 'simd');
+    await page.fill('#steps', String(SIMD_STEPS));
+    await page.click('#start');
+    await page.waitForFunction((w) => w.includes(globalThis.charTransformerPage.state().status), ['done', 'stopped', 'error'], {
+      timeout: 90_000,
+      polling: 100,
+    });
+    const s = await pageState(page);
+    const ref = nodeRun(SIMD_STEPS);
+    const diffs = ref.losses.map((r, i) => Math.abs(r - s.losses[i]));
+    console.log(
+      `browser training on simd: ran '${s.backend}' (${await page.textContent('#renderer')}); ${s.step} steps, ${s.tokensPerSec?.toFixed(0)} tokens/s ` +
+        `(webgl2 above on SwiftShader); max |loss - node cpu| ${Math.max(...diffs).toExponential(2)}; kernels ${JSON.stringify(s.kernels)}`,
+    );
+    expect(s.error, 'the page reported an error').toBeNull();
+    expect(s.status).toBe('done');
+    expect(s.backend).toBe('simd');
+    expect(await page.textContent('#renderer')).toMatch(/^none \(simd runs on the CPU: (relaxed|plain) WebAssembly SIMD, 1 thread\)$/);
+    expect(s.step).toBe(SIMD_STEPS);
+    for (let i = 0; i < SIMD_STEPS; i++) {
+      expect(diffs[i], `loss at step ${i + 1}: page ${s.losses[i]} vs Node cpu ${ref.losses[i]}`).toBeLessThanOrEqual(LOSS_ATOL);
+    }
+    expect(s.tokensPerSec, 'tokens/s shown').toBeGreaterThan(0);
+    expect(await page.textContent('#backend')).toBe('simd');
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
   });
 });

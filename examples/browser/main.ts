@@ -1,5 +1,6 @@
 // The main job in a browser page: trains examples/char-model.ts's character transformer on
-// examples/data/corpus.txt with GPU.js in the page (webgl2 by default; webgl, webasm or cpu on request).
+// examples/data/corpus.txt in the page: GPU.js webgl2 by default; webgl, webasm, cpu, or gpugrad's WebAssembly SIMD
+// backend (simd) on request.
 // Start/Stop runs one training step per task (the same trainStep as the Node script, inside tidy()),
 // so the page stays responsive; it shows step, loss, tokens/s, the mode GPU.js really runs and its
 // renderer, the loss curve, a greedy sample when training stops, and downloads a .safetensors
@@ -136,7 +137,7 @@ function showError(e: unknown): void {
   // a known limit, worth saying in words: V8 in Chromium holds ~125 WebAssembly memories at once (each
   // reserves ~8 GB of address space in its 1 TB sandbox) and GPU.js's webasm mode makes one per kernel
   const hint = /WebAssembly\.Memory\(\): could not allocate memory/.test(err.message)
-    ? '\nChromium caps how many WebAssembly memories a page holds at once (about 125), and GPU.js webasm makes one per kernel: this model needs about 200 kernels. Pick webgl2, webgl or cpu.'
+    ? '\nChromium caps how many WebAssembly memories a page holds at once (about 125), and GPU.js webasm makes one per kernel: this model needs about 200 kernels. Pick webgl2, webgl, simd (one WebAssembly memory for all its kernels) or cpu.'
     : '';
   ui.error.textContent = `${state.error}${hint}${err.stack ? `\n${err.stack.split('\n').slice(1, 6).join('\n')}` : ''}`;
   setStatus('error', 'stopped by an error (below)');
@@ -156,7 +157,12 @@ function applyBackend(): void {
   ui.backend.classList.toggle('warn', fellBack);
   ui.backend.title = fellBack ? `asked for ${requested}: GPU.js fell back to ${state.backend}` : '';
   ui.renderer.textContent =
-    info.renderer ?? (state.backend === 'cpu' || state.backend === 'webasm' ? `none (${state.backend} runs on the CPU)` : 'unknown');
+    info.renderer ??
+    (state.backend === 'simd'
+      ? `none (simd runs on the CPU: ${info.simd} WebAssembly SIMD, ${info.threads} thread${info.threads === 1 ? '' : 's'})`
+      : state.backend === 'cpu' || state.backend === 'webasm'
+        ? `none (${state.backend} runs on the CPU)`
+        : 'unknown');
   if (fellBack) ui.renderer.textContent += ` — asked for ${requested}, GPU.js fell back to ${state.backend}`;
 }
 
