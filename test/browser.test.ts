@@ -11,11 +11,14 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvReport, EvictionReport, ModeReport } from './browser/page.js';
 import { RUNTIME_CHECKS, WORKLOAD_CASES } from './support/eviction-workload.js';
+import { steadyFailures, type SteadyReport } from './support/steady-workload.js';
 import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
 import { serveScript, type ScriptServer } from './browser/serve.js';
 
 const MODES = ['webgl2', 'webgl'] as const;
+/** Steps of the steady-state workload per mode (test/support/steady-workload.ts). */
+const STEADY_STEPS = 1000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 if (!haveChromium && !process.env.CI) {
@@ -93,6 +96,24 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
   // rounds of the workload; here one round (about 970 compiles) keeps it near 17 s per mode on SwiftShader.
   const CACHE_LIMIT = 16;
   const ROUNDS = 1;
+  for (const mode of MODES) {
+    it(`${mode}: ${STEADY_STEPS} training steps in steady state: no compile after the first, flat textures, state on the device, one readback per step`, async () => {
+      const r = (await page.evaluate(([m, n]) => globalThis.gpugradBrowserTest.runSteady(m, n), [
+        mode,
+        STEADY_STEPS,
+      ] as const)) as SteadyReport & {
+        backend: string;
+        ms: number;
+      };
+      console.log(
+        `browser ${mode} steady state: ${STEADY_STEPS} steps in ${r.ms} ms; after step 1 ${JSON.stringify(r.afterStep1)}, at the end ${JSON.stringify(r.end)}; ` +
+          `${r.heldTextures}/${r.held} parameters and states on the device`,
+      );
+      expect(r.backend, `GPU.js fell back from '${mode}' to '${r.backend}'`).toBe(mode);
+      expect(steadyFailures(r, STEADY_STEPS)).toEqual([]);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    });
+  }
   for (const mode of MODES) {
     it(`${mode}: a long mixed workload with a cache of ${CACHE_LIMIT} kernels (constant eviction) matches the float64 path`, async () => {
       const r = (await page.evaluate(([m, n, r]) => globalThis.gpugradBrowserTest.runEviction(m, n, r), [

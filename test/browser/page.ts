@@ -30,6 +30,7 @@ import {
 import { _setKernelCacheLimit, type GpuMode } from '../../src/backend/index.js';
 import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../support/eviction-workload.js';
 import { Mismatch, failureDetail } from '../support/mismatch.js';
+import { steadyTraining, type SteadyReport } from '../support/steady-workload.js';
 
 export interface CheckResult {
   name: string;
@@ -652,6 +653,20 @@ export function runEviction(mode: BackendName, cacheLimit: number, rounds: numbe
 }
 
 declare global {
-  var gpugradBrowserTest: { run: typeof run; runEviction: typeof runEviction; environment: typeof environment; checkNames: string[] };
+  var gpugradBrowserTest: {
+    run: typeof run;
+    runEviction: typeof runEviction;
+    runSteady: typeof runSteady;
+    environment: typeof environment;
+    checkNames: string[];
+  };
 }
-globalThis.gpugradBrowserTest = { run, runEviction, environment, checkNames: CHECK_NAMES };
+/** The steady-state workload (test/support/steady-workload.ts) on `mode`: `steps` training steps. */
+export function runSteady(mode: BackendName, steps: number): SteadyReport & { backend: string; ms: number } {
+  setBackend(mode);
+  const t0 = performance.now();
+  const r = steadyTraining(steps);
+  return { ...r, backend: getBackend(), ms: Math.round(performance.now() - t0) };
+}
+
+globalThis.gpugradBrowserTest = { run, runEviction, runSteady, environment, checkNames: CHECK_NAMES };
