@@ -182,7 +182,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     expect(served!.requests.slice(0, 3).sort()).toEqual(['/', '/data/corpus.txt', '/main.js']);
   });
 
-  it(`simd (WebAssembly SIMD on the CPU, no GPU): ${SIMD_STEPS} steps in the page match the Node code path on cpu; tokens/s shown`, async () => {
+  it(`simd (WebAssembly SIMD on the CPU, no GPU): ${SIMD_STEPS} steps in the page match the Node code path on cpu, on Web Workers (the page is cross-origin isolated); tokens/s shown`, async () => {
     await page.selectOption('#mode', 'simd');
     await page.fill('#steps', String(SIMD_STEPS));
     await page.click('#start');
@@ -195,12 +195,24 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
     const diffs = ref.losses.map((r, i) => Math.abs(r - s.losses[i]));
     console.log(
       `browser training on simd: ran '${s.backend}' (${await page.textContent('#renderer')}); ${s.step} steps, ${s.tokensPerSec?.toFixed(0)} tokens/s ` +
-        `(webgl2 above on SwiftShader); max |loss - node cpu| ${Math.max(...diffs).toExponential(2)}; kernels ${JSON.stringify(s.kernels)}`,
+        `(webgl2 above on SwiftShader); max |loss - node cpu| ${Math.max(...diffs).toExponential(2)}; kernels ${JSON.stringify(s.kernels)}; ` +
+        `threads ${JSON.stringify(s.simdThreads)}`,
     );
+    const cores = (await page.evaluate(() => navigator.hardwareConcurrency)) as number;
+    const threads = Math.min(4, cores);
     expect(s.error, 'the page reported an error').toBeNull();
     expect(s.status).toBe('done');
     expect(s.backend).toBe('simd');
-    expect(await page.textContent('#renderer')).toMatch(/^none \(simd runs on the CPU: (relaxed|plain) WebAssembly SIMD, 1 thread\)$/);
+    expect(s.isolated, 'the dev server makes the page cross-origin isolated (COOP/COEP)').toBe(true);
+    expect(await page.textContent('#renderer')).toMatch(
+      new RegExp(`^none \\(simd runs on the CPU: (relaxed|plain) WebAssembly SIMD, ${threads} threads?\\)$`),
+    );
+    expect(s.simdThreads?.threads).toBe(threads);
+    if (threads > 1) {
+      // the workers start asynchronously; by the end of the run they are up and have taken product rows
+      expect(s.simdThreads?.workersStarted).toBe(threads - 1);
+      expect(s.simdThreads?.workerItems, 'matrix-product items run on Web Workers').toBeGreaterThan(0);
+    }
     expect(s.step).toBe(SIMD_STEPS);
     for (let i = 0; i < SIMD_STEPS; i++) {
       expect(diffs[i], `loss at step ${i + 1}: page ${s.losses[i]} vs Node cpu ${ref.losses[i]}`).toBeLessThanOrEqual(LOSS_ATOL);

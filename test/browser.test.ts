@@ -71,6 +71,12 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
     expect(env.webgl, 'no WebGL context: check the Chromium flags (SwiftShader)').not.toBeNull();
   });
 
+  it('a page that is not cross-origin isolated runs simd on one thread (no shared memory for workers)', async () => {
+    const env = (await page.evaluate(() => globalThis.gpugradBrowserTest.environment())) as EnvReport;
+    expect(env.isolated).toBe(false);
+    expect(env.simdThreads).toBe(1);
+  });
+
   for (const mode of MODES) {
     it(`${mode}: ops, attention, MultiheadAttention, optimizers and safetensors match the float64 path`, async () => {
       const checkNames = (await page.evaluate(() => globalThis.gpugradBrowserTest.checkNames)) as string[];

@@ -54,6 +54,10 @@ export interface PageState {
   memory: { tensors: number; storages: number; textures: number } | null;
   /** backendInfo(): kernels compiled so far on this mode, and kernels in gpugrad's cache. */
   kernels: { compiles: number; cached: number } | null;
+  /** crossOriginIsolated (the dev server sends COOP/COEP): the simd backend may use Web Workers then */
+  isolated: boolean;
+  /** backendInfo() on simd: threads, workers started, matrix-product items the workers ran; null on other modes */
+  simdThreads: { threads: number; workersStarted: number; workerItems: number } | null;
 }
 
 const SAMPLE_PROMPT = 'the ';
@@ -115,6 +119,8 @@ const state: PageState = {
   parameters: 0,
   memory: null,
   kernels: null,
+  isolated: globalThis.crossOriginIsolated === true,
+  simdThreads: null,
 };
 
 let vocab: Vocab | null = null;
@@ -159,7 +165,7 @@ function applyBackend(): void {
   ui.renderer.textContent =
     info.renderer ??
     (state.backend === 'simd'
-      ? `none (simd runs on the CPU: ${info.simd} WebAssembly SIMD, ${info.threads} thread${info.threads === 1 ? '' : 's'})`
+      ? `none (simd runs on the CPU: ${info.simd} WebAssembly SIMD, ${info.threads} thread${info.threads === 1 ? '' : 's'}${globalThis.crossOriginIsolated === true ? '' : ', the page is not cross-origin isolated'})`
       : state.backend === 'cpu' || state.backend === 'webasm'
         ? `none (${state.backend} runs on the CPU)`
         : 'unknown');
@@ -391,6 +397,8 @@ async function trainLoop(): Promise<void> {
     state.memory = memory();
     const info = backendInfo();
     state.kernels = { compiles: info.compiles, cached: info.cachedKernels };
+    state.simdThreads =
+      state.backend === 'simd' ? { threads: info.threads, workersStarted: info.workersStarted, workerItems: info.workerItems } : null;
     const finished = r.step >= r.totalSteps;
     const secs = r.stepMs.reduce((a, b) => a + b, 0) / 1000;
     setStatus(

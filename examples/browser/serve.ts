@@ -6,6 +6,9 @@
 //   /                 examples/browser/index.html
 //   /main.js          the bundle of examples/browser/main.ts
 //   /data/corpus.txt  examples/data/corpus.txt
+//
+// Every answer carries COOP/COEP headers, so the page is cross-origin isolated: it has SharedArrayBuffer,
+// and the simd backend runs its matrix products on Web Workers over one shared WebAssembly memory.
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
@@ -26,6 +29,12 @@ export function bundlePage(): Promise<BrowserBundle> {
   return bundleForBrowser(PAGE_ENTRY);
 }
 
+/** What makes a page cross-origin isolated (crossOriginIsolated, SharedArrayBuffer): every resource here is same-origin. */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+} as const;
+
 export interface PageServer {
   server: Server;
   url: string;
@@ -44,7 +53,7 @@ export function servePage(script: string | (() => Promise<string>), port = 0): P
     const url = (req.url ?? '/').split('?')[0];
     requests.push(url);
     const send = (status: number, type: string, body: string | Buffer): void => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...ISOLATION_HEADERS }).end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (url === '/main.js') {

@@ -137,6 +137,10 @@ export interface BackendInfo {
   simd: 'relaxed' | 'plain' | null;
   /** threads the SIMD provider's GEMM runs on (GPUGRAD_THREADS; 1 on the GPU.js modes) */
   threads: number;
+  /** the SIMD provider's worker threads that have started (threads - 1 once a page's workers are up; 0 without a pool) */
+  workersStarted: number;
+  /** GEMM work items its workers (not the calling thread) have run */
+  workerItems: number;
   cachedKernels: number;
   /** kernels compiled since the backend started */
   compiles: number;
@@ -156,6 +160,8 @@ export function backendInfo(): BackendInfo {
     ...activeInfo!,
     simd: rt.mode === 'simd' ? simd().variant : null,
     threads: rt.mode === 'simd' ? simd().threads : 1,
+    workersStarted: rt.mode === 'simd' ? (simd().pool?.started ?? 0) : 0,
+    workerItems: rt.mode === 'simd' ? (simd().pool?.itemsByWorkers ?? 0) : 0,
     cachedKernels: rt.cachedKernels,
     compiles: rt.compiles,
     cacheHits: rt.cacheHits,

@@ -136,4 +136,17 @@ describe('the worker pool', () => {
       expect(pool.pool!.jobs, 'the product ran on the pool').toBe(jobs + 1);
       expect(again).toEqual(outs[0]);
     });
+
+  it('its worker starts and takes work items (not only the calling thread)', () => {
+    const M = 512;
+    const a = rand(M * M, 21);
+    const out = new Float32Array(M * M);
+    // the worker starts asynchronously and this machine's other core may be busy: give it a few products
+    for (let i = 0; i < 200 && pool.pool!.itemsByWorkers === 0; i++) {
+      pool.gemmBatch(a, [0], false, a, [0], false, M, M, M, 1, null, out);
+      if (pool.pool!.started === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+    expect(pool.pool!.started).toBe(1);
+    expect(pool.pool!.itemsByWorkers).toBeGreaterThan(0);
+  });
 });

@@ -55,6 +55,10 @@ export interface EnvReport {
   userAgent: string;
   webgl2: string | null;
   webgl: string | null;
+  /** crossOriginIsolated: this test page is served without COOP/COEP (the training page has them) */
+  isolated: boolean;
+  /** backendInfo().threads on 'simd' */
+  simdThreads: number;
 }
 
 /** The names of the checks run() reports for every mode (the Node side asserts that none is missing). */
@@ -565,7 +569,9 @@ export function environment(): EnvReport {
     gl.getExtension('WEBGL_lose_context')?.loseContext();
     return r;
   };
-  return { userAgent: navigator.userAgent, webgl2: renderer('webgl2'), webgl: renderer('webgl') };
+  const env = { userAgent: navigator.userAgent, webgl2: renderer('webgl2'), webgl: renderer('webgl') };
+  setBackend('simd');
+  return { ...env, isolated: globalThis.crossOriginIsolated === true, simdThreads: backendInfo().threads };
 }
 
 /** Runs every check on one GPU.js mode and reports. */

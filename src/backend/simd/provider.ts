@@ -6,7 +6,7 @@
 // Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
 
 import { allocFloat32 } from '../storage.js';
-import { WorkerPool, type GemmFn } from './pool.js';
+import { WorkerPool, workerThreadsAvailable, type GemmFn } from './pool.js';
 import { WASM_MODULES } from './wasm.generated.js';
 
 export type SimdVariant = 'plain' | 'relaxed';
@@ -75,11 +75,15 @@ export const POOL_MIN_MATRIX_MACS = 1 << 17;
 export interface SimdOptions {
   /** plain or relaxed SIMD */
   variant: SimdVariant;
-  /** threads for the GEMM, the caller's included (1: no pool); in Node the default is GPUGRAD_THREADS or up to 4 cores */
+  /** threads for the GEMM, the caller's included (1: no pool); the default: see defaultThreads() */
   threads?: number;
 }
 
-/** The default thread count: GPUGRAD_THREADS, else the cores Node reports (up to 4); 1 without worker threads. */
+/**
+ * The default thread count: GPUGRAD_THREADS, else the cores Node reports or a page's
+ * navigator.hardwareConcurrency (up to 4); 1 without worker threads (a page that is not cross-origin
+ * isolated has no shared memory).
+ */
 export function defaultThreads(): number {
   const env = proc?.env?.GPUGRAD_THREADS;
   if (env !== undefined && env !== '') {
@@ -87,8 +91,10 @@ export function defaultThreads(): number {
     if (!Number.isInteger(n) || n < 1) throw new Error(`gpugrad: GPUGRAD_THREADS must be a positive integer, got '${env}'`);
     return n;
   }
+  if (!workerThreadsAvailable()) return 1;
   const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
-  return Math.min(4, os?.availableParallelism?.() ?? 1);
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, Math.min(4, os?.availableParallelism?.() ?? nav?.hardwareConcurrency ?? 1));
 }
 
 export class SimdProvider {
@@ -109,7 +115,7 @@ export class SimdProvider {
     if (variant === 'relaxed' && !relaxedSimdAvailable()) throw new Error('gpugrad simd: this engine has no relaxed SIMD');
     const threads = o.threads ?? defaultThreads();
     // a pool needs a shared memory (SharedArrayBuffer: Node, or a cross-origin isolated page)
-    const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined' && !!proc?.getBuiltinModule;
+    const shared = threads > 1 && workerThreadsAvailable();
     this.memory = shared ? new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 16 });
     const env = { env: { memory: this.memory } };
     const compiled = (name: keyof typeof WASM_MODULES): WebAssembly.Module =>
