@@ -52,18 +52,27 @@ export function compileHostKernel(source: string): HostKernel {
   return (size, out, args) => loop(size, out, ...args);
 }
 
-/** Compiles and runs host kernels, keeping the compiled loops in a bounded cache; counts hits and misses. */
+/**
+ * Compiles and runs host kernels, keeping the compiled loops in bounded caches; counts hits and misses.
+ * A compiled loop takes its length at run time, so it is kept by its source text: a kernel whose source
+ * does not bake a size in (an element-wise map, a copy of a contiguous tensor) is compiled once for every
+ * length (a growing generation window compiles nothing new). Keys map to those loops, so a repeated key
+ * builds no source at all.
+ */
 export class HostExecutor {
   private cache: LRU<string, HostKernel>;
+  private bySource: LRU<string, HostKernel>;
   hits = 0;
   misses = 0;
 
   constructor(limit = 512) {
     this.cache = new LRU<string, HostKernel>(limit);
+    this.bySource = new LRU<string, HostKernel>(limit);
   }
 
   setLimit(limit: number): void {
     this.cache.setLimit(limit);
+    this.bySource.setLimit(limit);
   }
 
   /** Runs a kernel over `out` (its length is the output size); float32 outputs round each element once. */
@@ -71,16 +80,23 @@ export class HostExecutor {
     let k = this.cache.get(key);
     if (k) this.hits++;
     else {
-      this.misses++;
-      k = compileHostKernel(build());
+      const source = build();
+      k = this.bySource.get(source);
+      if (k) this.hits++;
+      else {
+        this.misses++;
+        k = compileHostKernel(source);
+        this.bySource.set(source, k);
+      }
       this.cache.set(key, k);
     }
     k(out.length, out, args);
     return out;
   }
 
+  /** Compiled loops held. */
   get size(): number {
-    return this.cache.size;
+    return this.bySource.size;
   }
 }
 
