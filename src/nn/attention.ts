@@ -19,6 +19,7 @@ import * as F from './functional.js';
 import * as init from './init.js';
 import { Linear } from './layers.js';
 import { Module, pyBool } from './module.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 export interface MultiheadAttentionOptions {
   dropout?: number;
@@ -63,6 +64,8 @@ export class MultiheadAttention extends Module {
 
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
+    checkOptions(OP, opts, ['dropout', 'bias', 'addBiasKv', 'addZeroAttn', 'kdim', 'vdim', 'batchFirst', 'dtype']);
+    for (const k of ['bias', 'addBiasKv', 'addZeroAttn', 'batchFirst'] as const) checkBoolean(OP, k, opts[k], false);
     if (!Number.isInteger(embedDim) || embedDim <= 0) throw new Error(`${OP}: embedDim must be a positive integer, got ${embedDim}`);
     if (!Number.isInteger(numHeads) || numHeads <= 0) throw new Error(`${OP}: numHeads must be a positive integer, got ${numHeads}`);
     if (embedDim % numHeads !== 0) throw new Error(`${OP}: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
@@ -122,8 +125,10 @@ export class MultiheadAttention extends Module {
 
   /** Returns `[output, weights | null]` exactly as torch.nn.MultiheadAttention.forward. */
   override forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
-    const needWeights = opts.needWeights ?? true;
-    const average = opts.averageAttnWeights ?? true;
+    checkOptions(`${OP}.forward`, opts, ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal']);
+    const needWeights = checkBoolean(`${OP}.forward`, 'needWeights', opts.needWeights, true);
+    const average = checkBoolean(`${OP}.forward`, 'averageAttnWeights', opts.averageAttnWeights, true);
+    checkBoolean(`${OP}.forward`, 'isCausal', opts.isCausal, false);
     const batched = this.checkShapes(query, key, value, opts.keyPaddingMask ?? null, opts.attnMask ?? null);
     // to batch-first (N, L, E)
     let q = query;

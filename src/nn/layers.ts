@@ -8,6 +8,7 @@ import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { addIndent, Module, pyBool, pyFloat } from './module.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 type FloatDType = Extract<DType, 'float32' | 'float64'>;
 
@@ -32,6 +33,8 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean; dtype?: DType } = {}) {
     super();
+    checkOptions('Linear', opts, ['bias', 'dtype'], 'options (the third argument: { bias: false }, not false)');
+    checkBoolean('Linear', 'bias', opts.bias, true);
     this.inFeatures = checkCount('Linear', 'inFeatures', inFeatures);
     this.outFeatures = checkCount('Linear', 'outFeatures', outFeatures);
     const dtype = checkFloatDType('Linear', opts.dtype);
@@ -97,6 +100,9 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {
     super();
+    checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
+    checkBoolean('LayerNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
+    checkBoolean('LayerNorm', 'bias', opts.bias, true);
     const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     if (!Array.isArray(ns) || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new Error(
@@ -146,6 +152,7 @@ export class Embedding extends Module {
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
     super();
+    checkOptions('Embedding', opts, ['paddingIdx', 'dtype']);
     this.numEmbeddings = checkCount('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = checkCount('Embedding', 'embeddingDim', embeddingDim);
     const pad = opts.paddingIdx ?? null;
@@ -162,6 +169,8 @@ export class Embedding extends Module {
 
   /** A frozen (by default) embedding holding `embeddings` (like Embedding.from_pretrained). */
   static fromPretrained(embeddings: Tensor, opts: { freeze?: boolean; paddingIdx?: number | null } = {}): Embedding {
+    checkOptions('Embedding.fromPretrained', opts, ['freeze', 'paddingIdx']);
+    checkBoolean('Embedding.fromPretrained', 'freeze', opts.freeze, true);
     if (embeddings.ndim !== 2)
       throw new Error(`Embedding.fromPretrained: embeddings must be 2-dimensional, got shape ${fmtShape(embeddings.shape)}`);
     const e = new Embedding(embeddings.shape[0], embeddings.shape[1], { paddingIdx: opts.paddingIdx, dtype: embeddings.dtype });
@@ -197,6 +206,7 @@ export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
+    checkOptions('GELU', opts, ['approximate']);
     const a = opts.approximate ?? 'none';
     if (a !== 'none' && a !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got ${String(a)}`);
     this.approximate = a;

@@ -21,6 +21,7 @@ import { mapKernel } from '../ops/map.js';
 import { fusedAdamStep, type AdamItem } from '../ops/optim-step.js';
 import { fmtShape } from '../helpers/shape.js';
 import { Module, describeValue } from './module.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -159,6 +160,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     }
     const taken = new Set(this.paramGroups.flatMap((g) => g.params));
     if (params.some((p) => taken.has(p))) throw new Error(`${this.name}: some parameters appear in more than one parameter group`);
+    checkOptions(this.name, group, ['params', 'initialLr', ...Object.keys(this.defaults)], where);
     const full = { ...this.defaults } as Record<string, unknown>;
     for (const [k, v] of Object.entries(group)) if (k !== 'params' && v !== undefined) full[k] = v;
     full.params = params;
@@ -322,6 +324,7 @@ export class SGD extends Optimizer<SGDGroup> {
   }
 
   constructor(params: ParamsInput<SGDGroup>, opts: SGDOptions = {}) {
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
     super(params, {
       lr: opts.lr ?? 1e-3,
       momentum: opts.momentum ?? 0,
@@ -337,6 +340,8 @@ export class SGD extends Optimizer<SGDGroup> {
     checkNum('SGD', where, 'momentum value', g.momentum, (x) => x >= 0, 'must be >= 0');
     checkNum('SGD', where, 'dampening value', g.dampening, () => true, 'a number');
     checkNum('SGD', where, 'weight_decay value', g.weightDecay, (x) => x >= 0, 'must be >= 0');
+    checkBoolean('SGD', `${where}: nesterov`, g.nesterov, false);
+    checkBoolean('SGD', `${where}: maximize`, g.maximize, false);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
       throw new Error(
         `SGD: ${where}: Nesterov momentum requires a momentum and zero dampening (momentum=${g.momentum}, dampening=${g.dampening})`,
@@ -398,6 +403,7 @@ export interface AdamGroup extends ParamGroup {
   maximize: boolean;
 }
 
+const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'];
 export type AdamOptions = Partial<Omit<AdamGroup, 'params' | 'initialLr'>>;
 
 abstract class AdamBase extends Optimizer<AdamGroup> {
@@ -412,6 +418,8 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     checkNum(n, where, 'beta parameter at index 0', g.betas[0], (x) => x >= 0 && x < 1, 'must be in [0, 1)');
     checkNum(n, where, 'beta parameter at index 1', g.betas[1], (x) => x >= 0 && x < 1, 'must be in [0, 1)');
     checkNum(n, where, 'weight_decay value', g.weightDecay, (x) => x >= 0, 'must be >= 0');
+    checkBoolean(n, `${where}: amsgrad`, g.amsgrad, false);
+    checkBoolean(n, `${where}: maximize`, g.maximize, false);
   }
 
   private initState(group: AdamGroup, p: Tensor, st: ParamState): void {
@@ -515,6 +523,7 @@ export class Adam extends AdamBase {
   }
 
   constructor(params: ParamsInput<AdamGroup>, opts: AdamOptions = {}) {
+    checkOptions('Adam', opts, ADAM_OPTIONS);
     super(params, {
       lr: opts.lr ?? 1e-3,
       betas: opts.betas ? [...opts.betas] : [0.9, 0.999],
@@ -536,6 +545,7 @@ export class AdamW extends AdamBase {
   }
 
   constructor(params: ParamsInput<AdamGroup>, opts: AdamOptions = {}) {
+    checkOptions('AdamW', opts, ADAM_OPTIONS);
     super(params, {
       lr: opts.lr ?? 1e-3,
       betas: opts.betas ? [...opts.betas] : [0.9, 0.999],

@@ -8,6 +8,7 @@ import * as F from './functional.js';
 import { MultiheadAttention } from './attention.js';
 import { Dropout, LayerNorm, Linear, ModuleList } from './layers.js';
 import { Module } from './module.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 export type Activation = 'relu' | 'gelu' | ((x: Tensor) => Tensor);
 
@@ -42,7 +43,18 @@ interface Resolved {
   dtype: DType;
 }
 
-function resolve(dModel: number, nhead: number, o: TransformerLayerOptions): Resolved {
+const LAYER_OPTIONS = ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias', 'dtype'];
+const DECODER_FORWARD = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal'];
+
+/** The options a resolved configuration was made from (for a fresh copy of a layer). */
+function layerOptions(c: Resolved): TransformerLayerOptions {
+  const { dModel: _d, nhead: _h, ...opts } = c;
+  return opts;
+}
+
+function resolve(name: string, dModel: number, nhead: number, o: TransformerLayerOptions): Resolved {
+  checkOptions(name, o, LAYER_OPTIONS);
+  for (const k of ['batchFirst', 'normFirst', 'bias'] as const) checkBoolean(name, k, o[k], false);
   return {
     dModel,
     nhead,
@@ -95,7 +107,7 @@ export class TransformerEncoderLayer extends Module {
 
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
     super();
-    const c = (this.config = resolve(dModel, nhead, opts));
+    const c = (this.config = resolve('TransformerEncoderLayer', dModel, nhead, opts));
     this.selfAttn = this.registerModule(
       'self_attn',
       new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype }),
@@ -111,6 +123,8 @@ export class TransformerEncoderLayer extends Module {
   }
 
   override forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
+    checkOptions('TransformerEncoderLayer.forward', opts, ['srcMask', 'srcKeyPaddingMask', 'isCausal']);
+    checkBoolean('TransformerEncoderLayer.forward', 'isCausal', opts.isCausal, false);
     if (src.ndim !== 2 && src.ndim !== 3)
       throw new Error(`TransformerEncoderLayer: src must be 2-D (unbatched) or 3-D, got shape ${fmtShape(src.shape)}`);
     const sa = (x: Tensor): Tensor =>
@@ -136,7 +150,7 @@ export class TransformerEncoderLayer extends Module {
 
   /** A fresh layer with the same configuration and a copy of the weights. */
   clone(): TransformerEncoderLayer {
-    return copyOf(this, new TransformerEncoderLayer(this.config.dModel, this.config.nhead, this.config));
+    return copyOf(this, new TransformerEncoderLayer(this.config.dModel, this.config.nhead, layerOptions(this.config)));
   }
 }
 
@@ -162,10 +176,12 @@ abstract class LayerStack<L extends Module & { clone(): L }> extends Module {
 export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
   static override readonly moduleName = 'TransformerEncoder';
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+    checkOptions('TransformerEncoder', opts, ['norm']);
     super('TransformerEncoder', encoderLayer, numLayers, opts.norm ?? null);
   }
 
   override forward(src: Tensor, opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
+    checkOptions('TransformerEncoder.forward', opts, ['mask', 'srcKeyPaddingMask', 'isCausal']);
     let x = src;
     for (const layer of this.layers)
       x = layer.forward(x, { srcMask: opts.mask ?? null, srcKeyPaddingMask: opts.srcKeyPaddingMask ?? null, isCausal: opts.isCausal });
@@ -200,7 +216,7 @@ export class TransformerDecoderLayer extends Module {
 
   constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
     super();
-    const c = (this.config = resolve(dModel, nhead, opts));
+    const c = (this.config = resolve('TransformerDecoderLayer', dModel, nhead, opts));
     const mha = () => new MultiheadAttention(dModel, nhead, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, dtype: c.dtype });
     this.selfAttn = this.registerModule('self_attn', mha());
     this.multiheadAttn = this.registerModule('multihead_attn', mha());
@@ -218,6 +234,8 @@ export class TransformerDecoderLayer extends Module {
   }
 
   override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
+    checkOptions('TransformerDecoderLayer.forward', o, DECODER_FORWARD);
+    for (const k of ['tgtIsCausal', 'memoryIsCausal'] as const) checkBoolean('TransformerDecoderLayer.forward', k, o[k], false);
     const sa = (x: Tensor): Tensor =>
       this.dropout1.forward(
         this.selfAttn.forward(x, x, x, {
@@ -251,17 +269,20 @@ export class TransformerDecoderLayer extends Module {
   }
 
   clone(): TransformerDecoderLayer {
-    return copyOf(this, new TransformerDecoderLayer(this.config.dModel, this.config.nhead, this.config));
+    return copyOf(this, new TransformerDecoderLayer(this.config.dModel, this.config.nhead, layerOptions(this.config)));
   }
 }
 
 export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
   static override readonly moduleName = 'TransformerDecoder';
   constructor(decoderLayer: TransformerDecoderLayer, numLayers: number, opts: { norm?: LayerNorm | null } = {}) {
+    checkOptions('TransformerDecoder', opts, ['norm']);
     super('TransformerDecoder', decoderLayer, numLayers, opts.norm ?? null);
   }
 
   override forward(tgt: Tensor, memory: Tensor, o: DecoderForwardOptions = {}): Tensor {
+    checkOptions('TransformerDecoder.forward', o, DECODER_FORWARD);
+    for (const k of ['tgtIsCausal', 'memoryIsCausal'] as const) checkBoolean('TransformerDecoder.forward', k, o[k], false);
     let x = tgt;
     for (const layer of this.layers) x = layer.forward(x, memory, o);
     return this.finish(x);

@@ -20,6 +20,7 @@ import { matmul } from './matmul.js';
 import { sdpaFusedBackward, sdpaFusedForward, owned, savedTensors, shareSaved, type FusedArgs } from './sdpa-fused.js';
 import { repeatInterleave, reshape, transpose } from './shape.js';
 import { softmax } from './softmax.js';
+import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 export enum SDPBackend {
   FUSED = 'fused',
@@ -80,8 +81,11 @@ interface Checked extends Pick<FusedArgs, 'q' | 'k' | 'v' | 'mask' | 'causal' | 
   S: number;
 }
 
+const SDPA_OPTIONS = ['attnMask', 'dropoutP', 'isCausal', 'scale', 'enableGqa'] as const;
+
 function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions): Checked {
   const op = 'scaledDotProductAttention';
+  checkOptions(op, opts, SDPA_OPTIONS);
   for (const [n, t] of [
     ['query', query],
     ['key', key],
@@ -100,8 +104,9 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
   const Sv = value.shape[value.ndim - 2];
   if (E !== Ek) throw new Error(`${op}: the last dim (E) of query and key must match: ${shapes}`);
   if (S !== Sv) throw new Error(`${op}: key and value must have the same sequence length S (dim -2): ${shapes}`);
-  const isCausal = opts.isCausal ?? false;
+  const isCausal = checkBoolean(op, 'isCausal', opts.isCausal, false);
   const mask = opts.attnMask ?? null;
+  if (mask !== null && !(mask instanceof Tensor)) throw new Error(`${op}: attnMask must be a Tensor or null, got ${describeValue(mask)}`);
   if (isCausal && mask) throw new Error(`${op}: pass either attnMask or isCausal, not both (attnMask shape ${fmtShape(mask.shape)})`);
   const p = opts.dropoutP ?? 0;
   checkP(op, p);
@@ -111,7 +116,7 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
       throw new Error(`${op}: scale must be a finite number, got ${opts.scale}`);
     scale = opts.scale;
   }
-  const gqa = opts.enableGqa ?? false;
+  const gqa = checkBoolean(op, 'enableGqa', opts.enableGqa, false);
   let groups = 1;
   const qB = query.shape.slice(0, -2);
   const kB = key.shape.slice(0, -2);

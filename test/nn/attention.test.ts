@@ -63,7 +63,8 @@ function runMha(c: any, dtype: DType, tolA: number, tolR: number): void {
 }
 
 function buildTransformer(c: any, dtype: DType): Module {
-  const opts = (o: any): TransformerLayerOptions => ({ ...o, dtype });
+  // the fixture's constructor record holds the positional dModel and nhead too: they are not options
+  const opts = ({ dModel: _d, nhead: _h, ...o }: any): TransformerLayerOptions => ({ ...o, dtype });
   if (c.module === 'encoderLayer') return new TransformerEncoderLayer(c.ctor.dModel, c.ctor.nhead, opts(c.ctor));
   if (c.module === 'decoderLayer') return new TransformerDecoderLayer(c.ctor.dModel, c.ctor.nhead, opts(c.ctor));
   const l = c.ctor.encoderLayer;

@@ -1,0 +1,95 @@
+// Options a PyTorch user spells in snake_case, or flags given as strings, are errors naming the function,
+// the key and the camelCase spelling, never silently ignored (issue: `{ is_causal: true }` ran a GPT
+// non-causally, `{ weight_decay: 0.1 }` used the default decay, `new nn.Linear(4, 3, false)` kept its bias).
+import { describe, expect, it } from 'vitest';
+import { F, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
+import { camelCase, checkOptions } from '../../src/helpers/validate.js';
+
+describe('strict options', () => {
+  setBackend('cpu');
+  const q = randn([1, 2, 3, 4]);
+  const p = (): ReturnType<typeof zeros> => zeros([2], { requiresGrad: true });
+  const cases: [string, () => unknown, RegExp][] = [
+    [
+      'sdpa is_causal',
+      () => F.scaledDotProductAttention(q, q, q, { is_causal: true } as never),
+      /scaledDotProductAttention: unknown option 'is_causal'.*did you mean 'isCausal'/,
+    ],
+    [
+      "sdpa isCausal: 'false'",
+      () => F.scaledDotProductAttention(q, q, q, { isCausal: 'false' } as never),
+      /scaledDotProductAttention: isCausal must be a boolean.*"false"/,
+    ],
+    ['sdpa attn_mask', () => F.scaledDotProductAttention(q, q, q, { attn_mask: null } as never), /did you mean 'attnMask'/],
+    [
+      'sdpa options not an object',
+      () => F.scaledDotProductAttention(q, q, q, true as never),
+      /scaledDotProductAttention: options must be an object.*got true/,
+    ],
+    [
+      'AdamW weight_decay',
+      () => new optim.AdamW([p()], { weight_decay: 0.1 } as never),
+      /AdamW: unknown option 'weight_decay'.*did you mean 'weightDecay'/,
+    ],
+    [
+      'a param group weight_decay',
+      () => new optim.AdamW([{ params: [p()], weight_decay: 0.1 }] as never),
+      /AdamW: unknown option 'weight_decay' in param group 0.*did you mean 'weightDecay'/,
+    ],
+    [
+      "SGD maximize: 'false'",
+      () => new optim.SGD([p()], { maximize: 'false' } as never),
+      /SGD: param group 0: maximize must be a boolean.*"false"/,
+    ],
+    ["Adam amsgrad: 'false'", () => new optim.Adam([p()], { amsgrad: 'false' } as never), /Adam: param group 0: amsgrad must be a boolean/],
+    ['SGD a typo', () => new optim.SGD([p()], { momentun: 0.9 } as never), /SGD: unknown option 'momentun'.*allowed: lr, momentum/],
+    [
+      'Linear(4, 3, false)',
+      () => new nn.Linear(4, 3, false as never),
+      /Linear: options \(the third argument: \{ bias: false \}, not false\) must be an object/,
+    ],
+    ["Linear bias: 'no'", () => new nn.Linear(4, 3, { bias: 'no' } as never), /Linear: bias must be a boolean/],
+    ['LayerNorm elementwise_affine', () => new nn.LayerNorm(4, { elementwise_affine: false } as never), /did you mean 'elementwiseAffine'/],
+    [
+      'Embedding padding_idx',
+      () => new nn.Embedding(4, 3, { padding_idx: 0 } as never),
+      /Embedding: unknown option 'padding_idx'.*did you mean 'paddingIdx'/,
+    ],
+    [
+      'MultiheadAttention batch_first',
+      () => new nn.MultiheadAttention(4, 2, { batch_first: true } as never),
+      /MultiheadAttention: unknown option 'batch_first'.*did you mean 'batchFirst'/,
+    ],
+    [
+      'MultiheadAttention.forward need_weights',
+      () => new nn.MultiheadAttention(4, 2).forward(randn([3, 1, 4]), randn([3, 1, 4]), randn([3, 1, 4]), { need_weights: false } as never),
+      /MultiheadAttention.forward: unknown option 'need_weights'.*did you mean 'needWeights'/,
+    ],
+    [
+      'TransformerEncoderLayer norm_first',
+      () => new nn.TransformerEncoderLayer(4, 2, { norm_first: true } as never),
+      /TransformerEncoderLayer: unknown option 'norm_first'.*did you mean 'normFirst'/,
+    ],
+    [
+      'TransformerEncoderLayer.forward is_causal',
+      () => new nn.TransformerEncoderLayer(4, 2, { dropout: 0 }).forward(randn([3, 1, 4]), { is_causal: true } as never),
+      /TransformerEncoderLayer.forward: unknown option 'is_causal'.*did you mean 'isCausal'/,
+    ],
+  ];
+  for (const [name, fn, msg] of cases) it(`${name} throws a clear Error`, () => expect(fn).toThrow(msg));
+
+  it('correct options still work (causal SDPA differs from non-causal; AdamW keeps the given decay)', () => {
+    const a = F.scaledDotProductAttention(q, q, q, { isCausal: true }).toArray();
+    const b = F.scaledDotProductAttention(q, q, q, { isCausal: false }).toArray();
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    expect(new optim.AdamW([{ params: [p()], weightDecay: 0.1 }]).paramGroups[0].weightDecay).toBe(0.1);
+    expect(new nn.Linear(4, 3, { bias: false }).bias).toBeNull();
+  });
+
+  it('the helper: camelCase, no hint for a key that is not a snake_case spelling, undefined options allowed', () => {
+    expect(camelCase('key_padding_mask')).toBe('keyPaddingMask');
+    expect(() => checkOptions('f', { bogus: 1 }, ['a'])).toThrow(/^f: unknown option 'bogus' in options \(allowed: a\)$/);
+    expect(() => checkOptions('f', undefined, ['a'])).not.toThrow();
+    expect(() => checkOptions('f', [1], ['a'])).toThrow(/f: options must be an object.*an array/);
+  });
+});
