@@ -8,6 +8,7 @@ import { DTYPES, type DType } from '../helpers/dtype.js';
 import { fmtShape, numelOf } from '../helpers/shape.js';
 import { normal, randInt, uniform } from './random.js';
 import { Tensor } from './tensor.js';
+import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -111,9 +112,17 @@ export function tensor(data: TensorData, opts: TensorOptions = {}): Tensor {
 }
 
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
-  const s = checkShape('full', shape);
+  return filled('full', shape, value, opts);
+}
+
+function filled(op: string, shape: number[], value: number, opts: CreateOptions): Tensor {
+  checkOptions(op, opts, ['dtype', 'requiresGrad']);
+  checkBoolean(op, 'requiresGrad', opts.requiresGrad, false);
+  const s = checkShape(op, shape);
   const dtype = opts.dtype ?? 'float32';
-  checkDType('full', dtype);
+  checkDType(op, dtype);
+  if (typeof value !== 'number' && !(typeof value === 'boolean' && dtype === 'bool'))
+    throw new Error(`${op}: fill value must be a number, got ${describeValue(value)}`);
   const data = allocHost(dtype, numelOf(s));
   data.fill(dtype === 'bool' ? (value ? 1 : 0) : dtype === 'int32' ? Math.trunc(value) : value);
   const t = Tensor._fromStorage(Storage.fromHost(data), s, dtype);
@@ -121,8 +130,8 @@ export function full(shape: number[], value: number, opts: CreateOptions = {}): 
   return t;
 }
 
-export const zeros = (shape: number[], opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
-export const ones = (shape: number[], opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
+export const zeros = (shape: number[], opts: CreateOptions = {}): Tensor => filled('zeros', shape, 0, opts);
+export const ones = (shape: number[], opts: CreateOptions = {}): Tensor => filled('ones', shape, 1, opts);
 export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 0, { dtype: t.dtype, ...opts });
 export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 1, { dtype: t.dtype, ...opts });
 export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}): Tensor => full(t.shape, value, { dtype: t.dtype, ...opts });

@@ -4,6 +4,7 @@
 // after `optimizer.step()`.
 
 import type { Optimizer, ParamGroup } from './optimizers.js';
+import { checkOptions } from '../helpers/validate.js';
 
 export abstract class LRScheduler {
   readonly optimizer: Optimizer<ParamGroup>;
@@ -51,6 +52,13 @@ export abstract class LRScheduler {
     this.stepCount++;
     this.lastEpoch++;
     const lrs = this.getLr();
+    lrs.forEach((lr, i) => {
+      // the optimizer refuses a negative or NaN lr in its constructor; a schedule must not set one either
+      if (typeof lr !== 'number' || !(lr >= 0) || lr === Infinity)
+        throw new Error(
+          `${this.name}: the schedule gives param group ${i} the learning rate ${String(lr)} at epoch ${this.lastEpoch}; it must be a finite number >= 0`,
+        );
+    });
     this.optimizer.paramGroups.forEach((g, i) => {
       g.lr = lrs[i];
     });
@@ -93,11 +101,14 @@ export class StepLR extends LRScheduler {
   readonly gamma: number;
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
+    checkOptions('StepLR', opts, ['stepSize', 'gamma', 'lastEpoch']);
     super('StepLR', optimizer, opts?.lastEpoch ?? -1);
     if (!opts || !Number.isInteger(opts.stepSize) || opts.stepSize < 1)
       throw new Error(`StepLR: stepSize must be a positive integer, got ${String(opts?.stepSize)}`);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
+    if (typeof this.gamma !== 'number' || !Number.isFinite(this.gamma) || this.gamma < 0)
+      throw new Error(`StepLR: gamma must be a finite number >= 0, got ${String(opts.gamma)}`);
     this.initialStep();
   }
 
@@ -114,11 +125,14 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly etaMin: number;
 
   constructor(optimizer: Optimizer<ParamGroup>, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
+    checkOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin', 'lastEpoch']);
     super('CosineAnnealingLR', optimizer, opts?.lastEpoch ?? -1);
     if (!opts || !Number.isInteger(opts.tMax) || opts.tMax < 1)
       throw new Error(`CosineAnnealingLR: tMax must be a positive integer, got ${String(opts?.tMax)}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
+    if (typeof this.etaMin !== 'number' || !Number.isFinite(this.etaMin) || this.etaMin < 0)
+      throw new Error(`CosineAnnealingLR: etaMin must be a finite number >= 0, got ${String(opts.etaMin)}`);
     this.initialStep();
   }
 
@@ -151,6 +165,7 @@ export class LambdaLR extends LRScheduler {
     lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[],
     opts: { lastEpoch?: number } = {},
   ) {
+    checkOptions('LambdaLR', opts, ['lastEpoch']);
     super('LambdaLR', optimizer, opts.lastEpoch ?? -1);
     const n = optimizer.paramGroups.length;
     if (Array.isArray(lrLambda)) {

@@ -8,6 +8,7 @@ import { full, zeros } from '../ops/creation.js';
 import { mapKernel } from '../ops/map.js';
 import { cat } from '../ops/shape.js';
 import { fmtShape } from '../helpers/shape.js';
+import { checkOptions } from '../helpers/validate.js';
 
 function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   const list =
@@ -66,16 +67,12 @@ export function clipGradNorm(
   normType = 2,
   opts: { errorIfNonfinite?: boolean } = {},
 ): Tensor {
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
-    throw new Error(`clipGradNorm: maxNorm must be a number, got ${String(maxNorm)}`);
+  // PyTorch accepts a negative maxNorm and flips every gradient's sign; that is never what was meant
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0))
+    throw new Error(`clipGradNorm: maxNorm must be a number >= 0, got ${String(maxNorm)}`);
   if (typeof normType !== 'number' || !(normType > 0))
     throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    throw new Error(
-      `clipGradNorm: options must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`,
-    );
-  for (const k of Object.keys(opts))
-    if (!CLIP_OPTS.has(k)) throw new Error(`clipGradNorm: unknown option "${k}" (known: ${[...CLIP_OPTS].join(', ')})`);
+  checkOptions('clipGradNorm', opts, [...CLIP_OPTS]);
   const errorIfNonfinite = opts.errorIfNonfinite ?? false;
   if (typeof errorIfNonfinite !== 'boolean')
     throw new Error(`clipGradNorm: errorIfNonfinite must be a boolean, got ${String(errorIfNonfinite)}`);

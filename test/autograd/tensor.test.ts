@@ -102,8 +102,8 @@ describe('tensor creation', () => {
     expect(onesLike(like, { dtype: 'int32' }).tolist()).toEqual([[1, 1]]);
     expect(fullLike(like, -1).tolist()).toEqual([[-1, -1]]);
     expect(zeros([]).shape).toEqual([]);
-    expect(() => zeros([2, -1])).toThrow(/full: shape must be an array of non-negative integers, got \[2,-1\]/);
-    expect(() => ones([1.5])).toThrow(/full: shape must be an array of non-negative integers, got \[1.5\]/);
+    expect(() => zeros([2, -1])).toThrow(/zeros: shape must be an array of non-negative integers, got \[2,-1\]/);
+    expect(() => ones([1.5])).toThrow(/ones: shape must be an array of non-negative integers, got \[1.5\]/);
   });
   it('arange: int when every argument is an integer, float otherwise; negative steps', () => {
     expect(arange(5).tolist()).toEqual([0, 1, 2, 3, 4]);

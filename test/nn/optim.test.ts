@@ -348,13 +348,14 @@ describe('clipGradNorm arguments', () => {
     const p = zeros([2]).requiresGrad_();
     p.grad = tensor([1, 2]);
     expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(
-      /clipGradNorm: unknown option "errorIfNonFinite" \(known: errorIfNonfinite\)/,
+      /clipGradNorm: unknown option 'errorIfNonFinite' in options \(allowed: errorIfNonfinite\)/,
     );
     expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: 1 } as never)).toThrow(
       /clipGradNorm: errorIfNonfinite must be a boolean, got 1/,
     );
-    expect(() => nn.clipGradNorm(p, 1, 2, null as never)).toThrow(/clipGradNorm: options must be an object, got null/);
-    expect(() => nn.clipGradNorm(p, Number.NaN)).toThrow(/clipGradNorm: maxNorm must be a number, got NaN/);
+    expect(() => nn.clipGradNorm(p, 1, 2, null as never)).toThrow(/clipGradNorm: options must be an object.*got null/);
+    expect(() => nn.clipGradNorm(p, Number.NaN)).toThrow(/clipGradNorm: maxNorm must be a number >= 0, got NaN/);
+    expect(() => nn.clipGradNorm(p, -1)).toThrow(/clipGradNorm: maxNorm must be a number >= 0, got -1/);
     expect(values(p.grad)).toEqual([1, 2]);
   });
 });

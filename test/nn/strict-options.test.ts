@@ -2,7 +2,7 @@
 // the key and the camelCase spelling, never silently ignored (issue: `{ is_causal: true }` ran a GPT
 // non-causally, `{ weight_decay: 0.1 }` used the default decay, `new nn.Linear(4, 3, false)` kept its bias).
 import { describe, expect, it } from 'vitest';
-import { F, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
+import { F, exp, full, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
 import { camelCase, checkOptions } from '../../src/helpers/validate.js';
 
 describe('strict options', () => {
@@ -74,6 +74,35 @@ describe('strict options', () => {
       'TransformerEncoderLayer.forward is_causal',
       () => new nn.TransformerEncoderLayer(4, 2, { dropout: 0 }).forward(randn([3, 1, 4]), { is_causal: true } as never),
       /TransformerEncoderLayer.forward: unknown option 'is_causal'.*did you mean 'isCausal'/,
+    ],
+    [
+      'StepLR gamma -1',
+      () => new optim.lrScheduler.StepLR(new optim.SGD([p()], { lr: 0.1 }), { stepSize: 1, gamma: -1 }),
+      /StepLR: gamma must be a finite number >= 0, got -1/,
+    ],
+    [
+      'StepLR step_size',
+      () => new optim.lrScheduler.StepLR(new optim.SGD([p()]), { step_size: 1 } as never),
+      /StepLR: unknown option 'step_size'.*did you mean 'stepSize'/,
+    ],
+    [
+      'CosineAnnealingLR T_max',
+      () => new optim.lrScheduler.CosineAnnealingLR(new optim.SGD([p()]), { T_max: 10 } as never),
+      /CosineAnnealingLR: unknown option 'T_max'/,
+    ],
+    [
+      'LambdaLR giving a negative lr',
+      () => new optim.lrScheduler.LambdaLR(new optim.SGD([p()], { lr: 0.1 }), () => -1),
+      /LambdaLR: the schedule gives param group 0 the learning rate -0.1 at epoch 0/,
+    ],
+    ['clipGradNorm max_norm -1', () => nn.clipGradNorm([p()], -1), /clipGradNorm: maxNorm must be a number >= 0, got -1/],
+    ['exp(null)', () => exp(null as never), /^exp: input must be a Tensor, got null$/],
+    ["full([2], 'x')", () => full([2], 'x' as never), /full: fill value must be a number, got "x"/],
+    ['zeros([2, -1]) names zeros', () => zeros([2, -1]), /^zeros: shape/],
+    [
+      'zeros requires_grad',
+      () => zeros([2], { requires_grad: true } as never),
+      /zeros: unknown option 'requires_grad'.*did you mean 'requiresGrad'/,
     ],
   ];
   for (const [name, fn, msg] of cases) it(`${name} throws a clear Error`, () => expect(fn).toThrow(msg));
