@@ -8,6 +8,7 @@ import { Tensor } from './tensor.js';
 import { fmtShape, sameShape } from '../helpers/shape.js';
 import { memoryCounts, type Precision } from '../backend/index.js';
 import { accumulateStorage, copyStorage, sumToShapeStorage } from '../kernels/tape.js';
+import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 // ---- the kernels the tape needs -----------------------------------------------------------------
 // Gradient accumulation, copies and the reduction of broadcast gradients run kernels of the kernel layer
@@ -218,6 +219,10 @@ export interface BackwardOptions {
 }
 
 export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+  checkOptions('backward', opts, ['retainGraph']);
+  checkBoolean('backward', 'retainGraph', opts.retainGraph, false);
+  if (gradient !== undefined && gradient !== null && !(gradient instanceof Tensor))
+    throw new Error(`backward: gradient must be a Tensor (or undefined for a scalar output), got ${describeValue(gradient)}`);
   if (!root.requiresGrad) {
     throw new Error(
       `backward: the tensor (shape ${fmtShape(root.shape)}) does not require grad and has no gradFn; nothing to differentiate`,

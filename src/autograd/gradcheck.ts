@@ -6,6 +6,7 @@ import { noGrad } from './grad-mode.js';
 import { Tensor } from './tensor.js';
 import { uniform } from './random.js';
 import { fromValues } from './creation.js';
+import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 export interface GradcheckOptions {
   eps?: number;
@@ -28,7 +29,18 @@ function withValues(t: Tensor, values: Float64Array): Tensor {
 }
 
 export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): boolean {
+  checkOptions('gradcheck', opts, ['eps', 'atol', 'rtol', 'raiseException', 'fastMode']);
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, raiseException = true, fastMode = false } = opts;
+  for (const [k, v] of [
+    ['eps', eps],
+    ['atol', atol],
+    ['rtol', rtol],
+  ] as const)
+    if (typeof v !== 'number' || !(v >= 0)) throw new Error(`gradcheck: ${k} must be a number >= 0, got ${describeValue(v)}`);
+  checkBoolean('gradcheck', 'raiseException', raiseException, true);
+  checkBoolean('gradcheck', 'fastMode', fastMode, false);
+  if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${describeValue(fn)}`);
+  if (!Array.isArray(inputs)) throw new Error(`gradcheck: inputs must be an array of Tensors, got ${describeValue(inputs)}`);
   const diff = inputs.map((t, j) => {
     if (!(t instanceof Tensor)) throw new Error(`gradcheck: inputs[${j}] is not a Tensor`);
     return t.dtype === 'float32' || t.dtype === 'float64';

@@ -76,6 +76,8 @@ export class MultiheadAttention extends Module {
     this.embedDim = embedDim;
     this.kdim = opts.kdim ?? embedDim;
     this.vdim = opts.vdim ?? embedDim;
+    for (const k of ['kdim', 'vdim'] as const)
+      if (!Number.isInteger(this[k]) || this[k] <= 0) throw new Error(`${OP}: ${k} must be a positive integer, got ${String(opts[k])}`);
     this.qkvSameEmbedDim = this.kdim === embedDim && this.vdim === embedDim;
     this.numHeads = numHeads;
     this.headDim = embedDim / numHeads;

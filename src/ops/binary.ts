@@ -11,6 +11,7 @@ import { floatDType } from './checks.js';
 import { scalarTensor } from '../autograd/creation.js';
 import { mapKernel } from './map.js';
 import { OP, type BinarySpec } from './registry.js';
+import { describeValue } from '../helpers/validate.js';
 
 export { POW } from './registry.js';
 
@@ -104,8 +105,17 @@ const POWS = spec('pow');
 const MAXIMUM = spec('maximum');
 const MINIMUM = spec('minimum');
 
-export const add = (a: Operand, b: Operand): Tensor => binary(ADD, a, b);
-export const sub = (a: Operand, b: Operand): Tensor => binary(SUB, a, b);
+/** `b · alpha` for add/sub's alpha (PyTorch's `alpha=`): a number, checked. */
+function scaled(op: string, b: Operand, alpha: number | undefined): Operand {
+  if (alpha === undefined || alpha === 1) return b;
+  if (typeof alpha !== 'number' || Number.isNaN(alpha)) throw new Error(`${op}: alpha must be a number, got ${describeValue(alpha)}`);
+  return b instanceof Tensor ? binary(MUL, b, alpha) : b * alpha;
+}
+
+/** a + alpha·b (torch.add with alpha) */
+export const add = (a: Operand, b: Operand, alpha?: number): Tensor => binary(ADD, a, scaled('add', b, alpha));
+/** a − alpha·b (torch.sub with alpha) */
+export const sub = (a: Operand, b: Operand, alpha?: number): Tensor => binary(SUB, a, scaled('sub', b, alpha));
 export const mul = (a: Operand, b: Operand): Tensor => binary(MUL, a, b);
 export const div = (a: Operand, b: Operand): Tensor => binary(DIV, a, b);
 export const pow = (a: Operand, b: Operand): Tensor => binary(POWS, a, b);

@@ -25,13 +25,13 @@ declare module '../autograd/tensor.js' {
     clone(): Tensor;
     copy_(src: Tensor): this;
     add_(other: Operand, alpha?: number): this;
-    sub_(other: Operand): this;
+    sub_(other: Operand, alpha?: number): this;
     mul_(other: Operand): this;
     div_(other: Operand): this;
     fill_(value: number): this;
     zero_(): this;
     add(o: Operand, alpha?: number): Tensor;
-    sub(o: Operand): Tensor;
+    sub(o: Operand, alpha?: number): Tensor;
     mul(o: Operand): Tensor;
     div(o: Operand): Tensor;
     pow(o: Operand): Tensor;
@@ -143,13 +143,11 @@ const METHODS = {
     return this._assign(src, 'copy_');
   },
   /** Runs an out-of-place update and writes its result into this tensor (autograd does not track in-place ops). */
-  add_(this: Tensor, other: Operand, alpha = 1): Tensor {
-    return inPlace(this, 'add_', other, () =>
-      B.add(this, alpha === 1 ? other : other instanceof Tensor ? B.mul(other, alpha) : other * alpha),
-    );
+  add_(this: Tensor, other: Operand, alpha?: number): Tensor {
+    return inPlace(this, 'add_', other, () => B.add(this, other, alpha));
   },
-  sub_(this: Tensor, other: Operand): Tensor {
-    return inPlace(this, 'sub_', other, () => B.sub(this, other));
+  sub_(this: Tensor, other: Operand, alpha?: number): Tensor {
+    return inPlace(this, 'sub_', other, () => B.sub(this, other, alpha));
   },
   mul_(this: Tensor, other: Operand): Tensor {
     return inPlace(this, 'mul_', other, () => B.mul(this, other));
@@ -166,11 +164,10 @@ const METHODS = {
 
   // ---- elementwise -------------------------------------------------------------------------------
   add(this: Tensor, o: Operand, alpha?: number): Tensor {
-    if (alpha === undefined || alpha === 1) return B.add(this, o);
-    return B.add(this, o instanceof Tensor ? B.mul(o, alpha) : o * alpha);
+    return B.add(this, o, alpha);
   },
-  sub(this: Tensor, o: Operand): Tensor {
-    return B.sub(this, o);
+  sub(this: Tensor, o: Operand, alpha?: number): Tensor {
+    return B.sub(this, o, alpha);
   },
   mul(this: Tensor, o: Operand): Tensor {
     return B.mul(this, o);

@@ -94,6 +94,8 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   const lead = shape.length - x.ndim;
   const target = shape.map((s, i) => {
     const own = i >= lead ? x.shape[i - lead] : undefined;
+    if (!Number.isInteger(s) || s < -1)
+      throw new Error(`expand: sizes must be non-negative integers or -1, got ${s} in ${fmtShape(shape)}`);
     if (s === -1) {
       if (own === undefined) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} (target ${fmtShape(shape)})`);
       return own;
@@ -164,6 +166,11 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   const d = normDim('slice', dim, x.ndim, x.shape);
   const n = x.shape[d];
   if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  for (const [name, v] of [
+    ['start', start],
+    ['end', end],
+  ] as const)
+    if (v !== undefined && v !== null && !Number.isInteger(v)) throw new Error(`slice: ${name} must be an integer, got ${String(v)}`);
   const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const s = clamp(start ?? 0);
   const e = clamp(end ?? n);
@@ -180,6 +187,8 @@ function sliceOp(name: string, x: Tensor, d: number, start: number, len: number,
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normDim('narrow', dim, x.ndim, x.shape);
   const n = x.shape[d];
+  if (!Number.isInteger(start)) throw new Error(`narrow: start must be an integer, got ${String(start)}`);
+  if (!Number.isInteger(length) || length < 0) throw new Error(`narrow: length must be a non-negative integer, got ${String(length)}`);
   const s = start < 0 ? start + n : start;
   if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
     throw new Error(`narrow: start (${start}) + length (${length}) exceeds dimension ${dim} of size ${n} (shape ${fmtShape(x.shape)})`);

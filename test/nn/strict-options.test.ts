@@ -2,7 +2,7 @@
 // the key and the camelCase spelling, never silently ignored (issue: `{ is_causal: true }` ran a GPT
 // non-causally, `{ weight_decay: 0.1 }` used the default decay, `new nn.Linear(4, 3, false)` kept its bias).
 import { describe, expect, it } from 'vitest';
-import { F, exp, full, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
+import { F, add, exp, full, gradcheck, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
 import { camelCase, checkOptions } from '../../src/helpers/validate.js';
 
 describe('strict options', () => {
@@ -96,6 +96,36 @@ describe('strict options', () => {
       /LambdaLR: the schedule gives param group 0 the learning rate -0.1 at epoch 0/,
     ],
     ['clipGradNorm max_norm -1', () => nn.clipGradNorm([p()], -1), /clipGradNorm: maxNorm must be a number >= 0, got -1/],
+    ["add(x, y, 'two')", () => add(q, q, 'two' as never), /^add: alpha must be a number, got "two"$/],
+    ['slice with a fractional start', () => q.slice(3, 0.5, 2), /^slice: start must be an integer, got 0.5$/],
+    ['narrow with a fractional start', () => q.narrow(3, 0.5, 1), /^narrow: start must be an integer, got 0.5$/],
+    ['expand to -2', () => randn([1, 3]).expand([-2, 3]), /^expand: sizes must be non-negative integers or -1, got -2/],
+    [
+      'MultiheadAttention kdim -1',
+      () => new nn.MultiheadAttention(4, 2, { kdim: -1 }),
+      /^MultiheadAttention: kdim must be a positive integer, got -1$/,
+    ],
+    [
+      'backward retain_graph',
+      () =>
+        randn([2], { requiresGrad: true })
+          .sum()
+          .backward(undefined, { retain_graph: true } as never),
+      /backward: unknown option 'retain_graph'.*did you mean 'retainGraph'/,
+    ],
+    [
+      'backward a non-Tensor gradient',
+      () =>
+        randn([2], { requiresGrad: true })
+          .sum()
+          .backward(1 as never),
+      /^backward: gradient must be a Tensor/,
+    ],
+    [
+      'gradcheck raise_exception',
+      () => gradcheck((a) => a.sum(), [randn([2], { dtype: 'float64', requiresGrad: true })], { raise_exception: false } as never),
+      /gradcheck: unknown option 'raise_exception'.*did you mean 'raiseException'/,
+    ],
     ['exp(null)', () => exp(null as never), /^exp: input must be a Tensor, got null$/],
     ["full([2], 'x')", () => full([2], 'x' as never), /full: fill value must be a number, got "x"/],
     ['zeros([2, -1]) names zeros', () => zeros([2, -1]), /^zeros: shape/],
@@ -106,6 +136,17 @@ describe('strict options', () => {
     ],
   ];
   for (const [name, fn, msg] of cases) it(`${name} throws a clear Error`, () => expect(fn).toThrow(msg));
+
+  it('alpha works as in torch.add/torch.sub, functions and methods alike', () => {
+    const a = randn([3]);
+    const b = randn([3]);
+    const expect2 = (t: { toArray(): ArrayLike<number> }, f: (i: number) => number): void =>
+      Array.from(t.toArray()).forEach((v, i) => expect(v).toBeCloseTo(f(i), 5));
+    const av = a.toArray();
+    const bv = b.toArray();
+    expect2(add(a, b, 2), (i) => av[i] + 2 * bv[i]);
+    expect2(a.sub(b, 0.5), (i) => av[i] - 0.5 * bv[i]);
+  });
 
   it('correct options still work (causal SDPA differs from non-causal; AdamW keeps the given decay)', () => {
     const a = F.scaledDotProductAttention(q, q, q, { isCausal: true }).toArray();
