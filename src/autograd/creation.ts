@@ -85,6 +85,7 @@ function inferShape(data: Nested, op: string): number[] {
 
 /** Makes a tensor from a number, nested arrays or a typed array (like `torch.tensor`). */
 export function tensor(data: TensorData, opts: TensorOptions = {}): Tensor {
+  checkCreate('tensor', opts, ['dtype', 'requiresGrad', 'shape']);
   let values: ArrayLike<number>;
   let shape: number[];
   let inferred: DType = 'float32';
@@ -116,8 +117,7 @@ export function full(shape: number[], value: number, opts: CreateOptions = {}): 
 }
 
 function filled(op: string, shape: number[], value: number, opts: CreateOptions): Tensor {
-  checkOptions(op, opts, ['dtype', 'requiresGrad']);
-  checkBoolean(op, 'requiresGrad', opts.requiresGrad, false);
+  checkCreate(op, opts, ['dtype', 'requiresGrad']);
   const s = checkShape(op, shape);
   const dtype = opts.dtype ?? 'float32';
   checkDType(op, dtype);
@@ -137,7 +137,17 @@ export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.
 export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}): Tensor => full(t.shape, value, { dtype: t.dtype, ...opts });
 
 /** `arange(end)`, `arange(start, end, step?)`. */
-export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+export function arange(start: number, end?: number | CreateOptions, step: number | CreateOptions = 1, opts: CreateOptions = {}): Tensor {
+  // options may follow any of the numbers, as PyTorch users write them: arange(T, { dtype }), arange(0, T, { dtype })
+  if (typeof end === 'object' && end !== null) [opts, end, step] = [end, undefined, 1];
+  else if (typeof step === 'object' && step !== null) [opts, step] = [step, 1];
+  checkCreate('arange', opts, ['dtype', 'requiresGrad']);
+  for (const [name, v] of [
+    ['start', start],
+    ['end', end],
+    ['step', step],
+  ] as const)
+    if (v !== undefined && typeof v !== 'number') throw new Error(`arange: ${name} must be a number, got ${describeValue(v)}`);
   if (end === undefined) {
     end = start;
     start = 0;
@@ -150,7 +160,14 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   return fromValues(vals, [n], opts.dtype ?? (ints ? 'int32' : 'float32'), opts.requiresGrad);
 }
 
+/** A creation function's options: known keys, requiresGrad a boolean. */
+function checkCreate(op: string, opts: unknown, allowed: string[]): void {
+  checkOptions(op, opts, allowed);
+  checkBoolean(op, 'requiresGrad', (opts as CreateOptions | undefined)?.requiresGrad, false);
+}
+
 function randomTensor(op: string, shape: number[], opts: CreateOptions, draw: () => number): Tensor {
+  checkCreate(op, opts, ['dtype', 'requiresGrad']);
   const s = checkShape(op, shape);
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`${op}: dtype must be float32 or float64, got ${dtype}`);
@@ -170,6 +187,7 @@ export function randint(low: number, high: number, shape: number[], opts: Create
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new Error(`randint: expects integers low < high, got low=${low}, high=${high}`);
   }
+  checkCreate('randint', opts, ['dtype', 'requiresGrad']);
   const s = checkShape('randint', shape);
   const n = numelOf(s);
   const vals = new Float64Array(n);

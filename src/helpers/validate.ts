@@ -38,7 +38,8 @@ export function checkOptions(fn: string, opts: unknown, allowed: readonly string
     if (allowed.includes(key)) continue;
     const camel = camelCase(key);
     const hint = camel !== key && allowed.includes(camel) ? `; did you mean '${camel}'?` : '';
-    throw new Error(`${fn}: unknown option '${key}' in ${arg}${hint} (allowed: ${allowed.join(', ')})`);
+    const where = arg === 'options' ? '' : ` in ${arg}`;
+    throw new Error(`${fn}: unknown option '${key}'${where}${hint} (allowed: ${allowed.join(', ')})`);
   }
 }
 

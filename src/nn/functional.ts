@@ -2,6 +2,7 @@
 
 import type { Tensor } from '../autograd/tensor.js';
 import * as U from '../ops/unary.js';
+import { checkOptions } from '../helpers/validate.js';
 
 export { softmax, logSoftmax } from '../ops/softmax.js';
 export { layerNorm } from '../ops/layernorm.js';
@@ -12,7 +13,10 @@ export type { CrossEntropyOptions, NllLossOptions, Reduction } from '../ops/loss
 export { scaledDotProductAttention, type SdpaOptions } from '../ops/sdpa.js';
 
 export const relu = (x: Tensor): Tensor => U.relu(x);
-export const gelu = (x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor => U.gelu(x, opts.approximate ?? 'none');
+export const gelu = (x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor => {
+  checkOptions('gelu', opts, ['approximate']);
+  return U.gelu(x, opts.approximate ?? 'none');
+};
 export const tanh = (x: Tensor): Tensor => U.tanh(x);
 export const sigmoid = (x: Tensor): Tensor => U.sigmoid(x);
 

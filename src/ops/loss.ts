@@ -29,6 +29,7 @@ import { mean, sum } from './reduce.js';
 import { permute, reshape } from './shape.js';
 import { logSoftmax } from './softmax.js';
 import { neg } from './unary.js';
+import { checkOptions } from '../helpers/validate.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -48,24 +49,19 @@ export type NllLossOptions = CrossEntropyOptions;
 const KNOWN_OPTIONS = ['weight', 'ignoreIndex', 'labelSmoothing', 'reduction'];
 
 /** Rejects anything but a plain options object with known keys (snake_case keys get their camelCase name). */
-function checkOptions(op: string, opts: unknown): CrossEntropyOptions {
+function checkLossOptions(op: string, opts: unknown): CrossEntropyOptions {
   if (opts === undefined || opts === null) return {};
   if (opts instanceof Tensor) {
     throw new Error(
       `${op}: the third argument is an options object; pass class weights as { weight } (got a Tensor of shape ${fmtShape(opts.shape)})`,
     );
   }
-  if (typeof opts !== 'object' || Array.isArray(opts))
-    throw new Error(`${op}: options must be an object, got ${Array.isArray(opts) ? 'an array' : typeof opts}`);
-  for (const key of Object.keys(opts)) {
-    if (KNOWN_OPTIONS.includes(key)) continue;
-    const camel = key.replace(/_+([a-zA-Z])/g, (_, ch: string) => ch.toUpperCase());
-    let hint = '';
-    if (camel !== key && KNOWN_OPTIONS.includes(camel)) hint = `; did you mean '${camel}'?`;
-    else if (key === 'size_average' || key === 'sizeAverage' || key === 'reduce')
-      hint = `; PyTorch's deprecated '${key}' is not supported, use reduction: 'mean' | 'sum' | 'none'`;
-    throw new Error(`${op}: unknown option '${key}'${hint} (options are ${KNOWN_OPTIONS.join(', ')})`);
-  }
+  for (const key of typeof opts === 'object' ? Object.keys(opts) : [])
+    if (key === 'size_average' || key === 'sizeAverage' || key === 'reduce')
+      throw new Error(
+        `${op}: unknown option '${key}'; PyTorch's deprecated '${key}' is not supported, use reduction: 'mean' | 'sum' | 'none'`,
+      );
+  checkOptions(op, opts, KNOWN_OPTIONS);
   return opts as CrossEntropyOptions;
 }
 
@@ -83,7 +79,7 @@ interface Parsed {
 
 /** Validates the options against the input (C = the class dim's size). */
 function parseOptions(op: string, input: Tensor, rawOpts: unknown): Parsed {
-  const opts = checkOptions(op, rawOpts);
+  const opts = checkLossOptions(op, rawOpts);
   const reduction = checkReduction(op, opts.reduction ?? 'mean');
   const ignore = opts.ignoreIndex ?? -100;
   if (!Number.isInteger(ignore)) throw new Error(`${op}: ignoreIndex must be an integer, got ${String(ignore)}`);
@@ -348,6 +344,7 @@ function crossEntropyProbs(input: Tensor, target: Tensor, o: Parsed, classDim: n
 }
 
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptions('mseLoss', opts, ['reduction']);
   const reduction = checkReduction('mseLoss', opts.reduction ?? 'mean');
   if (input.shape.join() !== target.shape.join() || input.ndim !== target.ndim) {
     throw new Error(`mseLoss: input has shape ${fmtShape(input.shape)} but target has shape ${fmtShape(target.shape)}; they must match`);

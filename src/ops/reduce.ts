@@ -15,6 +15,7 @@ import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK, reducePass, type PassKind } from '../kernels/reduce.js';
 import { mapKernel } from './map.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 // the ops that write their own blocked sums import these from here
 
@@ -293,6 +294,8 @@ export function maxDim(x: Tensor, dim: number, keepdim: boolean, which: 'max' | 
 }
 
 export function variance(x: Tensor, dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+  checkOptions('var', opts, ['correction', 'keepdim']);
+  checkBoolean('var', 'keepdim', opts.keepdim, false);
   if (!isFloat(x.dtype)) throw new Error(`var: expects a floating point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)})`);
   const correction = opts.correction ?? 1;
   const dims = reduceDims('var', x, dim);

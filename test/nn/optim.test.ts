@@ -348,7 +348,7 @@ describe('clipGradNorm arguments', () => {
     const p = zeros([2]).requiresGrad_();
     p.grad = tensor([1, 2]);
     expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(
-      /clipGradNorm: unknown option 'errorIfNonFinite' in options \(allowed: errorIfNonfinite\)/,
+      /clipGradNorm: unknown option 'errorIfNonFinite' \(allowed: errorIfNonfinite\)/,
     );
     expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonfinite: 1 } as never)).toThrow(
       /clipGradNorm: errorIfNonfinite must be a boolean, got 1/,

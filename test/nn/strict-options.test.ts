@@ -2,7 +2,7 @@
 // the key and the camelCase spelling, never silently ignored (issue: `{ is_causal: true }` ran a GPT
 // non-causally, `{ weight_decay: 0.1 }` used the default decay, `new nn.Linear(4, 3, false)` kept its bias).
 import { describe, expect, it } from 'vitest';
-import { F, add, exp, full, gradcheck, nn, optim, randn, setBackend, zeros } from '../../src/index.js';
+import { F, add, arange, exp, full, gradcheck, nn, optim, randn, setBackend, tensor, zeros } from '../../src/index.js';
 import { camelCase, checkOptions } from '../../src/helpers/validate.js';
 
 describe('strict options', () => {
@@ -126,6 +126,16 @@ describe('strict options', () => {
       () => gradcheck((a) => a.sum(), [randn([2], { dtype: 'float64', requiresGrad: true })], { raise_exception: false } as never),
       /gradcheck: unknown option 'raise_exception'.*did you mean 'raiseException'/,
     ],
+    ['F.gelu approximation', () => F.gelu(q, { approximation: 'tanh' } as never), /^gelu: unknown option 'approximation'/],
+    ['mseLoss size_average', () => F.mseLoss(q, q, { size_average: true } as never), /^mseLoss: unknown option 'size_average'/],
+    ['var keep_dim', () => q.var(1, { keep_dim: true } as never), /^var: unknown option 'keep_dim'/],
+    [
+      'randn requires_grad',
+      () => randn([2], { requires_grad: true } as never),
+      /^randn: unknown option 'requires_grad'.*did you mean 'requiresGrad'/,
+    ],
+    ["tensor requiresGrad: 'yes'", () => tensor([1.5], { requiresGrad: 'yes' } as never), /^tensor: requiresGrad must be a boolean/],
+    ['arange dtype typo', () => arange(0, 4, { dtpye: 'int32' } as never), /^arange: unknown option 'dtpye'/],
     ['exp(null)', () => exp(null as never), /^exp: input must be a Tensor, got null$/],
     ["full([2], 'x')", () => full([2], 'x' as never), /full: fill value must be a number, got "x"/],
     ['zeros([2, -1]) names zeros', () => zeros([2, -1]), /^zeros: shape/],
@@ -136,6 +146,13 @@ describe('strict options', () => {
     ],
   ];
   for (const [name, fn, msg] of cases) it(`${name} throws a clear Error`, () => expect(fn).toThrow(msg));
+
+  it('arange takes its options after any of its numbers, as PyTorch users type it', () => {
+    expect(arange(4, { dtype: 'float32' }).dtype).toBe('float32');
+    expect(Array.from(arange(1, 4, { dtype: 'float64' }).toArray())).toEqual([1, 2, 3]);
+    expect(arange(1, 4, { dtype: 'float64' }).dtype).toBe('float64');
+    expect(Array.from(arange(0, 6, 2, { dtype: 'float32' }).toArray())).toEqual([0, 2, 4]);
+  });
 
   it('alpha works as in torch.add/torch.sub, functions and methods alike', () => {
     const a = randn([3]);
@@ -158,7 +175,7 @@ describe('strict options', () => {
 
   it('the helper: camelCase, no hint for a key that is not a snake_case spelling, undefined options allowed', () => {
     expect(camelCase('key_padding_mask')).toBe('keyPaddingMask');
-    expect(() => checkOptions('f', { bogus: 1 }, ['a'])).toThrow(/^f: unknown option 'bogus' in options \(allowed: a\)$/);
+    expect(() => checkOptions('f', { bogus: 1 }, ['a'])).toThrow(/^f: unknown option 'bogus' \(allowed: a\)$/);
     expect(() => checkOptions('f', undefined, ['a'])).not.toThrow();
     expect(() => checkOptions('f', [1], ['a'])).toThrow(/f: options must be an object.*an array/);
   });

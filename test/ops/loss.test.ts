@@ -532,7 +532,7 @@ describe('losses: weight, probability-target and option errors', () => {
       /crossEntropy: unknown option 'size_average'; .*use reduction/,
     );
     expect(() => F.crossEntropy(x(), t(), bad({ weights: randn([5]) }))).toThrow(
-      /crossEntropy: unknown option 'weights' \(options are weight, ignoreIndex, labelSmoothing, reduction\)/,
+      /crossEntropy: unknown option 'weights' \(allowed: weight, ignoreIndex, labelSmoothing, reduction\)/,
     );
     expect(() => F.crossEntropy(x(), t(), randn([5]) as unknown as CrossEntropyOptions)).toThrow(
       /crossEntropy: the third argument is an options object; pass class weights as \{ weight \}/,
