@@ -65,14 +65,13 @@ export class MultiheadAttention extends Module {
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     checkOptions(OP, opts, ['dropout', 'bias', 'addBiasKv', 'addZeroAttn', 'kdim', 'vdim', 'batchFirst', 'dtype']);
-    for (const k of ['bias', 'addBiasKv', 'addZeroAttn', 'batchFirst'] as const) checkBoolean(OP, k, opts[k], false);
     if (!Number.isInteger(embedDim) || embedDim <= 0) throw new Error(`${OP}: embedDim must be a positive integer, got ${embedDim}`);
     if (!Number.isInteger(numHeads) || numHeads <= 0) throw new Error(`${OP}: numHeads must be a positive integer, got ${numHeads}`);
     if (embedDim % numHeads !== 0) throw new Error(`${OP}: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
     const dropout = opts.dropout ?? 0;
     if (!(dropout >= 0 && dropout <= 1)) throw new Error(`${OP}: dropout probability has to be between 0 and 1, but got ${dropout}`);
     const dtype = opts.dtype ?? 'float32';
-    const bias = opts.bias ?? true;
+    const bias = checkBoolean(OP, 'bias', opts.bias, true);
     this.embedDim = embedDim;
     this.kdim = opts.kdim ?? embedDim;
     this.vdim = opts.vdim ?? embedDim;
@@ -82,8 +81,8 @@ export class MultiheadAttention extends Module {
     this.numHeads = numHeads;
     this.headDim = embedDim / numHeads;
     this.dropout = dropout;
-    this.batchFirst = opts.batchFirst ?? false;
-    this.addZeroAttn = opts.addZeroAttn ?? false;
+    this.batchFirst = checkBoolean(OP, 'batchFirst', opts.batchFirst, false);
+    this.addZeroAttn = checkBoolean(OP, 'addZeroAttn', opts.addZeroAttn, false);
     // Registration order follows PyTorch's __init__, so stateDict() lists keys as PyTorch does.
     if (this.qkvSameEmbedDim) {
       this.inProjWeight = this.registerParameter('in_proj_weight', zeros([3 * embedDim, embedDim], { dtype }));
@@ -98,7 +97,7 @@ export class MultiheadAttention extends Module {
     }
     this.inProjBias = this.registerParameter('in_proj_bias', bias ? zeros([3 * embedDim], { dtype }) : null);
     this.outProj = this.registerModule('out_proj', new Linear(embedDim, embedDim, { bias, dtype }));
-    if (opts.addBiasKv) {
+    if (checkBoolean(OP, 'addBiasKv', opts.addBiasKv, false)) {
       this.biasK = this.registerParameter('bias_k', zeros([1, 1, embedDim], { dtype }));
       this.biasV = this.registerParameter('bias_v', zeros([1, 1, embedDim], { dtype }));
     } else {

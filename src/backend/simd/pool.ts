@@ -2,8 +2,9 @@
 // page's Web Workers) that share the provider's WebAssembly memory and its compiled GEMM module, and take
 // work items (row blocks of batch matrices) from a shared counter with the calling thread, which waits
 // until every item is done, so the API stays synchronous: on Atomics.wait in Node and in a worker, by
-// spinning on Atomics.load on a page's main thread (which may not block). The items are handed out one at a time, so a worker whose core is busy elsewhere (this
-// machine is shared) holds back at most the one item it is on: the caller takes every other one.
+// spinning on Atomics.load on a page's main thread (which may not block). The items are handed out one
+// at a time, so a worker whose core is busy elsewhere (this machine is shared) holds back at most the
+// one item it is on: the caller takes every other one.
 //
 // The control block (Int32Array over a SharedArrayBuffer) is a sequence lock: SEQ is odd while the
 // caller writes a job and even once it is ready; a worker counts itself in ACTIVE before it looks at a
