@@ -4,7 +4,7 @@
 // is the loss the loop asks for. The Chromium modes run the same workload in test/browser.test.ts.
 import { describe, expect, it } from 'vitest';
 import { MODES, useMode } from './support/helpers.js';
-import { steadyFailures, steadyTraining } from './support/steady-workload.js';
+import { steadyFailures, steadyTraining, type SteadyReport, type SteadySample } from './support/steady-workload.js';
 
 const STEPS = 1000;
 
@@ -18,4 +18,33 @@ describe.each(MODES)('steady-state training on %s', (mode) => {
     );
     expect(steadyFailures(r, STEPS)).toEqual([]);
   }, 240_000);
+});
+
+describe('the resident-memory check', () => {
+  const at = (mb: number): SteadySample => ({
+    compiles: 1,
+    cacheHits: 9,
+    readbacks: 0,
+    tensors: 4,
+    storages: 4,
+    textures: 0,
+    rss: mb * 2 ** 20,
+  });
+  const report = (mb200: number, mbMid: number, mbEnd: number): SteadyReport => ({
+    gl: false,
+    firstLoss: 2,
+    lastLoss: 1,
+    afterStep1: { ...at(100), cacheHits: 1 },
+    atStep200: at(mb200),
+    atStepMid: at(mbMid),
+    end: at(mbEnd),
+    held: 0,
+    heldTextures: 0,
+  });
+  it('fails on growth that goes on, passes a single jump', () => {
+    expect(steadyFailures(report(200, 220, 240), STEPS)).toEqual(['resident memory grew 20 MB and then 20 MB after step 200']);
+    expect(steadyFailures(report(200, 340, 340), STEPS)).toHaveLength(1);
+    expect(steadyFailures(report(200, 260, 262), STEPS)).toEqual([]);
+    expect(steadyFailures(report(200, 201, 260), STEPS)).toEqual([]);
+  });
 });
