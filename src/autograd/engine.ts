@@ -4,7 +4,7 @@
 // each input's shape here, in one place.
 
 import { isGradEnabled, noGrad } from './grad-mode.js';
-import { Tensor } from './tensor.js';
+import { Tensor, disposedTensorOf } from './tensor.js';
 import { fmtShape, sameShape } from '../helpers/shape.js';
 import { memoryCounts, type Precision } from '../backend/index.js';
 import { accumulateStorage, copyStorage, sumToShapeStorage } from '../kernels/tape.js';
@@ -97,19 +97,47 @@ export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 
 export class GradNode {
   private backwardFn: BackwardFn | null;
-  private saved: { t: Tensor; version: number }[];
+  private saved: { t: Tensor; version: number; as: string | null }[];
   private owned: Tensor[];
-  /** `owned`: tensors the op made for its backward only (scalar operands, masks, statistics); disposed when the node is freed. */
+  /**
+   * `owned`: tensors the op made for its backward only (scalar operands, masks, statistics); disposed when
+   * the node is freed. `needs`: tensors the backward reads that are not among its inputs (an index, a
+   * target, a mask), by what they are to the op ('index tensor'); version-checked like `saved`.
+   */
   constructor(
     readonly name: string,
     readonly inputs: (Tensor | null)[],
     backward: BackwardFn,
     saved: Tensor[],
     owned: Tensor[] = [],
+    needs: readonly (readonly [string, Tensor])[] = [],
   ) {
     this.backwardFn = backward;
-    this.saved = saved.map((t) => ({ t, version: t._version }));
+    this.saved = [...saved.map((t) => ({ t, version: t._version, as: null })), ...needs.map(([as, t]) => ({ t, version: t._version, as }))];
     this.owned = owned;
+  }
+
+  /** What `t` is to this op, for errors: 'index tensor', 'input 1', or 'saved tensor'. */
+  private roleOf(t: Tensor): string {
+    const named = this.saved.find((s) => s.t === t && s.as);
+    if (named) return named.as!;
+    const i = this.inputs.indexOf(t);
+    if (i >= 0) return this.inputs.length > 1 ? `input ${i}` : 'input';
+    return 'saved tensor';
+  }
+
+  private disposedError(t: Tensor): Error {
+    const by = t._disposedBy ?? 'dispose()';
+    // a graph intermediate freed by tidy: the backward ran outside the tidy that made the graph
+    const fix =
+      by !== 'tidy()'
+        ? 'dispose it after backward(), or keep a reference until then'
+        : t.gradFn
+          ? 'call backward() inside the same tidy() as the forward'
+          : 'keep() it, or create it outside the tidy()';
+    return new Error(
+      `backward: ${this.name}'s backward needs its ${this.roleOf(t)} (shape ${fmtShape(t.shape)}, ${t.dtype}), which was disposed by ${by}; ${fix}`,
+    );
   }
 
   get freed(): boolean {
@@ -119,7 +147,10 @@ export class GradNode {
   apply(grad: Tensor): (Tensor | null | undefined)[] {
     if (!this.backwardFn && this.outputDisposed) {
       throw new Error(
-        `backward: the output of ${this.name} was disposed (dispose() or tidy()), which freed what its backward needed; backward before disposing`,
+        `backward: the output of ${this.name} was disposed by ${this.outputDisposedBy}, which freed what its backward needed; ` +
+          (this.outputDisposedBy === 'tidy()'
+            ? 'call backward() inside the same tidy(), or keep() the tensors the backward goes through'
+            : 'call backward() before disposing it'),
       );
     }
     if (!this.backwardFn) {
@@ -129,6 +160,7 @@ export class GradNode {
       );
     }
     for (const { t, version } of this.saved) {
+      if (t.isDisposed) throw this.disposedError(t);
       if (t._version !== version) {
         throw new Error(
           `backward: a tensor of shape ${fmtShape(t.shape)} that ${this.name} saved for its backward was modified by an ` +
@@ -136,14 +168,24 @@ export class GradNode {
         );
       }
     }
-    return this.backwardFn(grad);
+    try {
+      return this.backwardFn(grad);
+    } catch (e) {
+      // a tensor the backward read (an input, something its closure holds) was disposed: name the op
+      const t = disposedTensorOf(e);
+      throw t ? this.disposedError(t) : e;
+    }
   }
 
   private outputDisposed = false;
+  private outputDisposedBy = 'dispose()';
 
-  /** The node's output tensor was disposed: free what only this node's backward needs. */
-  releaseForDisposedOutput(): void {
-    if (this.backwardFn) this.outputDisposed = true;
+  /** The node's output tensor was disposed (by `by`: 'tidy()' or 'dispose()'): free what only this node's backward needs. */
+  releaseForDisposedOutput(by = 'dispose()'): void {
+    if (this.backwardFn) {
+      this.outputDisposed = true;
+      this.outputDisposedBy = by;
+    }
     this.free();
   }
 
@@ -167,6 +209,11 @@ export interface NodeSpec {
   saved?: readonly Tensor[];
   /** Tensors the op made for its backward only (masks, statistics): freed with the node, or at once when nothing is recorded. */
   owns?: readonly Tensor[];
+  /**
+   * Tensors the backward reads that are not among `inputs`, by what they are to the op ('index tensor',
+   * 'target'): version-checked like `saved`, and named when one was disposed before the backward ran.
+   */
+  needs?: Readonly<Record<string, Tensor | null | undefined>>;
 }
 
 /**
@@ -181,7 +228,8 @@ export function record(out: Tensor, spec: NodeSpec): Tensor {
     for (const t of owns) t.dispose();
     return out;
   }
-  out._setGradFn(new GradNode(spec.name, ins, spec.backward, [...(spec.saved ?? [])], [...owns]));
+  const needs = Object.entries(spec.needs ?? {}).filter((e): e is [string, Tensor] => e[1] != null);
+  out._setGradFn(new GradNode(spec.name, ins, spec.backward, [...(spec.saved ?? [])], [...owns], needs));
   return out;
 }
 

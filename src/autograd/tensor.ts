@@ -18,6 +18,14 @@ let liveTensors = 0;
 // goes with its last tensor; textures have their own safety net in storage.ts.
 const finalizer = typeof FinalizationRegistry !== 'undefined' ? new FinalizationRegistry<0>(() => void liveTensors--) : null;
 
+/** Errors thrown by reading a disposed tensor, and that tensor: the tape names the op whose backward read it. */
+const disposedReads = new WeakMap<Error, Tensor>();
+
+/** @internal the disposed tensor whose read threw `e`, if that is what `e` is. */
+export function disposedTensorOf(e: unknown): Tensor | undefined {
+  return e instanceof Error ? disposedReads.get(e) : undefined;
+}
+
 export class Tensor {
   private st: Storage;
   readonly shape: number[];
@@ -26,6 +34,8 @@ export class Tensor {
   private g: Tensor | null = null;
   private fn: GradNode | null = null;
   private disposed = false;
+  /** What disposed it ('tidy()' or 'dispose()'), for the errors that follow. */
+  private disposedBy: string | null = null;
 
   private constructor(storage: Storage, shape: number[], dtype: DType) {
     this.st = storage;
@@ -187,20 +197,34 @@ export class Tensor {
     return this.disposed;
   }
 
+  /** @internal what disposed this tensor ('tidy()' or 'dispose()'), or null while it is live. */
+  get _disposedBy(): string | null {
+    return this.disposedBy;
+  }
+
   private assertLive(): void {
-    if (this.disposed) throw new Error(`this tensor (shape [${this.shape.join(', ')}]) was disposed`);
+    if (!this.disposed) return;
+    const e = new Error(`this tensor (shape [${this.shape.join(', ')}], ${this.dtype}) was disposed by ${this.disposedBy}`);
+    disposedReads.set(e, this);
+    throw e;
   }
 
   /** Releases this tensor's reference to its data now (textures on GL) instead of waiting for GC. */
   dispose(): void {
+    this._disposeBy('dispose()');
+  }
+
+  /** @internal dispose(), remembering who asked ('tidy()' for the tensors a tidy scope frees). */
+  _disposeBy(by: string): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.disposedBy = by;
     liveTensors--;
     finalizer?.unregister(this);
     this.st.release();
     // gradFn stays (a backward through a disposed tensor must fail loudly, not treat it as a leaf), but what
     // its backward saved is freed now: disposing an op's output releases the op's graph state too
-    this.fn?.releaseForDisposedOutput();
+    this.fn?.releaseForDisposedOutput(by);
   }
 
   // ---- data access -------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ function disposeScope(scope: Set<Tensor>, except?: Set<Tensor>): void {
       continue;
     }
     if (kept.has(t) || t.isDisposed || (t.requiresGrad && t.isLeaf)) continue;
-    t.dispose();
+    t._disposeBy('tidy()');
   }
 }
 

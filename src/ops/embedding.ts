@@ -53,6 +53,7 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
   return record(y, {
     name: 'Embedding',
     inputs: [null, weight],
+    needs: { 'index tensor': input },
     backward: (g) => {
       const g2 = g._view([L, D]);
       const flat = input._view([L]);

@@ -287,6 +287,7 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
   per = record(per, {
     name: 'NllLoss',
     inputs: [x, null],
+    needs: { target: t, 'class weights': weight },
     backward: (g) => [launch(nllBackward, params, [g, t, ...(W ? [weight] : [])], [N, C], g.dtype, precision), null],
   });
   if (reduction === 'none') return reshape(per, outShape);

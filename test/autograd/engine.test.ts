@@ -238,7 +238,7 @@ describe.each(MODES)('dispose and memory() on %s', (mode) => {
     expect(memory().textures).toBe(m1.textures);
     for (const t of [x, y, z]) t.dispose();
     expect(y.isDisposed).toBe(true);
-    expect(() => y.toArray()).toThrow(/this tensor \(shape \[64\]\) was disposed/);
+    expect(() => y.toArray()).toThrow(/this tensor \(shape \[64\], float32\) was disposed by dispose\(\)/);
     y.dispose(); // twice is harmless
     expect(memory()).toEqual(base);
   });
