@@ -7,7 +7,7 @@ import { fromValues, full, zeros } from '../ops/creation.js';
 import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { addIndent, Module, pyBool, pyFloat } from './module.js';
+import { addIndent, describeValue, Module, pyBool, pyFloat, type AttrHooks } from './module.js';
 import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 type FloatDType = Extract<DType, 'float32' | 'float64'>;
@@ -254,9 +254,25 @@ function normIndex(fn: string, i: number, n: number): number {
   return i < 0 ? i + n : i;
 }
 
-/** A list of modules registered as children '0', '1', ... (like nn.ModuleList). */
+/** A canonical array index, negative ones included ('0', '12', '-1'; not '01' or '1.5'). */
+const INDEX_KEY = /^-?(0|[1-9]\d*)$/;
+
+/**
+ * A list of modules registered as children '0', '1', ... (like nn.ModuleList). `list[i]` and `list.at(i)`
+ * read (negative i counts from the end), `list[i] = m` and `list.set(i, m)` replace; an index out of range
+ * is an error, as in PyTorch.
+ */
 export class ModuleList<M extends Module = Module> extends Module {
   static override readonly moduleName = 'ModuleList';
+  static override readonly _attrHooks: AttrHooks = {
+    get: (m, key) => (INDEX_KEY.test(key) ? { value: (m as ModuleList).item('ModuleList', Number(key)) } : undefined),
+    set: (m, key, v) => {
+      if (!INDEX_KEY.test(key)) return false;
+      (m as ModuleList).replace('ModuleList', Number(key), v);
+      return true;
+    },
+  };
+  [index: number]: M;
   private items: M[] = [];
 
   constructor(modules: Iterable<M> = []) {
@@ -269,7 +285,18 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 
   at(i: number): M {
-    return this.items[normIndex('ModuleList.at', i, this.items.length)];
+    return this.item('ModuleList.at', i);
+  }
+
+  private item(fn: string, i: number): M {
+    return this.items[normIndex(fn, i, this.items.length)];
+  }
+
+  private replace(fn: string, i: number, m: unknown): void {
+    const k = normIndex(fn, i, this.items.length);
+    if (!(m instanceof Module)) throw new Error(`${fn}: the module at index ${i} must be a Module, got ${describeValue(m)}`);
+    this._modules.set(String(k), m);
+    this.items[k] = m as M;
   }
 
   append(m: M): this {
@@ -284,9 +311,7 @@ export class ModuleList<M extends Module = Module> extends Module {
 
   /** Replaces the module at index i. */
   set(i: number, m: M): this {
-    const k = normIndex('ModuleList.set', i, this.items.length);
-    this._modules.set(String(k), m);
-    this.items[k] = m;
+    this.replace('ModuleList.set', i, m);
     return this;
   }
 
@@ -355,9 +380,36 @@ export class Sequential extends Module {
   }
 }
 
-/** Named child modules (like nn.ModuleDict); keys are the PyTorch names. */
-export class ModuleDict<M extends Module = Module> extends Module {
+/**
+ * Names a JavaScript runtime or test framework may read from any object to learn what it is (a Promise's
+ * `then`, JSON's `toJSON`, vitest's matchers, React-style tags): a ModuleDict answers undefined for them
+ * instead of "no module named".
+ */
+const PROBED = new Set(['then', 'catch', 'toJSON', 'asymmetricMatch', '$$typeof', 'nodeType', 'tagName', 'size', 'inspect']);
+
+/**
+ * Named child modules (like nn.ModuleDict); keys are the PyTorch names. `dict.wte` reads like
+ * `dict.get('wte')` (TypeScript keeps each module's class when the dict is built from an object literal),
+ * and `dict.wte = m` sets; reading a name that is neither a module nor a property of the dict is an
+ * error naming the keys (except the few names runtimes probe, above, and names starting with '@@' or '__').
+ */
+class ModuleDictImpl<M extends Module = Module> extends Module {
   static override readonly moduleName = 'ModuleDict';
+  static override readonly _attrHooks: AttrHooks = {
+    get: (m, key) => {
+      if (key in m) return undefined;
+      const d = m as ModuleDictImpl;
+      if (d._modules.has(key)) return { value: d._modules.get(key) };
+      if (PROBED.has(key) || key.startsWith('@@') || key.startsWith('__')) return undefined;
+      throw new Error(`ModuleDict: no module named "${key}"; keys are ${JSON.stringify(d.keys())}`);
+    },
+    set: (m, key, v) => {
+      if (!(v instanceof Module) || (key in m && !(m as ModuleDictImpl)._modules.has(key))) return false;
+      (m as ModuleDictImpl).set(key, v);
+      return true;
+    },
+  };
+
   constructor(modules: Record<string, M> = {}) {
     super();
     for (const [k, m] of Object.entries(modules)) this.set(k, m);
@@ -407,3 +459,13 @@ export class ModuleDict<M extends Module = Module> extends Module {
     throw new Error('forward: ModuleDict is a container and has no forward; call its modules');
   }
 }
+
+/** A ModuleDict whose modules are typed by name (`dict.wte` is an Embedding) when built from an object literal. */
+export type ModuleDict<T extends Record<string, Module> = Record<string, Module>> = ModuleDictImpl<T[keyof T]> &
+  (string extends keyof T ? unknown : { [K in keyof T]: T[K] });
+
+export const ModuleDict = ModuleDictImpl as unknown as {
+  new <T extends Record<string, Module> = Record<string, Module>>(modules?: T): ModuleDict<T>;
+  readonly moduleName: string;
+  readonly prototype: ModuleDictImpl;
+};

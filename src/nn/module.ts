@@ -2,10 +2,17 @@
 // PyTorch's names and orders, so that `stateDict()` keys match PyTorch's `state_dict()` exactly and
 // weights move both ways (`layers.0.self_attn.in_proj_weight`).
 //
-// JS has no __setattr__, so registration is explicit: a module keeps its parameters in a JS property
-// (camelCase) *and* registers them under the PyTorch name:
+// Assignment registers, as PyTorch's __setattr__ does (a module is a Proxy whose defineProperty trap sees
+// every property written, class fields included):
+//   lmHead = new nn.Linear(64, 65);             // registers the child module 'lmHead'
+//   w = randn([3, 3], { requiresGrad: true });  // a leaf that requires grad: registers the parameter 'w'
+//   this.wte.weight = this.lmHead.weight;       // replaces the registered 'weight': the weights are tied
+// A module keeps a camelCase JS property for a PyTorch name by assigning what register*() returns:
 //   this.inProjWeight = this.registerParameter('in_proj_weight', randn([3 * e, e]));
 //   this.outProj = this.registerModule('out_proj', new Linear(e, e));
+// after which `m.inProjWeight = p` replaces the parameter 'in_proj_weight'. Assigning something else than
+// a parameter (or null) to a parameter's property is an error, as in PyTorch; likewise for buffers and
+// child modules. `delete m.name` unregisters.
 
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -86,6 +93,98 @@ export function addIndent(s: string, n: number): string {
   return [lines[0], ...lines.slice(1).map((l) => pad + l)].join('\n');
 }
 
+/** What a module knows about its own properties (kept under a symbol, out of enumeration and out of the traps). */
+interface AttrState {
+  /** JS property → the PyTorch name it holds (outProj → 'out_proj'). */
+  names: Map<string, string>;
+  /** What the last register*() call returned, claimed by the property it is assigned to. */
+  just: { value: unknown; name: string } | null;
+}
+const ATTRS = Symbol('gpugrad.moduleAttributes');
+
+/** Index access for containers (ModuleList's `list[0]`, ModuleDict's `dict.wte`): undefined where not handled. */
+export interface AttrHooks {
+  get(m: Module, key: string): { value: unknown } | undefined;
+  /** True when the container took the value (no own property is defined). */
+  set(m: Module, key: string, value: unknown): boolean;
+}
+
+function stateOf(m: Module): AttrState {
+  return (m as unknown as Record<symbol, AttrState>)[ATTRS];
+}
+
+const isParameterValue = (v: unknown): v is Tensor =>
+  v instanceof Tensor && v.isLeaf && v.requiresGrad && (v.dtype === 'float32' || v.dtype === 'float64');
+
+/** PyTorch's __setattr__ for `m[key] = v`, on the raw module (not its proxy). */
+function assignAttribute(m: Module, key: string, v: unknown): void {
+  const st = stateOf(m);
+  const just = st.just;
+  st.just = null;
+  if (v === undefined) return; // a class field's declaration before its value: a plain property
+  if (just && just.value === v) {
+    // this.outProj = this.registerModule('out_proj', ...): the property names the registered entry
+    st.names.set(key, just.name);
+    return;
+  }
+  const name = st.names.get(key) ?? key;
+  const what = (kind: string, expected: string): Error =>
+    new Error(`${m._getName()}: cannot assign ${describeValue(v)} as ${kind} "${name}" (${expected} expected)`);
+  if (m._parameters.has(name)) {
+    if (v !== null && !isParameterValue(v))
+      throw what('parameter', 'a parameter (a floating point leaf that requires grad: nn.parameter(t)) or null');
+    m._parameters.set(name, v);
+  } else if (m._buffers.has(name)) {
+    if (v !== null && !(v instanceof Tensor)) throw what('buffer', 'a Tensor or null');
+    m._buffers.set(name, v);
+  } else if (m._modules.has(name)) {
+    if (v !== null && !(v instanceof Module)) throw what('child module', 'a Module or null');
+    m._modules.set(name, v);
+  } else if (v instanceof Module) {
+    m.registerModule(key, v);
+    st.just = null;
+  } else if (isParameterValue(v)) {
+    m.registerParameter(key, v);
+    st.just = null;
+  }
+}
+
+function unregisterAttribute(m: Module, key: string): void {
+  const st = stateOf(m);
+  const name = st.names.get(key) ?? key;
+  st.names.delete(key);
+  m._parameters.delete(name);
+  m._buffers.delete(name);
+  m._nonPersistentBuffers.delete(name);
+  m._modules.delete(name);
+}
+
+function moduleHandler(hooks: AttrHooks | null): ProxyHandler<Module> {
+  return {
+    defineProperty(target, key, desc) {
+      if (typeof key === 'string' && 'value' in desc) {
+        if (hooks?.set(target, key, desc.value)) return true;
+        assignAttribute(target, key, desc.value);
+      }
+      return Reflect.defineProperty(target, key, desc);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') unregisterAttribute(target, key);
+      return Reflect.deleteProperty(target, key);
+    },
+    ...(hooks && {
+      get(target, key, receiver) {
+        if (typeof key === 'string') {
+          const hit = hooks.get(target, key);
+          if (hit) return hit.value;
+        }
+        return Reflect.get(target, key, receiver);
+      },
+    }),
+  };
+}
+const PLAIN_HANDLER = moduleHandler(null);
+
 export class Module {
   /** Train mode (dropout active); `train()` / `eval()` set it on the whole tree. */
   training = true;
@@ -106,6 +205,15 @@ export class Module {
    * to see `MyNet(...)` (otherwise a direct subclass of Module shows `Module(...)`).
    */
   static readonly moduleName: string = 'Module';
+
+  /** @internal index access for containers (ModuleList, ModuleDict); null for other modules. */
+  static readonly _attrHooks: AttrHooks | null = null;
+
+  constructor() {
+    Object.defineProperty(this, ATTRS, { value: { names: new Map(), just: null } satisfies AttrState });
+    const hooks = (new.target as typeof Module)._attrHooks;
+    return new Proxy(this, hooks ? moduleHandler(hooks) : PLAIN_HANDLER);
+  }
 
   _getName(): string {
     return (this.constructor as typeof Module).moduleName;
@@ -134,6 +242,7 @@ export class Module {
     this.checkFree('registerParameter', name, 'parameters');
     if (t === null || t === undefined) {
       this._parameters.set(name, null);
+      stateOf(this).just = { value: null, name };
       return null;
     }
     if (!(t instanceof Tensor)) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got ${describeValue(t)}`);
@@ -143,6 +252,7 @@ export class Module {
     const p = t.isLeaf ? t : t.detach();
     p.requiresGrad = true;
     this._parameters.set(name, p);
+    stateOf(this).just = { value: p, name };
     return p;
   }
 
@@ -159,6 +269,7 @@ export class Module {
     this._buffers.set(name, t ?? null);
     if (persistent) this._nonPersistentBuffers.delete(name);
     else this._nonPersistentBuffers.add(name);
+    stateOf(this).just = { value: t ?? null, name };
     return t ?? null;
   }
 
@@ -173,6 +284,7 @@ export class Module {
       throw new Error(`registerModule: module "${name}" must be a Module or null, got ${describeValue(m)}`);
     }
     this._modules.set(name, m ?? null);
+    stateOf(this).just = { value: m ?? null, name };
     return m ?? null;
   }
 
