@@ -212,6 +212,7 @@ export class Module {
   constructor() {
     Object.defineProperty(this, ATTRS, { value: { names: new Map(), just: null } satisfies AttrState });
     const hooks = (new.target as typeof Module)._attrHooks;
+    // the proxy is how assignment registers (see the header)
     return new Proxy(this, hooks ? moduleHandler(hooks) : PLAIN_HANDLER);
   }
 
