@@ -1022,6 +1022,95 @@ def make_edge():
     write_json('edge.json', header('edge'), 'cases', cases)
 
 
+# ---- indexing and sorting (tril/triu, gather/scatter, flip/roll/cumsum, sort/argsort/topk) ------------
+
+def make_indexing():
+    torch.manual_seed(8)
+    cases = []
+    add = cases.append
+    NAN = float('nan')
+
+    def idx(v):
+        return torch.tensor(v, dtype=torch.int64)
+
+    # tril / triu: diagonal offsets, non-square, batch dims
+    for op in ['tril', 'triu']:
+        f = torch.tril if op == 'tril' else torch.triu
+        for shape, diag in [((4, 4), 0), ((3, 5), 1), ((5, 3), -1), ((2, 3, 4), 2), ((2, 2, 3, 3), -2), ((3, 4), -5), ((3, 4), 7)]:
+            add(core_case(f'{op} {list(shape)} diagonal={diag}', op, {'input': randn(*shape)},
+                          lambda input, f=f, diag=diag: f(input, diag), {'diagonal': diag}))
+    # gather: negative dim, index smaller than input off dim, repeats
+    add(core_case('gather dim=1 repeats', 'gather', {'input': randn(3, 4), 'index': idx([[0, 0, 3], [1, 2, 1], [3, 3, 3]])},
+                  lambda input, index: torch.gather(input, 1, index), {'dim': 1}))
+    add(core_case('gather dim=0 smaller index', 'gather', {'input': randn(4, 5), 'index': idx([[3, 0], [1, 1], [2, 3]])},
+                  lambda input, index: torch.gather(input, 0, index), {'dim': 0}))
+    add(core_case('gather dim=-1 3-D', 'gather', {'input': randn(2, 3, 4), 'index': torch.randint(0, 4, (2, 2, 6))},
+                  lambda input, index: torch.gather(input, -1, index), {'dim': -1}))
+    add(core_case('gather dim=-2 3-D', 'gather', {'input': randn(2, 5, 3), 'index': torch.randint(0, 5, (1, 7, 3))},
+                  lambda input, index: torch.gather(input, -2, index), {'dim': -2}))
+    # scatter with a src tensor (unique targets; src larger than index), with a number, scatterAdd with repeats
+    add(core_case('scatter dim=0 index smaller than input', 'scatter',
+                  {'input': randn(3, 5), 'index': idx([[0, 1, 2, 0], [2, 0, 1, 1]]), 'src': randn(2, 4)},
+                  lambda input, index, src: torch.scatter(input, 0, index, src), {'dim': 0}))
+    add(core_case('scatter dim=-1 3-D', 'scatter',
+                  {'input': randn(2, 3, 4), 'index': idx([[[3, 0], [1, 2], [0, 3]], [[2, 1], [0, 1], [3, 2]]]), 'src': randn(2, 3, 2)},
+                  lambda input, index, src: torch.scatter(input, -1, index, src), {'dim': -1}))
+    add(core_case('scatter value=-2.5', 'scatter', {'input': randn(3, 4), 'index': idx([[1, 3], [0, 0], [2, 1]])},
+                  lambda input, index: torch.scatter(input, 1, index, -2.5), {'dim': 1, 'value': -2.5}))
+    add(core_case('scatterAdd dim=0 repeats', 'scatterAdd',
+                  {'input': randn(3, 4), 'index': idx([[0, 1, 2, 0], [0, 0, 1, 2], [0, 2, 2, 2]]), 'src': randn(3, 4)},
+                  lambda input, index, src: torch.scatter_add(input, 0, index, src), {'dim': 0}))
+    add(core_case('scatterAdd dim=-1 smaller index', 'scatterAdd',
+                  {'input': randn(3, 5), 'index': idx([[4, 4, 0], [1, 1, 1]]), 'src': randn(2, 3)},
+                  lambda input, index, src: torch.scatter_add(input, -1, index, src), {'dim': -1}))
+    # flip / roll / cumsum
+    for dims in [[0], [-1], [0, 2], [1, -1, 0]]:
+        add(core_case(f'flip dims={dims}', 'flip', {'input': randn(2, 3, 4)}, lambda input, dims=dims: torch.flip(input, dims), {'dims': dims}))
+    for shifts, dims in [(2, None), (-7, None), (1, 0), (-1, -1), ([1, 2], [0, 2]), ([5, -3], [1, 1]), ([4, 1], [-2, 0])]:
+        add(core_case(f'roll shifts={shifts} dims={dims}', 'roll', {'input': randn(2, 3, 4)},
+                      lambda input, shifts=shifts, dims=dims: torch.roll(input, shifts) if dims is None else torch.roll(input, shifts, dims),
+                      {'shifts': shifts, 'dims': dims}))
+    for shape, dim in [((6,), 0), ((3, 5), 1), ((3, 5), -2), ((2, 3, 4), 1), ((2, 3, 4), -1)]:
+        add(core_case(f'cumsum {list(shape)} dim={dim}', 'cumsum', {'input': randn(*shape)}, lambda input, dim=dim: torch.cumsum(input, dim), {'dim': dim}))
+    # sort (stable), with ties, NaN and infinities, descending, negative dims; argsort
+    tied = torch.tensor([[2.0, NAN, 1.0, NAN, 2.0, -INF, INF, 1.0], [0.5, 0.5, 0.5, -1.0, NAN, 3.0, 0.5, -1.0]])
+    for dim, desc in [(-1, False), (-1, True), (1, False)]:
+        add(core_case(f'sort ties NaN dim={dim} descending={str(desc).lower()}', 'sort', {'input': tied},
+                      lambda input, dim=dim, desc=desc: dict(zip(['values', 'indices'], torch.sort(input, dim=dim, descending=desc, stable=True))),
+                      {'dim': dim, 'descending': desc}))
+    x3 = torch.round(randn(3, 4, 5) * 2) / 2  # many ties
+    for dim, desc in [(0, False), (-2, True), (1, False), (-1, True)]:
+        add(core_case(f'sort 3-D ties dim={dim} descending={str(desc).lower()}', 'sort', {'input': x3},
+                      lambda input, dim=dim, desc=desc: dict(zip(['values', 'indices'], torch.sort(input, dim=dim, descending=desc, stable=True))),
+                      {'dim': dim, 'descending': desc}))
+    for dim, desc in [(-1, False), (0, True)]:
+        add(core_case(f'argsort ties NaN dim={dim} descending={str(desc).lower()}', 'argsort', {'input': tied},
+                      lambda input, dim=dim, desc=desc: torch.argsort(input, dim=dim, descending=desc, stable=True),
+                      {'dim': dim, 'descending': desc}))
+    # topk: distinct values (the order is fully defined), smallest, NaN, negative dim, k = n, k = 0
+    distinct = randn(3, 7)
+    for k, dim, largest in [(3, -1, True), (2, -1, False), (7, 1, True), (2, 0, True), (1, -2, False), (0, -1, True)]:
+        add(core_case(f'topk k={k} dim={dim} largest={str(largest).lower()}', 'topk', {'input': distinct},
+                      lambda input, k=k, dim=dim, largest=largest: dict(zip(['values', 'indices'], torch.topk(input, k, dim=dim, largest=largest))),
+                      {'k': k, 'dim': dim, 'largest': largest}))
+    withnan = torch.tensor([[2.0, NAN, 1.0, 5.0, -INF], [INF, -3.0, 0.0, NAN, 4.0]])
+    for k, largest in [(2, True), (3, False)]:
+        add(core_case(f'topk NaN k={k} largest={str(largest).lower()}', 'topk', {'input': withnan},
+                      lambda input, k=k, largest=largest: dict(zip(['values', 'indices'], torch.topk(input, k, largest=largest))),
+                      {'k': k, 'dim': -1, 'largest': largest}))
+    # ties: PyTorch's tie order is unspecified, so only the values are compared (tieOrder marks them)
+    ties = torch.tensor([[1.0, 3.0, 3.0, 2.0, 3.0, 1.0, 3.0, 0.0, 3.0], [0.0, 0.0, 1.0, 0.0, 2.0, 2.0, 0.0, 1.0, 0.0]])
+    for k, largest in [(5, True), (4, False)]:
+        c = core_case(f'topk ties k={k} largest={str(largest).lower()}', 'topk', {'input': ties},
+                      lambda input, k=k, largest=largest: dict(zip(['values', 'indices'], torch.topk(input, k, largest=largest))),
+                      {'k': k, 'dim': -1, 'largest': largest})
+        c['tieOrder'] = 'unspecified'
+        add(c)
+    h = header('indexing', {'notes': 'tril/triu, gather/scatter/scatter_add, flip/roll/cumsum, sort (stable=True)/argsort/topk in float64; '
+                                     'grads are torch.autograd.grad of the float outputs with gradOut; tieOrder "unspecified" cases: compare values only'})
+    return write_json('indexing.json', h, 'cases', cases)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_core()
@@ -1032,6 +1121,7 @@ def main():
     make_safetensors()
     make_edge()
     make_loss()
+    make_indexing()
 
 
 if __name__ == '__main__':

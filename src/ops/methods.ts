@@ -12,6 +12,7 @@ import * as S from './shape.js';
 import * as M from './matmul.js';
 import * as SM from './softmax.js';
 import * as CV from './convert.js';
+import * as IX from './indexing.js';
 import { full } from './creation.js';
 import type { MaxResult } from './reduce.js';
 
@@ -91,6 +92,14 @@ declare module '../autograd/tensor.js' {
     repeatInterleave(repeats: number, dim: number): Tensor;
     softmax(dim: number): Tensor;
     logSoftmax(dim: number): Tensor;
+    tril(diagonal?: number): Tensor;
+    triu(diagonal?: number): Tensor;
+    gather(dim: number, index: Tensor): Tensor;
+    scatter(dim: number, index: Tensor, src: Tensor | number): Tensor;
+    scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+    flip(...dims: (number | number[])[]): Tensor;
+    roll(shifts: number | number[], dims?: number | number[]): Tensor;
+    cumsum(dim: number): Tensor;
   }
 }
 
@@ -345,6 +354,33 @@ const METHODS = {
   },
   logSoftmax(this: Tensor, dim: number): Tensor {
     return SM.logSoftmax(this, dim);
+  },
+
+  // ---- indexing ----------------------------------------------------------------------------------
+  tril(this: Tensor, diagonal = 0): Tensor {
+    return IX.tril(this, diagonal);
+  },
+  triu(this: Tensor, diagonal = 0): Tensor {
+    return IX.triu(this, diagonal);
+  },
+  gather(this: Tensor, dim: number, index: Tensor): Tensor {
+    return IX.gather(this, dim, index);
+  },
+  scatter(this: Tensor, dim: number, index: Tensor, src: Tensor | number): Tensor {
+    return IX.scatter(this, dim, index, src);
+  },
+  scatterAdd(this: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+    return IX.scatterAdd(this, dim, index, src);
+  },
+  /** Reverses the given dims (`x.flip(0, 1)` or `x.flip([0, 1])`). */
+  flip(this: Tensor, ...dims: (number | number[])[]): Tensor {
+    return IX.flip(this, dims.length === 1 && Array.isArray(dims[0]) ? dims[0] : (dims as number[]));
+  },
+  roll(this: Tensor, shifts: number | number[], dims?: number | number[]): Tensor {
+    return IX.roll(this, shifts, dims);
+  },
+  cumsum(this: Tensor, dim: number): Tensor {
+    return IX.cumsum(this, dim);
   },
 };
 

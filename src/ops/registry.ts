@@ -84,7 +84,7 @@ const GELU_TANH_U = `${K} * (x + 0.044715 * x * x * x)`;
 
 /** An op's family: DERIVATIVES.md has one section per kind, in this order. */
 export type OpKind =
-  'creation' | 'conversion' | 'elementwise' | 'comparison' | 'reduction' | 'linalg' | 'shape' | 'nn' | 'loss' | 'attention';
+  'creation' | 'conversion' | 'elementwise' | 'comparison' | 'reduction' | 'linalg' | 'shape' | 'indexing' | 'nn' | 'loss' | 'attention';
 
 /** A unary elementwise op's kernels (src/ops/unary.ts): `y = fwd` over x; `dx = bwd` over g (dL/dy), x and y. */
 export interface UnarySpec {
@@ -251,6 +251,21 @@ const shape = (name: string, signature: string, forward: string, derivative: str
   forward,
   derivatives: [derivative],
   tests: [SHAPE_TEST],
+});
+
+const INDEXING_FILE = 'src/ops/indexing.ts';
+const INDEXING_TEST = 'test/ops/indexing.test.ts';
+const indexing = (name: string, signature: string, forward: string, derivatives: string[], method: string[]): OpRow => ({
+  name,
+  signature,
+  kind: 'indexing',
+  file: INDEXING_FILE,
+  index: name,
+  fName: null,
+  method,
+  forward,
+  derivatives,
+  tests: [INDEXING_TEST],
 });
 
 export const OPS: readonly OpRow[] = [
@@ -548,6 +563,58 @@ export const OPS: readonly OpRow[] = [
     ['repeatInterleave(repeats, dim)'],
   ),
 
+  // ---- indexing ----
+  indexing(
+    'tril',
+    'tril(input, diagonal = 0)',
+    'the lower triangle of the last two dims (col - row <= diagonal), 0 elsewhere; any batch dims',
+    ['dx = tril(g, diagonal)'],
+    ['tril(diagonal = 0)'],
+  ),
+  indexing(
+    'triu',
+    'triu(input, diagonal = 0)',
+    'the upper triangle of the last two dims (col - row >= diagonal), 0 elsewhere; any batch dims',
+    ['dx = triu(g, diagonal)'],
+    ['triu(diagonal = 0)'],
+  ),
+  indexing(
+    'gather',
+    'gather(input, dim, index)',
+    "out[.., p, ..] = x[.., index[.., p, ..], ..] along dim; out has index's shape",
+    ['dx = scatter-add of g into zeros through index'],
+    ['gather(dim, index)'],
+  ),
+  indexing(
+    'scatter',
+    'scatter(input, dim, index, src)',
+    'x with out[.., index[q], ..] = src[q] (src a tensor or a number); the last of repeated targets wins',
+    ['dx = g with the scattered positions zeroed', 'dsrc = gather(g, dim, index) (0 where src is larger than index)'],
+    ['scatter(dim, index, src)'],
+  ),
+  indexing(
+    'scatterAdd',
+    'scatterAdd(input, dim, index, src)',
+    'x with src[q] added at out[.., index[q], ..] (repeats accumulate)',
+    ['dx = g', 'dsrc = gather(g, dim, index) (0 where src is larger than index)'],
+    ['scatterAdd(dim, index, src)'],
+  ),
+  indexing('flip', 'flip(input, dims)', 'x reversed along dims', ['dx = flip(g, dims)'], ['flip(...dims)']),
+  indexing(
+    'roll',
+    'roll(input, shifts, dims?)',
+    'x shifted by shifts along dims, wrapping around (the flattened tensor when dims are omitted)',
+    ['dx = roll(g, -shifts, dims)'],
+    ['roll(shifts, dims?)'],
+  ),
+  indexing(
+    'cumsum',
+    'cumsum(input, dim)',
+    'y[c] = x[0] + ... + x[c] along dim (int and bool inputs give int32)',
+    ['dx[c] = g[c] + ... + g[n-1] (a reversed cumsum of g)'],
+    ['cumsum(dim)'],
+  ),
+
   // ---- nn ----
   {
     name: 'softmax',
@@ -714,6 +781,12 @@ const SECTIONS: Record<OpKind, { title: string; intro: string }> = {
     title: 'Shape',
     intro:
       'reshape/view/flatten/(un)squeeze share storage (no kernel); the others are gather kernels whose backward is the matching scatter.',
+  },
+  indexing: {
+    title: 'Indexing',
+    intro:
+      'Triangles, gather/scatter along a dim, flip, roll and cumsum (src/ops/indexing.ts): kernels over baked sizes; ' +
+      'scatter and the scatter-adds group the index positions by target on the host, so each output element reads its own sources.',
   },
   nn: { title: 'Neural network functions', intro: 'Fused kernels with hand-written backward kernels (F, like torch.nn.functional).' },
   loss: { title: 'Losses', intro: 'nllLoss is a kernel pair; crossEntropy and mseLoss are composites of other ops.' },
