@@ -46,6 +46,7 @@ export {
 } from './ops/shape.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { tril, triu, gather, scatter, scatterAdd, flip, roll, cumsum } from './ops/indexing.js';
+export { sort, argsort, topk, multinomial } from './ops/sort.js';
 export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
 export { memory } from './memory.js';
 export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa.js';

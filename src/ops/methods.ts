@@ -13,6 +13,7 @@ import * as M from './matmul.js';
 import * as SM from './softmax.js';
 import * as CV from './convert.js';
 import * as IX from './indexing.js';
+import * as SO from './sort.js';
 import { full } from './creation.js';
 import type { MaxResult } from './reduce.js';
 
@@ -100,6 +101,10 @@ declare module '../autograd/tensor.js' {
     flip(...dims: (number | number[])[]): Tensor;
     roll(shifts: number | number[], dims?: number | number[]): Tensor;
     cumsum(dim: number): Tensor;
+    sort(dim?: number, descending?: boolean): MaxResult;
+    argsort(dim?: number, descending?: boolean): Tensor;
+    topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): MaxResult;
+    multinomial(numSamples: number, replacement?: boolean): Tensor;
   }
 }
 
@@ -381,6 +386,20 @@ const METHODS = {
   },
   cumsum(this: Tensor, dim: number): Tensor {
     return IX.cumsum(this, dim);
+  },
+
+  // ---- sorting and sampling ----------------------------------------------------------------------
+  sort(this: Tensor, dim = -1, descending = false): MaxResult {
+    return SO.sort(this, dim, descending);
+  },
+  argsort(this: Tensor, dim = -1, descending = false): Tensor {
+    return SO.argsort(this, dim, descending);
+  },
+  topk(this: Tensor, k: number, dim = -1, largest = true, sorted = true): MaxResult {
+    return SO.topk(this, k, dim, largest, sorted);
+  },
+  multinomial(this: Tensor, numSamples: number, replacement = false): Tensor {
+    return SO.multinomial(this, numSamples, replacement);
   },
 };
 

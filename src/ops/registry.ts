@@ -84,7 +84,18 @@ const GELU_TANH_U = `${K} * (x + 0.044715 * x * x * x)`;
 
 /** An op's family: DERIVATIVES.md has one section per kind, in this order. */
 export type OpKind =
-  'creation' | 'conversion' | 'elementwise' | 'comparison' | 'reduction' | 'linalg' | 'shape' | 'indexing' | 'nn' | 'loss' | 'attention';
+  | 'creation'
+  | 'conversion'
+  | 'elementwise'
+  | 'comparison'
+  | 'reduction'
+  | 'linalg'
+  | 'shape'
+  | 'indexing'
+  | 'sorting'
+  | 'nn'
+  | 'loss'
+  | 'attention';
 
 /** A unary elementwise op's kernels (src/ops/unary.ts): `y = fwd` over x; `dx = bwd` over g (dL/dy), x and y. */
 export interface UnarySpec {
@@ -266,6 +277,22 @@ const indexing = (name: string, signature: string, forward: string, derivatives:
   forward,
   derivatives,
   tests: [INDEXING_TEST],
+});
+
+const SORT_FILE = 'src/ops/sort.ts';
+const SORT_TEST = 'test/ops/sort.test.ts';
+const sorting = (name: string, signature: string, forward: string, derivatives: string[], method: string[], noGrad?: string): OpRow => ({
+  name,
+  signature,
+  kind: 'sorting',
+  file: SORT_FILE,
+  index: name,
+  fName: null,
+  method,
+  forward,
+  derivatives,
+  ...(noGrad ? { noGrad } : {}),
+  tests: [SORT_TEST],
 });
 
 export const OPS: readonly OpRow[] = [
@@ -615,6 +642,38 @@ export const OPS: readonly OpRow[] = [
     ['cumsum(dim)'],
   ),
 
+  // ---- sorting and sampling ----
+  sorting(
+    'sort',
+    'sort(input, dim = -1, descending = false)',
+    '{ values, indices } along dim, stable (ties keep index order), NaN the largest value',
+    ['dx = g scattered back through indices'],
+    ['sort(dim = -1, descending = false) → { values, indices }'],
+  ),
+  sorting(
+    'argsort',
+    'argsort(input, dim = -1, descending = false)',
+    "the indices (int32) of sort's stable order",
+    [],
+    ['argsort(dim = -1, descending = false)'],
+    'int32 result',
+  ),
+  sorting(
+    'topk',
+    'topk(input, k, dim = -1, largest = true, sorted = true)',
+    '{ values, indices } of the k largest (or smallest) along dim, in order; ties lowest index first',
+    ['dx = g scattered back through indices, 0 elsewhere'],
+    ['topk(k, dim = -1, largest = true, sorted = true) → { values, indices }'],
+  ),
+  sorting(
+    'multinomial',
+    'multinomial(input, numSamples, replacement = false)',
+    'numSamples category indices (int32) per row of non-negative weights, drawn on the host from the seeded generator',
+    [],
+    ['multinomial(numSamples, replacement = false)'],
+    'int32 result: samples',
+  ),
+
   // ---- nn ----
   {
     name: 'softmax',
@@ -787,6 +846,12 @@ const SECTIONS: Record<OpKind, { title: string; intro: string }> = {
     intro:
       'Triangles, gather/scatter along a dim, flip, roll and cumsum (src/ops/indexing.ts): kernels over baked sizes; ' +
       'scatter and the scatter-adds group the index positions by target on the host, so each output element reads its own sources.',
+  },
+  sorting: {
+    title: 'Sorting and sampling',
+    intro:
+      'A rank-by-counting kernel (O(n²) per row, native O(n log n) on simd) and a kernel that inverts the ranks (src/ops/sort.ts); ' +
+      'multinomial samples on the host from the seeded generator.',
   },
   nn: { title: 'Neural network functions', intro: 'Fused kernels with hand-written backward kernels (F, like torch.nn.functional).' },
   loss: { title: 'Losses', intro: 'nllLoss is a kernel pair; crossEntropy and mseLoss are composites of other ops.' },
