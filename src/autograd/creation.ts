@@ -10,8 +10,11 @@ import { normal, randInt, uniform } from './random.js';
 import { Tensor } from './tensor.js';
 import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
+/** A dtype as creation functions take it: 'int64' is accepted as PyTorch's default integer and stores int32. */
+export type DTypeArg = DType | 'int64';
+
 export interface CreateOptions {
-  dtype?: DType;
+  dtype?: DTypeArg;
   requiresGrad?: boolean;
 }
 
@@ -22,8 +25,27 @@ export interface TensorOptions extends CreateOptions {
 type Nested = number | boolean | Nested[];
 export type TensorData = Nested | Float32Array | Float64Array | Int32Array | Uint8Array;
 
-function checkDType(op: string, dtype: DType): void {
-  if (!DTYPES.includes(dtype)) throw new Error(`${op}: unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`);
+/** The dtype a creation function makes: 'int64' (PyTorch's torch.long) is int32 here, GPU.js having no 64-bit integers. */
+function checkDType(op: string, dtype: DTypeArg): DType {
+  if (dtype === 'int64') return 'int32';
+  if (!DTYPES.includes(dtype))
+    throw new Error(`${op}: unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')} (or int64, stored as int32)`);
+  return dtype;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Integer data must fit int32 (gpugrad's only integer type): beyond it is an error, never a wrapped value. */
+function checkInt32Range(op: string, values: ArrayLike<number>, asked: DTypeArg | undefined): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.trunc(values[i]);
+    if (v < INT32_MIN || v > INT32_MAX || Number.isNaN(v))
+      throw new Error(
+        `${op}: value ${values[i]} does not fit ${asked === 'int64' ? 'int64 (stored as int32: gpugrad has no 64-bit integers)' : 'int32'} ` +
+          `(range ${INT32_MIN} to ${INT32_MAX}); pass { dtype: 'float32' } or 'float64' for larger values`,
+      );
+  }
 }
 
 export function checkShape(op: string, shape: readonly number[]): number[] {
@@ -100,9 +122,13 @@ export function tensor(data: TensorData, opts: TensorOptions = {}): Tensor {
     const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity as 1) : [data]) as (number | boolean)[];
     if (flat.length > 0 && flat.every((v) => typeof v === 'boolean')) inferred = 'bool';
     values = flat.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+    // integer data gives an integer tensor, as torch.tensor([1, 2, 3]) is int64 (int32 here). JavaScript
+    // cannot write 1.0, so data asked to require grad stays float32, and so do numbers beyond int32 (1e30)
+    const int32 = (v: number | boolean): boolean => Number.isInteger(v) && (v as number) >= INT32_MIN && (v as number) <= INT32_MAX;
+    if (inferred === 'float32' && flat.length > 0 && !opts.requiresGrad && flat.every(int32)) inferred = 'int32';
   }
-  const dtype = opts.dtype ?? inferred;
-  checkDType('tensor', dtype);
+  const dtype = checkDType('tensor', opts.dtype ?? inferred);
+  if (dtype === 'int32') checkInt32Range('tensor', values, opts.dtype);
   if (opts.shape) {
     const s = checkShape('tensor', opts.shape);
     if (numelOf(s) !== values.length)
@@ -119,10 +145,10 @@ export function full(shape: number[], value: number, opts: CreateOptions = {}): 
 function filled(op: string, shape: number[], value: number, opts: CreateOptions): Tensor {
   checkCreate(op, opts, ['dtype', 'requiresGrad']);
   const s = checkShape(op, shape);
-  const dtype = opts.dtype ?? 'float32';
-  checkDType(op, dtype);
+  const dtype = checkDType(op, opts.dtype ?? 'float32');
   if (typeof value !== 'number' && !(typeof value === 'boolean' && dtype === 'bool'))
     throw new Error(`${op}: fill value must be a number, got ${describeValue(value)}`);
+  if (dtype === 'int32') checkInt32Range(op, [value], opts.dtype);
   const data = allocHost(dtype, numelOf(s));
   data.fill(dtype === 'bool' ? (value ? 1 : 0) : dtype === 'int32' ? Math.trunc(value) : value);
   const t = Tensor._fromStorage(Storage.fromHost(data), s, dtype);
@@ -157,7 +183,9 @@ export function arange(start: number, end?: number | CreateOptions, step: number
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = start + i * step;
   const ints = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
-  return fromValues(vals, [n], opts.dtype ?? (ints ? 'int32' : 'float32'), opts.requiresGrad);
+  const dtype = checkDType('arange', opts.dtype ?? (ints ? 'int32' : 'float32'));
+  if (dtype === 'int32') checkInt32Range('arange', n ? [start, vals[n - 1]] : [], opts.dtype);
+  return fromValues(vals, [n], dtype, opts.requiresGrad);
 }
 
 /** A creation function's options: known keys, requiresGrad a boolean. */
@@ -191,8 +219,10 @@ export function randint(low: number, high: number, shape: number[], opts: Create
   const s = checkShape('randint', shape);
   const n = numelOf(s);
   const vals = new Float64Array(n);
+  const dtype = checkDType('randint', opts.dtype ?? 'int32');
+  if (dtype === 'int32') checkInt32Range('randint', [low, high - 1], opts.dtype);
   for (let i = 0; i < n; i++) vals[i] = randInt(low, high);
-  return fromValues(vals, s, opts.dtype ?? 'int32', opts.requiresGrad);
+  return fromValues(vals, s, dtype, opts.requiresGrad);
 }
 
 /** A 0-d tensor holding a scalar operand: `like`'s float dtype, int32 for integers next to int/bool data. */

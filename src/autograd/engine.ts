@@ -285,7 +285,10 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
   } else if (!sameShape(gradient.shape, root.shape)) {
     throw new Error(`backward: gradient has shape ${fmtShape(gradient.shape)} but the output has shape ${fmtShape(root.shape)}`);
   } else if (gradient.dtype !== root.dtype) {
-    throw new Error(`backward: gradient is ${gradient.dtype} but the output is ${root.dtype} (shape ${fmtShape(root.shape)})`);
+    throw new Error(
+      `backward: gradient is ${gradient.dtype} but the output is ${root.dtype} (shape ${fmtShape(root.shape)})` +
+        (gradient.dtype === 'int32' ? "; integer data makes an int32 tensor: tensor(data, { dtype: 'float32' })" : ''),
+    );
   }
   drainPending();
   const graphTensors: Tensor[] = [root];

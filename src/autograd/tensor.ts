@@ -70,7 +70,8 @@ export class Tensor {
   _setGrad(v: Tensor | null): void {
     if (v !== null && v !== undefined && (v.dtype !== this.dtype || v.shape.join() !== this.shape.join())) {
       throw new Error(
-        `grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})`,
+        `grad: assigned gradient (shape [${v.shape.join(', ')}], ${v.dtype}) must match the tensor (shape [${this.shape.join(', ')}], ${this.dtype})` +
+          (v.dtype === 'int32' && this.dtype !== 'int32' ? "; integer data makes an int32 tensor: tensor(data, { dtype: 'float32' })" : ''),
       );
     }
     this.g = v === null || v === undefined ? null : keep(v);

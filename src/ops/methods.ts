@@ -19,10 +19,13 @@ import type { MaxResult } from './reduce.js';
 
 declare module '../autograd/tensor.js' {
   interface Tensor {
-    to(dtype: DType): Tensor;
+    /** 'int64' is accepted as PyTorch's torch.long and gives int32 (gpugrad has no 64-bit integers). */
+    to(dtype: DType | 'int64'): Tensor;
     float(): Tensor;
     double(): Tensor;
     int(): Tensor;
+    /** PyTorch's .long(): int32 here (gpugrad has no 64-bit integers). */
+    long(): Tensor;
     bool(): Tensor;
     clone(): Tensor;
     copy_(src: Tensor): this;
@@ -133,8 +136,8 @@ function flatShape(args: (number | number[])[]): number[] {
 
 const METHODS = {
   // ---- conversion --------------------------------------------------------------------------------
-  to(this: Tensor, dtype: DType): Tensor {
-    return CV.cast(this, dtype);
+  to(this: Tensor, dtype: DType | 'int64'): Tensor {
+    return CV.cast(this, dtype === 'int64' ? 'int32' : dtype);
   },
   float(this: Tensor): Tensor {
     return CV.cast(this, 'float32');
@@ -143,6 +146,9 @@ const METHODS = {
     return CV.cast(this, 'float64');
   },
   int(this: Tensor): Tensor {
+    return CV.cast(this, 'int32');
+  },
+  long(this: Tensor): Tensor {
     return CV.cast(this, 'int32');
   },
   bool(this: Tensor): Tensor {

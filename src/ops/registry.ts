@@ -317,7 +317,7 @@ export const OPS: readonly OpRow[] = [
     file: 'src/ops/convert.ts',
     index: null,
     fName: null,
-    method: ['to(dtype)', 'float()', 'double()', 'int()', 'bool()'],
+    method: ['to(dtype)', 'float()', 'double()', 'int()', 'long()', 'bool()'],
     forward: 'y = x in another dtype (the same tensor when the dtype is its own)',
     derivatives: ['dx = dy cast back (only between float dtypes)'],
     tests: [TENSOR_TEST],

@@ -128,7 +128,9 @@ describe('backward: retainGraph and errors', () => {
   it('a gradient of the wrong shape or dtype throws', () => {
     const y = f64([1, 2]).mul(2);
     expect(() => y.backward(f64([1, 2, 3], false))).toThrow(/backward: gradient has shape \[3\] but the output has shape \[2\]/);
-    expect(() => y.backward(tensor([1, 2]))).toThrow(/backward: gradient is float32 but the output is float64 \(shape \[2\]\)/);
+    expect(() => y.backward(tensor([1, 2], { dtype: 'float32' }))).toThrow(
+      /backward: gradient is float32 but the output is float64 \(shape \[2\]\)/,
+    );
   });
   it('requiresGrad: only floating tensors; cannot be switched off on a non-leaf', () => {
     expect(() => tensor([1], { dtype: 'int32' }).requiresGrad_()).toThrow(

@@ -164,7 +164,8 @@ describe('tensor creation', () => {
 
 describe('reading data: toArray, tolist, item', () => {
   it("toArray returns a copy in the dtype's typed array", () => {
-    expect(tensor([1, 2]).toArray()).toBeInstanceOf(Float32Array);
+    expect(tensor([1.5, 2]).toArray()).toBeInstanceOf(Float32Array);
+    expect(tensor([1, 2]).toArray()).toBeInstanceOf(Int32Array);
     expect(tensor([1, 2], { dtype: 'float64' }).toArray()).toBeInstanceOf(Float64Array);
     expect(tensor([1, 2], { dtype: 'int32' }).toArray()).toBeInstanceOf(Int32Array);
     expect(tensor([true]).toArray()).toBeInstanceOf(Uint8Array);
@@ -251,8 +252,9 @@ describe.each(MODES)('conversions on %s', (mode) => {
 
 describe('toString: PyTorch-style repr', () => {
   it('scalars, vectors, matrices, 3-D, dtypes and autograd suffixes', () => {
-    expect(String(tensor(3))).toBe('tensor(3.)');
-    expect(String(tensor([1, 2, 3]))).toBe('tensor([1., 2., 3.])');
+    expect(String(tensor(3, { dtype: 'float32' }))).toBe('tensor(3.)');
+    expect(String(tensor(3))).toBe('tensor(3, dtype=int32)');
+    expect(String(tensor([1, 2, 3], { dtype: 'float32' }))).toBe('tensor([1., 2., 3.])');
     expect(
       String(
         tensor([
@@ -275,7 +277,7 @@ describe('toString: PyTorch-style repr', () => {
   it('scientific notation with two-digit exponents; nan and inf', () => {
     expect(String(tensor([1e-5, 1]))).toBe('tensor([1.0000e-05, 1.0000e+00])');
     expect(String(tensor([0.1, 123.456]))).toBe('tensor([1.0000e-01, 1.2346e+02])');
-    expect(String(tensor([1, 2000]))).toBe('tensor([1.0000e+00, 2.0000e+03])');
+    expect(String(tensor([1, 2000], { dtype: 'float32' }))).toBe('tensor([1.0000e+00, 2.0000e+03])');
     expect(String(tensor([NaN, Infinity, -Infinity, 1]))).toBe('tensor([ nan,  inf, -inf,   1.])');
   });
   it('long rows wrap at 80 columns', () => {
@@ -296,7 +298,7 @@ describe('toString: PyTorch-style repr', () => {
     expect(String(arange(1001).float()).split('...').length).toBe(2);
   });
   it('a disposed tensor says so; util.inspect uses the repr', async () => {
-    const t = tensor([1]);
+    const t = tensor([1], { dtype: 'float32' });
     const { inspect } = await import('node:util');
     expect(inspect(t)).toBe('tensor([1.])');
     t.dispose();

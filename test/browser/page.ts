@@ -602,7 +602,7 @@ export function run(mode: BackendName): ModeReport {
       n.expect(report.backend === mode, `GPU.js fell back from '${mode}' to '${report.backend}'`);
       // on a GL mode a float32 result stays on the device as a texture until it is read
       const before = memory().textures;
-      const y = tensor([1, 2, 3]).mul(2);
+      const y = tensor([1, 2, 3], { dtype: 'float32' }).mul(2);
       n.expect(memory().textures > before, `a float32 result on ${mode} is not a texture (textures ${before} -> ${memory().textures})`);
       n.close('probe', y, [2, 4, 6], 0, 0);
       n.parts.push(`renderer ${report.renderer}`);

@@ -86,10 +86,13 @@ describe('layers: construction, parameters and initialisation', () => {
       /Embedding: paddingIdx must be an integer within numEmbeddings \(10\), got 10/,
     );
     const pre = Embedding.fromPretrained(
-      tensor([
-        [1, 2],
-        [3, 4],
-      ]),
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float32' },
+      ),
     );
     expect(values(pre.weight)).toEqual([1, 2, 3, 4]);
     expect(pre.weight.requiresGrad).toBe(false);

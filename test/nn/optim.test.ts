@@ -275,7 +275,7 @@ describe.each(MODES)('clipGradNorm with non-finite norms on %s (as PyTorch)', (m
   const setup = (a: number[], b: number[], dtypeB: DType = 'float32'): Tensor[] => {
     const p = zeros([a.length]).requiresGrad_();
     const q = zeros([b.length], { dtype: dtypeB }).requiresGrad_();
-    p.grad = tensor(a);
+    p.grad = tensor(a, { dtype: 'float32' });
     q.grad = tensor(b, { dtype: dtypeB });
     return [p, q];
   };
@@ -346,7 +346,7 @@ describe('clipGradNorm arguments', () => {
   beforeAll(() => useMode(MODES[0]));
   it('checks options', () => {
     const p = zeros([2]).requiresGrad_();
-    p.grad = tensor([1, 2]);
+    p.grad = tensor([1, 2], { dtype: 'float32' });
     expect(() => nn.clipGradNorm(p, 1, 2, { errorIfNonFinite: true } as never)).toThrow(
       /clipGradNorm: unknown option 'errorIfNonFinite' \(allowed: errorIfNonfinite\)/,
     );
@@ -443,8 +443,8 @@ describe('optimizer API', () => {
     const opt = new SGD([{ params: [a] }, { params: [b], lr: 0.5, momentum: 0.9 }], { lr: 0.1 });
     expect(opt.paramGroups[0]).toMatchObject({ lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false });
     expect(opt.paramGroups[1]).toMatchObject({ lr: 0.5, momentum: 0.9 });
-    a.grad = tensor([1, 2]);
-    b.grad = tensor([1, 2]);
+    a.grad = tensor([1, 2], { dtype: 'float32' });
+    b.grad = tensor([1, 2], { dtype: 'float32' });
     opt.step();
     expectClose(a, [0.9, 0.8], 1e-7, 0, 'group 0');
     expectClose(b, [0.5, 0], 1e-7, 0, 'group 1');
@@ -459,7 +459,7 @@ describe('optimizer API', () => {
     const c = tensor([1], { requiresGrad: true });
     opt.addParamGroup({ params: [c], lr: 2 });
     expect(opt.paramGroups[2]).toMatchObject({ lr: 2, momentum: 0 });
-    a.grad = tensor([1, 1]);
+    a.grad = tensor([1, 1], { dtype: 'float32' });
     opt.zeroGrad(false);
     expect(values(a.grad!)).toEqual([0, 0]);
   });

@@ -179,7 +179,7 @@ describe.each(MODES)('comparisons, where and maskedFill on %s', (mode) => {
     });
     comparePaths('maskedFill 2.5', (x) => x.maskedFill(mask, 2.5), [r64([3, 2, 4])]);
     // -Infinity then softmax: masked entries get exactly 0 probability
-    const p = tensor([[1, 2, 3, 4]])
+    const p = tensor([[1, 2, 3, 4]], { dtype: 'float32' })
       .maskedFill(tensor([false, true, false, true]), -Infinity)
       .softmax(-1);
     expectClose(p, [1 / (1 + Math.E ** 2), 0, Math.E ** 2 / (1 + Math.E ** 2), 0], 1e-6, 1e-5, 'masked softmax');
@@ -207,7 +207,7 @@ describe('comparisons, where and maskedFill: errors', () => {
     );
   });
   it('where and maskedFill need a bool mask', () => {
-    expect(() => where(tensor([1, 0]), randn([2]), randn([2]))).toThrow(
+    expect(() => where(tensor([1, 0], { dtype: 'float32' }), randn([2]), randn([2]))).toThrow(
       /where: condition must be a bool tensor, got float32 \(shape \[2\]\)/,
     );
     expect(() => randn([2]).maskedFill(tensor([1, 0], { dtype: 'int32' }), 0)).toThrow(

@@ -132,7 +132,7 @@ describe('embedding: errors', () => {
     expect(() => F.embedding(idx([-1]), randn([5, 2]))).toThrow(/embedding: index -1 is out of range/);
   });
   it('float indices, a 1-D weight, an int weight, a bad paddingIdx', () => {
-    expect(() => F.embedding(tensor([0, 1]), randn([5, 2]))).toThrow(
+    expect(() => F.embedding(tensor([0, 1], { dtype: 'float32' }), randn([5, 2]))).toThrow(
       /embedding: index must be an int32 tensor, got float32 \(shape \[2\]\)/,
     );
     expect(() => F.embedding(idx([0]), randn([5]))).toThrow(

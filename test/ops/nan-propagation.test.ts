@@ -19,10 +19,13 @@ describe.each(MODES)('NaN is never mistaken for a masked entry on %s', (mode) =>
       [Number.NaN, 1],
       [0, 1],
     ]);
-    const k = tensor([
-      [1, 0],
-      [0, 1],
-    ]);
+    const k = tensor(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { dtype: 'float32' },
+    );
     for (const b of [SDPBackend.FUSED, SDPBackend.MATH]) {
       const o = values(sdpaKernel([b], () => F.scaledDotProductAttention(q, k, k)));
       expect(o.slice(0, 2).every(Number.isNaN)).toBe(true);

@@ -323,7 +323,7 @@ describe.each(MODES)('shape ops on %s: float32 vs the float64 path', (mode) => {
     expect(y.tolist()).toEqual([2, 3]);
     y.sum().backward();
     expect(x.grad!.tolist()).toEqual([0, 1, 1, 0]);
-    expect(cat([tensor([[1, 2]]), randn([0, 2])]).tolist()).toEqual([[1, 2]]);
+    expect(cat([tensor([[1, 2]], { dtype: 'float32' }), randn([0, 2])]).tolist()).toEqual([[1, 2]]);
     expect(randn([3, 0]).t().shape).toEqual([0, 3]);
   });
   it('int and bool tensors through gather kernels keep their values', () => {
@@ -415,7 +415,7 @@ describe('shape ops: errors name the op, the argument and the shapes', () => {
     expect(() => randn([3, 4]).indexSelect(1, idx([-1]))).toThrow(
       /indexSelect: index -1 is out of range for dim 1 of a tensor of shape \[3, 4\] of size 4/,
     );
-    expect(() => randn([3, 4]).indexSelect(0, tensor([0, 1]))).toThrow(
+    expect(() => randn([3, 4]).indexSelect(0, tensor([0, 1], { dtype: 'float32' }))).toThrow(
       /indexSelect: index must be an int32 tensor, got float32 \(shape \[2\]\)/,
     );
     expect(() => randn([3, 4]).indexSelect(0, idx([0, 1]).reshape(1, 2))).toThrow(
