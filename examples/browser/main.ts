@@ -192,7 +192,7 @@ function newRun(totalSteps: number): Run {
   manualSeed(SEED);
   const model = new CharTransformer(vocab!.chars.length);
   const { optimizer, scheduler } = makeOptimizer(model, totalSteps);
-  state.parameters = model.parameters().reduce((n, p) => n + p.numel, 0);
+  state.parameters = model.parameters().reduce((n, p) => n + p.numel(), 0);
   showModel();
   state.losses = [];
   state.step = 0;

@@ -18,12 +18,12 @@ const precisionOfGrad = (t: Tensor): Precision => (t.dtype === 'float64' ? 'floa
 
 /** a + b for two gradients of one shape and dtype. */
 function addGrads(a: Tensor, b: Tensor): Tensor {
-  const s = accumulateStorage(a._storageForKernel(), b._storageForKernel(), a.numel, precisionOfGrad(a));
+  const s = accumulateStorage(a._storageForKernel(), b._storageForKernel(), a.numel(), precisionOfGrad(a));
   return Tensor._fromStorage(s, [...a.shape], a.dtype);
 }
 
 function copyGrad(g: Tensor): Tensor {
-  return Tensor._fromStorage(copyStorage(g._storageForKernel(), g.numel, precisionOfGrad(g)), [...g.shape], g.dtype);
+  return Tensor._fromStorage(copyStorage(g._storageForKernel(), g.numel(), precisionOfGrad(g)), [...g.shape], g.dtype);
 }
 
 function sumGradToShape(g: Tensor, shape: readonly number[]): Tensor {
@@ -277,7 +277,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
     );
   }
   if (!gradient) {
-    if (root.numel !== 1) {
+    if (root.numel() !== 1) {
       throw new Error(
         `backward: grad can be implicitly created only for scalar outputs; this output has shape ${fmtShape(root.shape)}, pass a gradient of that shape`,
       );

@@ -70,8 +70,8 @@ export function formatTensor(t: Tensor): string {
     const sep = ',' + '\n'.repeat(t.ndim - dim - 1) + ' '.repeat(indent + 1);
     return `[${parts.join(sep)}]`;
   };
-  if (t.numel === 0 && t.ndim > 1) extras.unshift(`size=(${t.shape.join(', ')})`);
-  const body = t.ndim === 0 ? cell(data[0]) : t.numel === 0 ? '[]' : render(0, 0, prefix.length);
+  if (t.numel() === 0 && t.ndim > 1) extras.unshift(`size=(${t.shape.join(', ')})`);
+  const body = t.ndim === 0 ? cell(data[0]) : t.numel() === 0 ? '[]' : render(0, 0, prefix.length);
   return `${prefix}${body}${extras.length ? ', ' + extras.join(', ') : ''})`;
 }
 

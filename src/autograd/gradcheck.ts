@@ -84,7 +84,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
   if (fastMode) {
     for (let j = 0; j < leaves.length; j++) {
       if (!diff[j]) continue;
-      const v = Float64Array.from({ length: leaves[j].numel }, () => uniform() * 2 - 1);
+      const v = Float64Array.from({ length: leaves[j].numel() }, () => uniform() * 2 - 1);
       const num = numericColumn(j, v);
       for (let i = 0; i < base.length; i++) {
         const u = Float64Array.from({ length: base[i].length }, () => uniform() * 2 - 1);
@@ -104,7 +104,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
 
   for (let j = 0; j < leaves.length; j++) {
     if (!diff[j]) continue;
-    const nIn = leaves[j].numel;
+    const nIn = leaves[j].numel();
     // numerical Jacobian columns, one per input element
     const cols: Float64Array[][] = [];
     for (let k = 0; k < nIn; k++) {

@@ -100,7 +100,7 @@ export class Tensor {
 
   /** @internal ones of this tensor's shape and dtype. */
   _onesLikeSelf(): Tensor {
-    const n = this.numel;
+    const n = this.numel();
     const data = this.dtype === 'float64' ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1);
     return Tensor._fromStorage(Storage.fromHost(data), [...this.shape], this.dtype === 'float64' ? 'float64' : 'float32');
   }
@@ -179,18 +179,33 @@ export class Tensor {
     return this.fn === null;
   }
 
-  get numel(): number {
+  /** The number of elements (PyTorch's `numel()`). */
+  numel(): number {
     return this.st.size;
   }
 
+  /** The number of dimensions, as a property (also `dim()`). */
   get ndim(): number {
     return this.shape.length;
   }
 
+  /** The number of dimensions (PyTorch's `dim()`). */
+  dim(): number {
+    return this.shape.length;
+  }
+
+  /** The shape as a new array (`size()`), or the size of one dim, negative counting from the end (`size(-1)`). */
+  size(): number[];
+  size(dim: number): number;
   size(dim?: number): number | number[] {
     if (dim === undefined) return [...this.shape];
+    if (!Number.isInteger(dim))
+      throw new Error(`size: dim must be an integer, got ${typeof dim === 'number' ? dim : typeof dim} (shape [${this.shape.join(', ')}])`);
     const d = dim < 0 ? dim + this.ndim : dim;
-    if (d < 0 || d >= this.ndim) throw new Error(`size: dim ${dim} is out of range for a tensor of shape [${this.shape.join(', ')}]`);
+    if (d < 0 || d >= this.ndim)
+      throw new Error(
+        `size: Dimension out of range (expected to be in range of [${-Math.max(this.ndim, 1)}, ${Math.max(this.ndim, 1) - 1}], but got ${dim}) (shape [${this.shape.join(', ')}])`,
+      );
     return this.shape[d];
   }
 
@@ -258,7 +273,7 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.numel !== 1)
+    if (this.numel() !== 1)
       throw new Error(`item: only one-element tensors can be converted to a number, this one has shape [${this.shape.join(', ')}]`);
     return this.st.host()[0];
   }

@@ -71,7 +71,7 @@ function checkFloat(fn: string, t: Tensor): void {
 }
 
 function fill(t: Tensor, draw: () => number): Tensor {
-  const n = t.numel;
+  const n = t.numel();
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = draw();
   const src = fromValues(vals, [...t.shape], t.dtype);
@@ -150,7 +150,7 @@ function kaimingStd(fn: string, t: Tensor, opts: KaimingOptions): number {
 /** He uniform: U(±gain·√(3 / fan)); PyTorch's defaults a=0, mode='fan_in', nonlinearity='leaky_relu'. */
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   checkFloat('kaimingUniform_', t);
-  if (t.numel === 0) return t;
+  if (t.numel() === 0) return t;
   const bound = Math.sqrt(3) * kaimingStd('kaimingUniform_', t, opts);
   return fill(t, () => -bound + 2 * bound * uniform());
 }
@@ -158,7 +158,7 @@ export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
 /** He normal: N(0, gain² / fan). */
 export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   checkFloat('kaimingNormal_', t);
-  if (t.numel === 0) return t;
+  if (t.numel() === 0) return t;
   const std = kaimingStd('kaimingNormal_', t, opts);
   return fill(t, () => std * normal());
 }

@@ -16,7 +16,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (dtype === x.dtype) return x;
   // Kernels into int/bool or float64 run on the exact host path.
   const precision = dtype === 'float32' ? 'float32' : 'float64';
-  const y = launch(gatherStrided, flatCopy(x.numel), [x], x.shape, dtype, precision);
+  const y = launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, dtype, precision);
   if (isFloat(dtype) && isFloat(x.dtype)) {
     record(y, { name: 'To', inputs: [x], backward: (g) => [cast(g, x.dtype)] });
   }
@@ -24,6 +24,6 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 export function clone(x: Tensor): Tensor {
-  const y = launch(gatherStrided, flatCopy(x.numel), [x], x.shape, x.dtype);
+  const y = launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, x.dtype);
   return record(y, { name: 'Clone', inputs: [x], backward: (g) => [g] });
 }

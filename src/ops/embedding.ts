@@ -47,7 +47,7 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
     if (!Number.isInteger(pad) || pad < 0 || pad >= V)
       throw new Error(`embedding: paddingIdx ${paddingIdx} is out of range for ${V} embeddings (weight shape ${fmtShape(weight.shape)})`);
   }
-  const L = input.numel;
+  const L = input.numel();
   const precision = weight.dtype === 'float64' ? 'float64' : 'float32';
   const y = launch(embeddingForward, { D }, [weight, input], [...input.shape, D], weight.dtype, precision);
   return record(y, {

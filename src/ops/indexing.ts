@@ -85,10 +85,10 @@ const triangle = declareKernel({
 });
 
 function triangleKernel(t: Tensor, diagonal: number, upper: boolean): Tensor {
-  if (t.numel === 0) return emptyOf(t.shape, t.dtype);
+  if (t.numel() === 0) return emptyOf(t.shape, t.dtype);
   const R = t.shape[t.ndim - 2];
   const C = t.shape[t.ndim - 1];
-  const params = { B: t.numel / (R * C), R, C, diagonal, upper };
+  const params = { B: t.numel() / (R * C), R, C, diagonal, upper };
   return launch(triangle, params, [t], t.shape, t.dtype, precisionFor(t));
 }
 
@@ -433,7 +433,7 @@ const flipKernel = declareKernel({
 });
 
 function flipRun(t: Tensor, flipped: boolean[]): Tensor {
-  if (t.numel === 0) return emptyOf(t.shape, t.dtype);
+  if (t.numel() === 0) return emptyOf(t.shape, t.dtype);
   return launch(flipKernel, { shape: [...t.shape], flipped }, [t], t.shape, t.dtype, precisionFor(t));
 }
 
@@ -469,7 +469,7 @@ const rollKernel = declareKernel({
 });
 
 function rollRun(t: Tensor, shifts: number[]): Tensor {
-  if (t.numel === 0) return emptyOf(t.shape, t.dtype);
+  if (t.numel() === 0) return emptyOf(t.shape, t.dtype);
   return launch(rollKernel, { shape: [...t.shape], shifts }, [t], t.shape, t.dtype, precisionFor(t));
 }
 
@@ -487,7 +487,7 @@ export function roll(input: Tensor, shifts: number | number[], dims?: number | n
       throw new Error(
         `roll: with dims omitted, shifts must be one integer (the flattened tensor is rolled), got ${shiftList.length} shifts`,
       );
-    const flat = reshape(x, [x.numel], 'roll');
+    const flat = reshape(x, [x.numel()], 'roll');
     const rolled = roll(flat, shiftList[0], 0);
     return reshape(rolled, [...x.shape], 'roll');
   }
@@ -542,7 +542,7 @@ export function cumsum(input: Tensor, dim: number): Tensor {
   const params = { O: numelOf(shape.slice(0, d)), n: shape[d], I: stridesOf(shape)[d] };
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
   const run = (t: Tensor, back: boolean, dt: DType): Tensor =>
-    t.numel === 0 ? emptyOf(x.shape, dt) : launch(back ? cumsumBackward : cumsumForward, params, [t], x.shape, dt, precisionFor(t));
+    t.numel() === 0 ? emptyOf(x.shape, dt) : launch(back ? cumsumBackward : cumsumForward, params, [t], x.shape, dt, precisionFor(t));
   const y = run(x, false, dtype);
   return record(y, { name: 'Cumsum', inputs: [x], backward: (g) => [run(g, true, g.dtype)] });
 }

@@ -488,7 +488,7 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
     throw new Error(`layerNorm: input, weight and bias must share one floating dtype, got ${got}`);
   }
   const D = numelOf(ns);
-  const rows = x.numel / D;
+  const rows = x.numel() / D;
   const w = weight ?? undefined;
   const b = bias ?? undefined;
   const st = stats(x, rows, D, eps);

@@ -60,7 +60,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       throw new Error(`linear: ${n} is ${t.dtype} but weight is ${weight.dtype}; input, weight and bias must share one floating dtype`);
     }
   }
-  const R = x.numel / I;
+  const R = x.numel() / I;
   const shape = [...x.shape.slice(0, -1), O];
   const y =
     I > DOT_CHUNK

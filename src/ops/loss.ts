@@ -341,7 +341,7 @@ function crossEntropyProbs(input: Tensor, target: Tensor, o: Parsed, classDim: n
   const total = sum(per);
   if (reduction === 'sum') return total;
   // PyTorch divides by the number of samples (numel / C) here, whatever the weights.
-  return div(total, input.numel / C);
+  return div(total, input.numel() / C);
 }
 
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {

@@ -36,7 +36,7 @@ export interface AdamHyper {
 function hostF32(t: Tensor): Float32Array | null {
   if (t.dtype !== 'float32') return null;
   const st = t._storageForKernel();
-  if (st.texture !== null || st.size !== t.numel) return null;
+  if (st.texture !== null || st.size !== t.numel()) return null;
   const h = st.host();
   return h instanceof Float32Array ? h : null;
 }

@@ -44,7 +44,7 @@ function asBlock(x: Tensor, dims: number[]): { t: Tensor; O: number; n: number; 
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
   if (adjacent && dims.length > 0) {
     const O = x.shape.slice(0, dims[0]).reduce((a, b) => a * b, 1);
-    return { t: x, O, n, I: x.numel / (O * n), temp: false };
+    return { t: x, O, n, I: x.numel() / (O * n), temp: false };
   }
   // the kept dims first, then the reduced ones: a permuted copy
   const kept = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
@@ -52,7 +52,7 @@ function asBlock(x: Tensor, dims: number[]): { t: Tensor; O: number; n: number; 
   const st = stridesOf(x.shape);
   const shape = perm.map((d) => x.shape[d]);
   const t = launch(gatherStrided, { shape, strides: perm.map((d) => st[d]), offset: 0 }, [x], shape, x.dtype);
-  return { t, O: n === 0 ? 0 : x.numel / n, n, I: 1, temp: true };
+  return { t, O: n === 0 ? 0 : x.numel() / n, n, I: 1, temp: true };
 }
 
 /**
@@ -186,7 +186,7 @@ export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tenso
 
 function extreme(kind: 'amax' | 'amin', x: Tensor, dim?: number | number[], keepdim = false): Tensor {
   const dims = reduceDims(kind, x, dim);
-  if (dims.some((d) => x.shape[d] === 0) || x.numel === 0)
+  if (dims.some((d) => x.shape[d] === 0) || x.numel() === 0)
     throw new Error(`${kind}: cannot reduce over an empty dimension (shape ${fmtShape(x.shape)})`);
   const y = finish(reduceKernel(kind, x, dims, x.dtype), x, dims, keepdim);
   return record(y, {
@@ -242,9 +242,9 @@ export class MaxResult {
 }
 
 export function argmax(x: Tensor, dim?: number, keepdim = false, kind: 'argmax' | 'argmin' = 'argmax'): Tensor {
-  if (x.numel === 0) throw new Error(`${kind}: the input is empty (shape ${fmtShape(x.shape)})`);
+  if (x.numel() === 0) throw new Error(`${kind}: the input is empty (shape ${fmtShape(x.shape)})`);
   if (dim === undefined) {
-    const flat = x._view([x.numel]);
+    const flat = x._view([x.numel()]);
     const r = reduceKernel(kind, flat, [0], 'int32');
     flat.dispose();
     return r;

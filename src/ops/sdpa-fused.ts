@@ -287,7 +287,7 @@ export function sdpaFusedForward(
   const lse = rowLogSumExp(scores, scores.ndim - 1, MASK_BELOW);
   const grad = needsGrad(q, k, v, floatMask);
   // probs: P before dropout, saved for the backward; Pd: what multiplies v (P itself without dropout)
-  const probs = grad && scores.numel <= saveProbsLimit ? probsOf(scores, lse, null, dropoutP) : null;
+  const probs = grad && scores.numel() <= saveProbsLimit ? probsOf(scores, lse, null, dropoutP) : null;
   const Pd = probs ? (dropoutMask ? dropout(probs, dropoutMask, dropoutP) : probs) : probsOf(scores, lse, dropoutMask, dropoutP);
   scores.dispose();
   const output = reshaped(mm(Pd, v), outShape); // O = Pd·v
@@ -370,7 +370,7 @@ function rowDotIn(a: Tensor, o: Tensor, batch: number[]): Tensor {
   const last = o.shape[o.ndim - 1];
   const shape = [
     ...batch,
-    o.numel /
+    o.numel() /
       last /
       Math.max(
         1,

@@ -24,12 +24,12 @@ export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   let target = shape;
   if (neg) {
-    if (known === 0 || x.numel % known !== 0)
-      throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
-    target = shape.map((d) => (d === -1 ? x.numel / known : d));
+    if (known === 0 || x.numel() % known !== 0)
+      throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel()} (shape ${fmtShape(x.shape)})`);
+    target = shape.map((d) => (d === -1 ? x.numel() / known : d));
   }
-  if (numelOf(target) !== x.numel)
-    throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel} (shape ${fmtShape(x.shape)})`);
+  if (numelOf(target) !== x.numel())
+    throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel()} (shape ${fmtShape(x.shape)})`);
   const y = x._view([...target]);
   return record(y, { name: 'View', inputs: [x], backward: (g) => [g._view(x.shape)] });
 }
@@ -373,7 +373,7 @@ function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: bool
   if (index instanceof Tensor && index.ndim > 1)
     throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
   checkIndex('indexSelect', index, x.shape[d] ?? 1, `dim ${dim} of a tensor of shape ${fmtShape(x.shape)}`);
-  const L = index.numel;
+  const L = index.numel();
   const inner = stridesOf(x.shape)[d] ?? 1;
   const n = x.shape[d] ?? 1;
   const outShape = [...x.shape];
@@ -455,7 +455,7 @@ function scatterSumHost(p: ScatterParams, [g, ord, st]: HostArray[], size: numbe
  * whose partial sums are added by the chunked sum (short thread loops on GL, blocked float32 sums).
  */
 export function scatterAdd(g: Tensor, index: Tensor, shape: number[], d: number, skip = -1): Tensor {
-  const L = index.numel;
+  const L = index.numel();
   const inner = stridesOf(shape)[d] ?? 1;
   const n = shape[d] ?? 1;
   const idx = index._storageForKernel().host();

@@ -32,7 +32,7 @@ describe('tensor creation', () => {
     ]);
     expect(m.shape).toEqual([2, 3]);
     expect(m.ndim).toBe(2);
-    expect(m.numel).toBe(6);
+    expect(m.numel()).toBe(6);
     expect(m.size()).toEqual([2, 3]);
     expect(m.size(-1)).toBe(3);
     expect(vals(m)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -186,7 +186,15 @@ describe('reading data: toArray, tolist, item', () => {
     expect(tensor([[3]]).item()).toBe(3);
     expect(() => tensor([1, 2]).item()).toThrow(/item: only one-element tensors can be converted to a number, this one has shape \[2\]/);
     expect(Array.from(await tensor([1, 2]).data())).toEqual([1, 2]);
-    expect(() => tensor([1]).size(1)).toThrow(/size: dim 1 is out of range for a tensor of shape \[1\]/);
+    expect(() => tensor([1]).size(1)).toThrow('size: Dimension out of range (expected to be in range of [-1, 0], but got 1) (shape [1])');
+    expect(() => tensor([1]).size(0.5)).toThrow('size: dim must be an integer, got 0.5 (shape [1])');
+    // numel(), dim() and size() as in PyTorch, typed: size() an array, size(d) a number
+    const t = tensor([[1, 2, 3]]);
+    const n: number = t.numel();
+    const d: number = t.dim();
+    const s: number[] = t.size();
+    const last: number = t.size(-1);
+    expect([n, d, s, last]).toEqual([3, 2, [1, 3], 3]);
   });
 });
 
