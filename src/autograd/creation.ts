@@ -8,6 +8,7 @@ import { DTYPES, type DType } from '../helpers/dtype.js';
 import { fmtShape, numelOf } from '../helpers/shape.js';
 import { normal, randInt, uniform } from './random.js';
 import { Tensor } from './tensor.js';
+import { checkTensor } from './check.js';
 import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 /** A dtype as creation functions take it: 'int64' is accepted as PyTorch's default integer and stores int32. */
@@ -158,9 +159,16 @@ function filled(op: string, shape: number[], value: number, opts: CreateOptions)
 
 export const zeros = (shape: number[], opts: CreateOptions = {}): Tensor => filled('zeros', shape, 0, opts);
 export const ones = (shape: number[], opts: CreateOptions = {}): Tensor => filled('ones', shape, 1, opts);
-export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 0, { dtype: t.dtype, ...opts });
-export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 1, { dtype: t.dtype, ...opts });
-export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}): Tensor => full(t.shape, value, { dtype: t.dtype, ...opts });
+/** full() in the shape (and, unless given, the dtype) of a live tensor, named `op` in errors. */
+function filledLike(op: string, t: Tensor, value: number, opts: CreateOptions): Tensor {
+  checkTensor(op, 'input', t);
+  checkCreate(op, opts, ['dtype', 'requiresGrad']);
+  return filled(op, t.shape, value, { dtype: t.dtype, ...opts });
+}
+
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => filledLike('zerosLike', t, 0, opts);
+export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => filledLike('onesLike', t, 1, opts);
+export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}): Tensor => filledLike('fullLike', t, value, opts);
 
 /** `arange(end)`, `arange(start, end, step?)`. */
 export function arange(start: number, end?: number | CreateOptions, step: number | CreateOptions = 1, opts: CreateOptions = {}): Tensor {
@@ -179,6 +187,8 @@ export function arange(start: number, end?: number | CreateOptions, step: number
     start = 0;
   }
   if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero finite number, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end))
+    throw new Error(`arange: start and end must be finite numbers, got start=${start}, end=${end}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = start + i * step;

@@ -33,6 +33,7 @@ function describe(v: unknown): string {
 /** Exempts a tensor from the enclosing tidy scopes (optimizer state, caches). Returns it. */
 export function keep<T extends Tensor>(t: T): T {
   if (t === null || typeof t !== 'object' || !tensors.has(t)) throw new Error(`keep: expects a Tensor, got ${describe(t)}`);
+  if (t.isDisposed) throw new Error(`keep: the tensor (shape [${t.shape.join(', ')}]) was already disposed by ${t._disposedBy}`);
   kept.add(t);
   for (const s of scopes) s.delete(t);
   return t;

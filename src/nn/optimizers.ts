@@ -145,6 +145,8 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     const params = [...group.params];
     params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new Error(`${this.name}: ${where}: params[${i}] is ${describe(p)}, not a Tensor`);
+      if (p.isDisposed)
+        throw new Error(`${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) was disposed by ${p._disposedBy}`);
       if (p.dtype !== 'float32' && p.dtype !== 'float64') {
         throw new Error(
           `${this.name}: ${where}: params[${i}] (shape ${fmtShape(p.shape)}) is ${p.dtype}; only floating point tensors can be optimized`,

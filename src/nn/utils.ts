@@ -24,6 +24,7 @@ function gradsOf(fn: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   const grads: Tensor[] = [];
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new Error(`${fn}: parameters[${i}] is not a Tensor`);
+    if (p.isDisposed) throw new Error(`${fn}: parameters[${i}] (shape ${fmtShape(p.shape)}) was disposed by ${p._disposedBy}`);
     const g = p._gradInternal(); // read by gpugrad, not handed out: zeroGrad() may still free it
     if (g) grads.push(g);
   });
