@@ -3,6 +3,7 @@
 // fastMode compares one random projection uᵀJv instead of the whole Jacobian.
 
 import { noGrad } from './grad-mode.js';
+import { checkTensor } from './check.js';
 import { Tensor } from './tensor.js';
 import { uniform } from './random.js';
 import { fromValues } from './creation.js';
@@ -42,7 +43,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
   if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${describeValue(fn)}`);
   if (!Array.isArray(inputs)) throw new Error(`gradcheck: inputs must be an array of Tensors, got ${describeValue(inputs)}`);
   const diff = inputs.map((t, j) => {
-    if (!(t instanceof Tensor)) throw new Error(`gradcheck: inputs[${j}] is not a Tensor`);
+    checkTensor('gradcheck', `inputs[${j}]`, t);
     return t.dtype === 'float32' || t.dtype === 'float64';
   });
   inputs.forEach((t, j) => {

@@ -7,6 +7,8 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { normal, uniform } from '../autograd/random.js';
 import { fromValues } from '../ops/creation.js';
 import { fmtShape } from '../helpers/shape.js';
+import { checkTensor } from '../autograd/check.js';
+import { checkOptions } from '../helpers/validate.js';
 
 export type Nonlinearity =
   | 'linear'
@@ -65,6 +67,7 @@ export function calculateFanInAndFanOut(t: Tensor, fn = 'calculateFanInAndFanOut
 }
 
 function checkFloat(fn: string, t: Tensor): void {
+  checkTensor(fn, 'tensor', t);
   if (t.dtype !== 'float32' && t.dtype !== 'float64') {
     throw new Error(`${fn}: expects a floating point tensor, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
   }
@@ -105,6 +108,7 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
 
 /** Fills with a constant. */
 export function constant_(t: Tensor, value: number): Tensor {
+  checkTensor('constant_', 'tensor', t);
   num('constant_', 'value', value);
   noGrad(() => t.fill_(value));
   return t;
@@ -116,6 +120,7 @@ export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 /** Glorot uniform: U(±gain·√(6 / (fanIn + fanOut))). */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   checkFloat('xavierUniform_', t);
+  num('xavierUniform_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t, 'xavierUniform_');
   const std = gain * Math.sqrt(2 / (fanIn + fanOut));
   const a = Math.sqrt(3) * std;
@@ -125,6 +130,7 @@ export function xavierUniform_(t: Tensor, gain = 1): Tensor {
 /** Glorot normal: N(0, gain²·2 / (fanIn + fanOut)). */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   checkFloat('xavierNormal_', t);
+  num('xavierNormal_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t, 'xavierNormal_');
   const std = gain * Math.sqrt(2 / (fanIn + fanOut));
   return fill(t, () => std * normal());
@@ -138,6 +144,8 @@ export interface KaimingOptions {
 }
 
 function kaimingStd(fn: string, t: Tensor, opts: KaimingOptions): number {
+  checkOptions(fn, opts, ['a', 'mode', 'nonlinearity']);
+  if (opts.a !== undefined) num(fn, 'a', opts.a);
   const mode = opts.mode ?? 'fan_in';
   if (!['fan_in', 'fan_out', 'fanIn', 'fanOut'].includes(mode))
     throw new Error(`${fn}: mode ${String(mode)} not supported, please use one of fan_in, fan_out`);
@@ -150,6 +158,7 @@ function kaimingStd(fn: string, t: Tensor, opts: KaimingOptions): number {
 /** He uniform: U(±gain·√(3 / fan)); PyTorch's defaults a=0, mode='fan_in', nonlinearity='leaky_relu'. */
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   checkFloat('kaimingUniform_', t);
+  checkOptions('kaimingUniform_', opts, ['a', 'mode', 'nonlinearity']);
   if (t.numel() === 0) return t;
   const bound = Math.sqrt(3) * kaimingStd('kaimingUniform_', t, opts);
   return fill(t, () => -bound + 2 * bound * uniform());
@@ -158,6 +167,7 @@ export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
 /** He normal: N(0, gain² / fan). */
 export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   checkFloat('kaimingNormal_', t);
+  checkOptions('kaimingNormal_', opts, ['a', 'mode', 'nonlinearity']);
   if (t.numel() === 0) return t;
   const std = kaimingStd('kaimingNormal_', t, opts);
   return fill(t, () => std * normal());

@@ -17,6 +17,7 @@
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { fmtShape } from '../helpers/shape.js';
+import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 export type StateDict = Record<string, Tensor>;
 
@@ -241,12 +242,15 @@ export class Module {
   registerParameter(name: string, t: Tensor | null): Tensor | null {
     checkName('registerParameter', 'parameter', name);
     this.checkFree('registerParameter', name, 'parameters');
-    if (t === null || t === undefined) {
+    if (t === undefined) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got undefined`);
+    if (t === null) {
       this._parameters.set(name, null);
       stateOf(this).just = { value: null, name };
       return null;
     }
     if (!(t instanceof Tensor)) throw new Error(`registerParameter: parameter "${name}" must be a Tensor or null, got ${describeValue(t)}`);
+    if (t.isDisposed)
+      throw new Error(`registerParameter: parameter "${name}" (shape ${fmtShape(t.shape)}) was disposed by ${t._disposedBy}`);
     if (t.dtype !== 'float32' && t.dtype !== 'float64') {
       throw new Error(`registerParameter: parameter "${name}" must be floating point, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
     }
@@ -264,6 +268,7 @@ export class Module {
   registerBuffer(name: string, t: Tensor | null, persistent = true): Tensor | null {
     checkName('registerBuffer', 'buffer', name);
     this.checkFree('registerBuffer', name, 'buffers');
+    checkBoolean('registerBuffer', 'persistent', persistent, true);
     if (t !== null && t !== undefined && !(t instanceof Tensor)) {
       throw new Error(`registerBuffer: buffer "${name}" must be a Tensor or null, got ${describeValue(t)}`);
     }
@@ -359,6 +364,7 @@ export class Module {
 
   /** The module at a dotted path ('layers.0.self_attn'); '' is this module. */
   getSubmodule(target: string): Module {
+    if (typeof target !== 'string') throw new Error(`getSubmodule: target must be a dotted name, got ${describeValue(target)}`);
     if (target === '') return this;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- a cursor walking down from this module
     let m: Module = this;
@@ -481,8 +487,11 @@ export class Module {
    * optimizer steps show through; clone() them for a snapshot); `keepVars` returns the tensors themselves.
    */
   stateDict(opts: { prefix?: string; keepVars?: boolean } = {}): StateDict {
+    checkOptions('stateDict', opts, ['prefix', 'keepVars']);
+    const keep = checkBoolean('stateDict', 'keepVars', opts.keepVars, false);
+    if (opts.prefix !== undefined && typeof opts.prefix !== 'string')
+      throw new Error(`stateDict: prefix must be a string, got ${describeValue(opts.prefix)}`);
     const out: StateDict = {};
-    const keep = opts.keepVars ?? false;
     const walk = (m: Module, pre: string): void => {
       for (const [name, p] of m._parameters) if (p) out[pre + name] = keep ? p : p.detach();
       for (const [name, b] of m._buffers) {
@@ -500,7 +509,8 @@ export class Module {
    * shape mismatch always throws. Returns the missing and unexpected keys.
    */
   loadStateDict(dict: StateDict, opts: { strict?: boolean } = {}): LoadStateDictResult {
-    const strict = opts.strict ?? true;
+    checkOptions('loadStateDict', opts, ['strict']);
+    const strict = checkBoolean('loadStateDict', 'strict', opts.strict, true);
     if (dict === null || typeof dict !== 'object')
       throw new Error(`loadStateDict: expects a Record<string, Tensor>, got ${describeValue(dict)}`);
     const own = this.stateDict({ keepVars: true });
