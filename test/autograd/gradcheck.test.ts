@@ -92,6 +92,6 @@ describe('gradcheck', () => {
   });
   it('errors: no floating input, a non-tensor input', () => {
     expect(() => gradcheck((i) => i.add(1), [tensor([1], { dtype: 'int32' })])).toThrow(/gradcheck: no floating point input to check/);
-    expect(() => gradcheck((t) => t, [3 as unknown as Tensor])).toThrow("gradcheck: inputs[0] must be a Tensor, got 3");
+    expect(() => gradcheck((t) => t, [3 as unknown as Tensor])).toThrow('gradcheck: inputs[0] must be a Tensor, got 3');
   });
 });
