@@ -153,7 +153,8 @@ def core_case(name, op, inputs, fn, args=None):
             grad_out[k] = g
             outs_req.append(o)
             gouts.append(g)
-    grads = torch.autograd.grad(outs_req, [d[2] for d in diff], gouts, allow_unused=True)
+    # no float output or no float input (one_hot, isclose): no gradient to take
+    grads = torch.autograd.grad(outs_req, [d[2] for d in diff], gouts, allow_unused=True) if outs_req and diff else [None] * len(diff)
     gjson = {}
     for (k, i, leaf), g in zip(diff, grads):
         if g is None:
@@ -1111,6 +1112,94 @@ def make_indexing():
     return write_json('indexing.json', h, 'cases', cases)
 
 
+def make_extra():
+    """clamp/clip, silu, select/index, where with numbers, norm/normalize/outer, rms_norm (by its formula:
+    torch 1.13 has no RMSNorm), one_hot, isclose and einsum."""
+    torch.manual_seed(9)
+    cases = []
+    add = cases.append
+    NAN = float('nan')
+    # clamp: values exactly at the bounds (the gradient is 1 there), NaN input, min > max, one-sided, tensor bounds
+    xb = torch.tensor([[-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], [NAN, 1.0, -1.0, 3.0, -3.0, 0.25, -0.25]])
+    for mn, mx in [(-1.0, 1.0), (-0.5, None), (None, 0.5), (1.0, -1.0), (0.0, 0.0), ('-Infinity', 'Infinity')]:
+        lo = None if mn is None else (-INF if mn == '-Infinity' else mn)
+        hi = None if mx is None else (INF if mx == 'Infinity' else mx)
+        add(core_case(f'clamp min={mn} max={mx}', 'clamp', {'input': xb}, lambda input, lo=lo, hi=hi: torch.clamp(input, lo, hi),
+                      {'min': mn, 'max': mx}))
+    add(core_case('clamp min=NaN', 'clamp', {'input': xb}, lambda input: torch.clamp(input, min=NAN), {'min': 'NaN', 'max': None}))
+    xt = torch.round(randn(3, 4) * 2) / 2
+    add(core_case('clamp tensor bounds with NaN', 'clamp', {'input': torch.tensor([0.5, -3.0, 2.0, NAN]), 'min': torch.tensor([NAN, -1.0, 0.0, 0.0]), 'max': torch.tensor([1.0, NAN, 1.0, 1.0])},
+                  lambda input, min, max: torch.clamp(input, min, max), {}))
+    add(core_case('clamp tensor min and max, broadcast', 'clamp', {'input': xt, 'min': torch.tensor([-0.5, 0.0, -1.0, 0.5]), 'max': torch.tensor([[0.5], [1.0], [-2.0]])},
+                  lambda input, min, max: torch.clamp(input, min, max), {}))
+    add(core_case('clamp tensor min only', 'clamp', {'input': xt, 'min': torch.round(randn(3, 4) * 2) / 2},
+                  lambda input, min: torch.clamp(input, min=min), {}))
+    add(core_case('clip tensor max only', 'clip', {'input': xt, 'max': torch.round(randn(4) * 2) / 2},
+                  lambda input, max: torch.clip(input, max=max), {}))
+    # silu: large negative and positive, 0
+    add(core_case('silu', 'silu', {'input': torch.tensor([-100.0, -30.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 30.0, 100.0])},
+                  lambda input: F.silu(input)))
+    add(core_case('silu 2-D', 'silu', {'input': randn(3, 5) * 3}, lambda input: F.silu(input)))
+    # select / basic indexing
+    x3 = randn(2, 3, 4)
+    for dim, i in [(0, 1), (1, -1), (-1, 0), (2, -4)]:
+        add(core_case(f'select dim={dim} index={i}', 'select', {'input': x3}, lambda input, dim=dim, i=i: torch.select(input, dim, i), {'dim': dim, 'index': i}))
+    for desc, ix, fn in [(':, -1', [None, -1], lambda t: t[:, -1]), ('1', [1], lambda t: t[1]), ('-1, 1:3, ::2', [-1, [1, 3], [None, None, 2]], lambda t: t[-1, 1:3, ::2]),
+                         (':, -5:10, 1', [None, [-5, 10], 1], lambda t: t[:, -5:10, 1]), ('0, 2, 3', [0, 2, 3], lambda t: t[0, 2, 3])]:
+        add(core_case(f'index [{desc}]', 'index', {'input': x3}, lambda input, fn=fn: fn(input), {'indices': ix}))
+    # where with numbers
+    cond = torch.tensor([[True, False, True], [False, False, True]])
+    add(core_case('where input number', 'where', {'condition': cond, 'other': randn(2, 3)}, lambda condition, other: torch.where(condition, 2.5, other), {'input': 2.5}))
+    add(core_case('where other number', 'where', {'condition': cond, 'input': randn(3)}, lambda condition, input: torch.where(condition, input, -1.0), {'other': -1.0}))
+    # norm: a zero row (the 2-norm's gradient is 0 there), ties for the infinity norms, zeros for the 1-norm
+    xn = torch.tensor([[0.0, 0.0, 0.0, 0.0], [3.0, -4.0, 0.0, 1.0], [-2.0, 2.0, 1.0, -2.0]])
+    for p, dim, keep in [(2, 1, False), (2, None, False), ('fro', [0, 1], True), (1, 1, True), (1, 0, False), ('Infinity', 1, False), ('-Infinity', 1, False),
+                         ('Infinity', None, False), (2, -2, True)]:
+        pp = INF if p == 'Infinity' else (-INF if p == '-Infinity' else p)
+        def f(input, pp=pp, dim=dim, keep=keep):
+            if dim is None:
+                return torch.linalg.vector_norm(input, ord=2 if pp == 'fro' else pp)
+            return torch.linalg.vector_norm(input, ord=2 if pp == 'fro' else pp, dim=dim, keepdim=keep)
+        add(core_case(f'norm p={p} dim={dim} keepdim={str(keep).lower()}', 'norm', {'input': xn}, f, {'p': p, 'dim': dim, 'keepdim': keep}))
+    for p, dim, eps in [(2, 1, 1e-12), (2, -1, 1e-12), (1, 0, 1e-12), (2, 1, 10.0)]:
+        add(core_case(f'normalize p={p} dim={dim} eps={eps}', 'normalize', {'input': xn}, lambda input, p=p, dim=dim, eps=eps: F.normalize(input, p=p, dim=dim, eps=eps),
+                      {'p': p, 'dim': dim, 'eps': eps}))
+    add(core_case('outer', 'outer', {'input': randn(3), 'vec2': randn(4)}, lambda input, vec2: torch.outer(input, vec2)))
+    # rms_norm by PyTorch 2.4's formula (x / sqrt(mean(x^2) + eps) * w), eps None = finfo(float64).eps
+    def rms(input, weight=None, dims=1, eps=None):
+        e = torch.finfo(input.dtype).eps if eps is None else eps
+        y = input * torch.rsqrt(input.pow(2).mean(dim=tuple(range(-dims, 0)), keepdim=True) + e)
+        return y if weight is None else y * weight
+    add(core_case('rmsNorm [2,3,8] weight eps=None', 'rmsNorm', {'input': randn(2, 3, 8), 'weight': randn(8)},
+                  lambda input, weight: rms(input, weight), {'normalizedShape': [8], 'eps': None}))
+    add(core_case('rmsNorm [4,2,3] shape [2,3] eps=1e-5', 'rmsNorm', {'input': randn(4, 2, 3), 'weight': randn(2, 3)},
+                  lambda input, weight: rms(input, weight, 2, 1e-5), {'normalizedShape': [2, 3], 'eps': 1e-5}))
+    add(core_case('rmsNorm zero row no weight eps=1e-6', 'rmsNorm', {'input': torch.cat([torch.zeros(1, 5), randn(2, 5)])},
+                  lambda input: rms(input, None, 1, 1e-6), {'normalizedShape': [5], 'eps': 1e-6}))
+    # one_hot
+    add(core_case('oneHot numClasses=-1', 'oneHot', {'input': torch.tensor([[0, 3], [1, 1], [2, 0]])}, lambda input: F.one_hot(input), {'numClasses': -1}))
+    add(core_case('oneHot numClasses=6', 'oneHot', {'input': torch.tensor([5, 0, 2])}, lambda input: F.one_hot(input, 6), {'numClasses': 6}))
+    # isclose: infinities, NaN, the tolerances' edges
+    a = torch.tensor([1.0, 1.0, INF, INF, -INF, NAN, NAN, 0.0, 1e-9, 100.0, 100.0, 1.0])
+    b = torch.tensor([1.0 + 1e-6, 1.0 + 1e-4, INF, -INF, -INF, NAN, 1.0, 1e-8, 0.0, 100.001, 100.01, INF])
+    for rtol, atol, en in [(1e-5, 1e-8, False), (1e-5, 1e-8, True), (0.0, 1e-3, False), (1e-4, 0.0, True)]:
+        add(core_case(f'isclose rtol={rtol} atol={atol} equalNan={str(en).lower()}', 'isclose', {'input': a, 'other': b},
+                      lambda input, other, rtol=rtol, atol=atol, en=en: torch.isclose(input, other, rtol=rtol, atol=atol, equal_nan=en),
+                      {'rtol': rtol, 'atol': atol, 'equalNan': en}))
+    # einsum
+    for eq, shapes in [('ij,jk->ik', [(3, 4), (4, 5)]), ('bij,bjk->bik', [(2, 3, 4), (2, 4, 2)]), ('bhqd,bhkd->bhqk', [(2, 2, 3, 4), (2, 2, 5, 4)]),
+                       ('bhqk,bhkd->bhqd', [(2, 2, 3, 5), (2, 2, 5, 4)]), ('i,j->ij', [(3,), (4,)]), ('ij,jk', [(3, 4), (4, 2)]), ('ij->ji', [(3, 4)]),
+                       ('ij->', [(3, 4)]), ('ijk->j', [(2, 3, 4)]), ('i,i->', [(5,), (5,)]), ('ij,kj->ik', [(2, 3), (4, 3)]), ('bn,anm,bm->ba', [(2, 3), (4, 3, 5), (2, 5)]),
+                       ('ij,jk,kl->il', [(2, 3), (3, 4), (4, 2)]), ('ba', [(2, 3)])]:
+        ops = [randn(*s) for s in shapes]
+        add(core_case(f'einsum {eq}', 'einsum', {'operands': ops}, lambda operands, eq=eq: torch.einsum(eq, *operands), {'equation': eq}))
+    h = header('extra', {'notes': 'clamp/clip, silu, select/index (args.indices: an integer, null for ":", or [start, end, step]), where with numbers, '
+                                  'norm (torch.linalg.vector_norm; p "fro" as 2), normalize, outer, rmsNorm (torch 1.13 has no rms_norm: computed by '
+                                  'PyTorch 2.4\'s formula x * rsqrt(mean(x^2) + eps) * w in float64, eps None = finfo(float64).eps), one_hot, isclose, einsum; '
+                                  'float64; grads are torch.autograd.grad with gradOut'})
+    return write_json('extra.json', h, 'cases', cases)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_core()
@@ -1122,6 +1211,7 @@ def main():
     make_edge()
     make_loss()
     make_indexing()
+    make_extra()
 
 
 if __name__ == '__main__':

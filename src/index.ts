@@ -23,8 +23,27 @@ export {
   type CreateOptions,
 } from './ops/creation.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './ops/binary.js';
-export { neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, gelu } from './ops/unary.js';
-export { eq, ne, lt, le, gt, ge, where, maskedFill, logicalNot, logicalAnd, logicalOr } from './ops/compare.js';
+export { neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, gelu, silu } from './ops/unary.js';
+export { clamp, clip } from './ops/clamp.js';
+export {
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  where,
+  maskedFill,
+  logicalNot,
+  logicalAnd,
+  logicalOr,
+  isclose,
+  allclose,
+  type IscloseOptions,
+} from './ops/compare.js';
+export { norm, outer, type NormP } from './ops/norm.js';
+export { einsum } from './ops/einsum.js';
+export { select, index, type IndexEntry } from './ops/select.js';
 export { sum, mean, amax, amin, argmax, variance as var_, MaxResult } from './ops/reduce.js';
 export { matmul } from './ops/matmul.js';
 export {

@@ -19,6 +19,10 @@ export const gelu = (x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
 };
 export const tanh = (x: Tensor): Tensor => U.tanh(x);
 export const sigmoid = (x: Tensor): Tensor => U.sigmoid(x);
+/** x·sigmoid(x) (torch.nn.functional.silu). */
+export const silu = (x: Tensor): Tensor => U.silu(x);
+export { normalize, rmsNorm, type NormalizeOptions } from '../ops/norm.js';
+export { oneHot } from '../ops/onehot.js';
 
 /** y = x·Wᵀ + b, with weight (out, in) as in PyTorch (one fused kernel pair, src/ops/linear.ts). */
 export { linear } from '../ops/linear.js';

@@ -10,6 +10,8 @@ export {
   LayerNorm,
   Embedding,
   GELU,
+  SiLU,
+  RMSNorm,
   ReLU,
   Tanh,
   Sigmoid,
@@ -18,6 +20,7 @@ export {
   ModuleList,
   ModuleDict,
   type LayerNormOptions,
+  type RMSNormOptions,
   type EmbeddingOptions,
 } from './layers.js';
 export * as init from './init.js';

@@ -8,7 +8,7 @@ import { fmtShape } from '../helpers/shape.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { addIndent, describeValue, Module, pyBool, pyFloat, type AttrHooks } from './module.js';
-import { checkBoolean, checkOptions } from '../helpers/validate.js';
+import { checkBoolean, checkOptions, describeValue as describeArg } from '../helpers/validate.js';
 
 type FloatDType = Extract<DType, 'float32' | 'float64'>;
 
@@ -216,6 +216,63 @@ export class GELU extends Module {
   }
   override extraRepr(): string {
     return `approximate='${this.approximate}'`;
+  }
+}
+
+/** SiLU (swish): x·sigmoid(x). */
+export class SiLU extends Module {
+  static override readonly moduleName = 'SiLU';
+  override forward(input: Tensor): Tensor {
+    return F.silu(input);
+  }
+}
+
+export interface RMSNormOptions {
+  /** null (the default): torch.finfo(input dtype).eps at each call, as PyTorch 2.4. */
+  eps?: number | null;
+  elementwiseAffine?: boolean;
+  dtype?: DType;
+}
+
+/** RMS normalization over the last dims (PyTorch 2.4's nn.RMSNorm): x / √(mean(x²) + eps) · weight. */
+export class RMSNorm extends Module {
+  static override readonly moduleName = 'RMSNorm';
+  readonly normalizedShape: number[];
+  readonly eps: number | null;
+  readonly elementwiseAffine: boolean;
+  weight: Tensor | null;
+
+  constructor(normalizedShape: number | number[], opts: RMSNormOptions = {}) {
+    super();
+    checkOptions('RMSNorm', opts, ['eps', 'elementwiseAffine', 'dtype']);
+    this.elementwiseAffine = checkBoolean('RMSNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
+    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
+    if (!ns || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new Error(
+        `RMSNorm: normalizedShape must be a non-negative integer or a non-empty array of them, got ${describeArg(normalizedShape)}`,
+      );
+    }
+    const eps = opts.eps ?? null;
+    if (eps !== null && (typeof eps !== 'number' || !(eps >= 0)))
+      throw new Error(`RMSNorm: eps must be a non-negative number or null, got ${describeArg(eps)}`);
+    this.normalizedShape = ns;
+    this.eps = eps;
+    const dtype = checkFloatDType('RMSNorm', opts.dtype);
+    this.weight = this.registerParameter('weight', this.elementwiseAffine ? full(ns, 1, { dtype }) : null);
+  }
+
+  resetParameters(): void {
+    if (this.weight) init.ones_(this.weight);
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.rmsNorm(input, this.normalizedShape, this.weight, this.eps);
+  }
+
+  override extraRepr(): string {
+    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
+    const eps = this.eps === null ? 'None' : pyFloat(this.eps);
+    return `${shape}, eps=${eps}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
 }
 

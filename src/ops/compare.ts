@@ -14,6 +14,8 @@ import { floatDType } from './checks.js';
 import { scalarTensor } from '../autograd/creation.js';
 import { mapKernel } from './map.js';
 import { OP, type CompareSpec } from './registry.js';
+import { full } from './creation.js';
+import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
 function spec(op: string): CompareSpec {
   const s = OP[op]?.compare;
@@ -93,7 +95,20 @@ function checkMask(op: string, name: string, m: Tensor): void {
 /** `condition ? input : other`, elementwise with broadcasting. */
 export function where(condition: Tensor, input: Operand, other: Operand): Tensor {
   checkMask('where', 'condition', condition);
-  const [a, b, temps] = operandsWithTemps('where', input, other);
+  for (const [n, v] of [
+    ['input', input],
+    ['other', other],
+  ] as const)
+    if (!(v instanceof Tensor) && typeof v !== 'number')
+      throw new Error(`where: ${n} must be a Tensor or a number, got ${describeValue(v)}`);
+  let both: Tensor | null = null;
+  if (!(input instanceof Tensor) && !(other instanceof Tensor)) {
+    // two numbers: float32, or int32 when both are integers (PyTorch's default dtype and int64)
+    const dtype = Number.isInteger(input) && Number.isInteger(other) ? 'int32' : 'float32';
+    both = full([], input, { dtype });
+  }
+  const [a, b, temps] = operandsWithTemps('where', both ?? input, other);
+  if (both) temps.push(both);
   let out: Tensor;
   try {
     const shape = broadcastShapes('where', [condition.shape, a.shape, b.shape], ['condition', 'input', 'other']);
@@ -190,4 +205,74 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
       ),
     ],
   });
+}
+
+/** isclose/allclose's options (PyTorch's rtol, atol, equal_nan). */
+export interface IscloseOptions {
+  rtol?: number;
+  atol?: number;
+  equalNan?: boolean;
+}
+
+function closeness(fn: string, input: Tensor, other: Tensor, opts: IscloseOptions): Tensor {
+  checkOptions(fn, opts, ['rtol', 'atol', 'equalNan']);
+  for (const [n, v] of [
+    ['input', input],
+    ['other', other],
+  ] as const)
+    if (!(v instanceof Tensor)) throw new Error(`${fn}: ${n} must be a Tensor, got ${describeValue(v)}`);
+  const tol = (n: string, v: unknown, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !(v >= 0)) throw new Error(`${fn}: ${n} must be a non-negative number, got ${describeValue(v)}`);
+    return v;
+  };
+  const rtol = tol('rtol', opts.rtol, 1e-5);
+  const atol = tol('atol', opts.atol, 1e-8);
+  const equalNan = checkBoolean(fn, 'equalNan', opts.equalNan, false);
+  if (input.dtype !== other.dtype)
+    throw new Error(
+      `${fn}: input and other must have the same dtype, got ${input.dtype} (shape ${fmtShape(input.shape)}) and ${other.dtype} (shape ${fmtShape(other.shape)})`,
+    );
+  const shape = broadcastShapes(fn, [input.shape, other.shape], ['input', 'other']);
+  const params = [
+    full([], rtol, { dtype: 'float64' }),
+    full([], atol, { dtype: 'float64' }),
+    full([], equalNan ? 1 : 0, { dtype: 'float64' }),
+  ];
+  try {
+    // on the exact host path: |a - b| and the finiteness test are exact there on every mode
+    return mapKernel(
+      'isclose',
+      expr('isclose'),
+      [
+        ['a', input],
+        ['b', other],
+        ['rt', params[0]],
+        ['at', params[1]],
+        ['en', params[2]],
+      ],
+      shape,
+      'bool',
+      { precision: 'float64' },
+    );
+  } finally {
+    for (const t of params) t.dispose();
+  }
+}
+
+/** Elementwise |input - other| <= atol + rtol·|other| (equal infinities are close; NaN only with equalNan): a bool tensor. */
+export function isclose(input: Tensor, other: Tensor, opts: IscloseOptions = {}): Tensor {
+  return closeness('isclose', input, other, opts);
+}
+
+/** Whether isclose holds everywhere (PyTorch's allclose): a JS boolean. */
+export function allclose(input: Tensor, other: Tensor, opts: IscloseOptions = {}): boolean {
+  const c = closeness('allclose', input, other, opts);
+  try {
+    const data = c._storageForKernel().host();
+    for (let i = 0; i < data.length; i++) if (data[i] === 0) return false;
+    return true;
+  } finally {
+    c.dispose();
+  }
 }

@@ -14,7 +14,13 @@ import * as SM from './softmax.js';
 import * as CV from './convert.js';
 import * as IX from './indexing.js';
 import * as SO from './sort.js';
+import * as CL from './clamp.js';
+import * as SE from './select.js';
+import * as NO from './norm.js';
+import type { IndexEntry } from './select.js';
+import type { IscloseOptions } from './compare.js';
 import { full } from './creation.js';
+import { describeValue } from '../helpers/validate.js';
 import type { MaxResult } from './reduce.js';
 
 declare module '../autograd/tensor.js' {
@@ -35,6 +41,21 @@ declare module '../autograd/tensor.js' {
     div_(other: Operand): this;
     fill_(value: number): this;
     zero_(): this;
+    exp_(): this;
+    maskedFill_(mask: Tensor, value: number): this;
+    clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this;
+    clip_(min?: Tensor | number | null, max?: Tensor | number | null): this;
+    /** Every element limited to [min, max] (numbers or tensors; either null). */
+    clamp(min?: Tensor | number | null, max?: Tensor | number | null): Tensor;
+    clip(min?: Tensor | number | null, max?: Tensor | number | null): Tensor;
+    /** The slice at `index` along `dim`, that dim removed (like `x.select(dim, index)`). */
+    select(dim: number, index: number): Tensor;
+    /** Basic indexing: `x.index(null, -1)` is `x[:, -1]`, a range [start, end, step] is a slice. */
+    index(...indices: IndexEntry[]): Tensor;
+    isclose(other: Tensor, opts?: IscloseOptions): Tensor;
+    allclose(other: Tensor, opts?: IscloseOptions): boolean;
+    outer(vec2: Tensor): Tensor;
+    norm(p?: NO.NormP, dim?: number | number[] | null, keepdim?: boolean): Tensor;
     add(o: Operand, alpha?: number): Tensor;
     sub(o: Operand, alpha?: number): Tensor;
     mul(o: Operand): Tensor;
@@ -111,18 +132,35 @@ declare module '../autograd/tensor.js' {
   }
 }
 
-/** Runs an out-of-place update and writes its result into the tensor (autograd does not track in-place ops). */
-function inPlace(self: Tensor, op: string, operand: Operand | null, compute: () => Tensor): Tensor {
-  if (isGradEnabled() && (self.requiresGrad || (operand instanceof Tensor && operand.requiresGrad))) {
-    if (self.requiresGrad) {
+/**
+ * Refuses an in-place change autograd could not follow: of a tensor that requires grad (a leaf, as PyTorch
+ * refuses; a non-leaf, because gpugrad records no in-place op) or from an operand that requires grad, while
+ * grad mode is on.
+ */
+function checkInPlace(self: Tensor, op: string, operands: readonly unknown[]): void {
+  if (!(self instanceof Tensor)) throw new Error(`${op}: must be called on a Tensor`);
+  if (!isGradEnabled()) return;
+  const shape = `shape [${self.shape.join(', ')}]`;
+  if (self.requiresGrad) {
+    if (self.isLeaf)
       throw new Error(
-        `${op}: a tensor that requires grad (shape [${self.shape.join(', ')}]) cannot be modified in place while grad mode is on; wrap the update in noGrad(() => ...)`,
+        `${op}: a tensor that requires grad (${shape}) cannot be modified in place while grad mode is on ` +
+          `(a leaf Variable that requires grad is being used in an in-place operation.); wrap the update in noGrad(() => ...)`,
       );
-    }
     throw new Error(
-      `${op}: the operand requires grad, but in-place ops are not recorded by autograd (tensor shape [${self.shape.join(', ')}]); use the out-of-place op, or wrap the update in noGrad(() => ...)`,
+      `${op}: a tensor that requires grad (${shape}) cannot be modified in place while grad mode is on: ` +
+        `gpugrad records no in-place op on the graph; use the out-of-place op (y = y.${op.replace(/_$/, '')}(...))`,
     );
   }
+  if (operands.some((o) => o instanceof Tensor && o.requiresGrad))
+    throw new Error(
+      `${op}: the operand requires grad, but in-place ops are not recorded by autograd (tensor ${shape}); use the out-of-place op, or wrap the update in noGrad(() => ...)`,
+    );
+}
+
+/** Runs an out-of-place update and writes its result into the tensor (autograd does not track in-place ops). */
+function inPlace(self: Tensor, op: string, operand: Operand | null, compute: () => Tensor, more: readonly unknown[] = []): Tensor {
+  checkInPlace(self, op, [operand, ...more]);
   return self._assign(noGrad(compute), op, true);
 }
 
@@ -160,6 +198,8 @@ const METHODS = {
 
   // ---- in place (only under noGrad for tensors that require grad) -------------------------------
   copy_(this: Tensor, src: Tensor): Tensor {
+    checkInPlace(this, 'copy_', []);
+    if (!(src instanceof Tensor)) throw new Error(`copy_: src must be a Tensor, got ${describeValue(src)}`);
     return this._assign(src, 'copy_');
   },
   /** Runs an out-of-place update and writes its result into this tensor (autograd does not track in-place ops). */
@@ -179,7 +219,19 @@ const METHODS = {
     return inPlace(this, 'fill_', null, () => full(this.shape, value, { dtype: this.dtype }));
   },
   zero_(this: Tensor): Tensor {
-    return this.fill_(0);
+    return inPlace(this, 'zero_', null, () => full(this.shape, 0, { dtype: this.dtype }));
+  },
+  exp_(this: Tensor): Tensor {
+    return inPlace(this, 'exp_', null, () => U.exp(this));
+  },
+  maskedFill_(this: Tensor, mask: Tensor, value: number): Tensor {
+    return inPlace(this, 'maskedFill_', mask, () => C.maskedFill(this, mask, value));
+  },
+  clamp_(this: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+    return inPlace(this, 'clamp_', null, () => CL.clamp(this, min, max), [min, max]);
+  },
+  clip_(this: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+    return inPlace(this, 'clip_', null, () => CL.clip(this, min, max), [min, max]);
   },
 
   // ---- elementwise -------------------------------------------------------------------------------
@@ -234,6 +286,12 @@ const METHODS = {
   gelu(this: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
     return U.gelu(this, approximate);
   },
+  clamp(this: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+    return CL.clamp(this, min, max);
+  },
+  clip(this: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+    return CL.clip(this, min, max);
+  },
 
   // ---- comparison and selection ------------------------------------------------------------------
   eq(this: Tensor, o: Operand): Tensor {
@@ -270,6 +328,12 @@ const METHODS = {
   maskedFill(this: Tensor, mask: Tensor, value: number): Tensor {
     return C.maskedFill(this, mask, value);
   },
+  isclose(this: Tensor, other: Tensor, opts?: IscloseOptions): Tensor {
+    return C.isclose(this, other, opts);
+  },
+  allclose(this: Tensor, other: Tensor, opts?: IscloseOptions): boolean {
+    return C.allclose(this, other, opts);
+  },
 
   // ---- reductions --------------------------------------------------------------------------------
   sum(this: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -296,10 +360,16 @@ const METHODS = {
   argmax(this: Tensor, dim?: number, keepdim = false): Tensor {
     return R.argmax(this, dim, keepdim);
   },
+  norm(this: Tensor, p?: NO.NormP, dim?: number | number[] | null, keepdim = false): Tensor {
+    return NO.norm(this, p, dim, keepdim);
+  },
 
   // ---- linear algebra ----------------------------------------------------------------------------
   matmul(this: Tensor, o: Tensor): Tensor {
     return M.matmul(this, o);
+  },
+  outer(this: Tensor, vec2: Tensor): Tensor {
+    return NO.outer(this, vec2);
   },
 
   // ---- shape -------------------------------------------------------------------------------------
@@ -392,6 +462,12 @@ const METHODS = {
   },
   cumsum(this: Tensor, dim: number): Tensor {
     return IX.cumsum(this, dim);
+  },
+  select(this: Tensor, dim: number, index: number): Tensor {
+    return SE.select(this, dim, index);
+  },
+  index(this: Tensor, ...indices: IndexEntry[]): Tensor {
+    return SE.index(this, ...indices);
   },
 
   // ---- sorting and sampling ----------------------------------------------------------------------

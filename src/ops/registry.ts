@@ -200,6 +200,14 @@ const unary = (
   unary: spec,
 });
 
+const CLAMP_FILE = 'src/ops/clamp.ts';
+const CLAMP_TEST = 'test/ops/clamp.test.ts';
+
+const NORM_FILE = 'src/ops/norm.ts';
+const NORM_TEST = 'test/ops/norm.test.ts';
+const SELECT_FILE = 'src/ops/select.ts';
+const SELECT_TEST = 'test/ops/select.test.ts';
+
 const BINARY_FILE = 'src/ops/binary.ts';
 const BINARY_TEST = 'test/ops/binary.test.ts';
 const binary = (name: string, forward: string, derivatives: string[], spec: BinarySpec, method: string[]): OpRow => ({
@@ -337,7 +345,7 @@ export const OPS: readonly OpRow[] = [
 
   // ---- elementwise: unary ----
   unary('neg', 'y = -x', 'dx = -g', { fwd: '-x', bwd: '-g', intOk: true }),
-  unary('exp', 'y = e^x', 'dx = g*y', { fwd: 'Math.exp(x)', bwd: 'g * y' }),
+  { ...unary('exp', 'y = e^x', 'dx = g*y', { fwd: 'Math.exp(x)', bwd: 'g * y' }), method: ['exp()', 'exp_() (in place, untracked)'] },
   unary('log', 'y = ln x', 'dx = g/x', { fwd: 'Math.log(x)', bwd: 'g / x' }),
   unary('sqrt', 'y = √x', 'dx = g/(2y)', { fwd: 'Math.sqrt(x)', bwd: 'g / (2 * y)' }),
   unary('rsqrt', 'y = 1/√x', 'dx = -g*y^3/2', { fwd: '1 / Math.sqrt(x)', bwd: '-0.5 * g * y * y * y' }),
@@ -380,6 +388,48 @@ export const OPS: readonly OpRow[] = [
       "(input, approximate: 'none' | 'tanh' = 'none')",
     ),
     method: ["gelu(approximate = 'none')"],
+  },
+
+  {
+    ...unary(
+      'silu',
+      'y = x*sigmoid(x) (the sigmoid split by sign: exp never overflows)',
+      'dx = g*s*(1 + x*(1-s)), s = sigmoid(x)',
+      { fwd: `x * ${SIGMOID('x')}`, bpre: [`const s = ${SIGMOID('x')};`], bwd: 'g * s * (1 + x * (1 - s))' },
+      'silu',
+    ),
+    method: null,
+    tests: [CLAMP_TEST],
+  },
+  {
+    name: 'clamp',
+    signature: 'clamp(input, min?, max?)',
+    kind: 'elementwise',
+    file: CLAMP_FILE,
+    index: 'clamp',
+    fName: null,
+    method: ['clamp(min?, max?)', 'clamp_(min?, max?) (in place, untracked)'],
+    forward:
+      'y = min(max(x, min), max), min and max numbers or broadcasting tensors (either null); NaN in x or in a tensor bound gives NaN, ' +
+      'a NaN number bound is ignored (as PyTorch)',
+    derivatives: [
+      'dx = g where min <= x <= max (inclusive), 0 elsewhere',
+      'dmin = g where x < min < max',
+      'dmax = g where x > max or max < min',
+    ],
+    tests: [CLAMP_TEST],
+  },
+  {
+    name: 'clip',
+    signature: 'clip(input, min?, max?)',
+    kind: 'elementwise',
+    file: CLAMP_FILE,
+    index: 'clip',
+    fName: null,
+    method: ['clip(min?, max?)', 'clip_(min?, max?) (in place, untracked)'],
+    forward: 'an alias of clamp',
+    derivatives: ["clamp's"],
+    tests: [CLAMP_TEST],
   },
 
   // ---- elementwise: binary (broadcasting; the engine sums each gradient back to its input's shape) ----
@@ -445,7 +495,7 @@ export const OPS: readonly OpRow[] = [
     index: 'where',
     fName: null,
     method: ['where(condition, other) (this is the input)'],
-    forward: 'out = c ? a : b, broadcasting',
+    forward: 'out = c ? a : b, broadcasting; input and other may be numbers (two numbers give float32, or int32 when both are integers)',
     derivatives: ['da = c ? g : 0', 'db = c ? 0 : g     (no gradient to the condition)'],
     tests: [COMPARE_TEST],
     compare: { fwd: '(c != 0 ? a : b)', grad: { a: '(c != 0 ? g : 0)', b: '(c != 0 ? 0 : g)' } },
@@ -457,11 +507,42 @@ export const OPS: readonly OpRow[] = [
     file: COMPARE_FILE,
     index: 'maskedFill',
     fName: null,
-    method: ['maskedFill(mask, value)'],
+    method: ['maskedFill(mask, value)', 'maskedFill_(mask, value) (in place, untracked)'],
     forward: "out = m ? v : x (the mask broadcasts to the input's shape)",
     derivatives: ['dx = m ? 0 : g'],
     tests: [COMPARE_TEST],
     compare: { fwd: '(m != 0 ? v : x)', grad: { x: '(m != 0 ? 0 : g)' } },
+  },
+  {
+    name: 'isclose',
+    signature: 'isclose(input, other, { rtol = 1e-5, atol = 1e-8, equalNan = false })',
+    kind: 'comparison',
+    file: COMPARE_FILE,
+    index: 'isclose',
+    fName: null,
+    method: ['isclose(other, opts?)'],
+    forward: 'out = a == b, or both finite and |a - b| <= atol + rtol·|b|, or both NaN with equalNan (run on the exact host path)',
+    derivatives: [],
+    noGrad: BOOL,
+    tests: [NORM_TEST],
+    compare: {
+      fwd:
+        '(a == b ? 1 : ((a != a || b != b) ? ((en != 0 && a != a && b != b) ? 1 : 0) : ' +
+        '((a - a == 0 && b - b == 0 && Math.abs(a - b) <= at + rt * Math.abs(b)) ? 1 : 0)))',
+    },
+  },
+  {
+    name: 'allclose',
+    signature: 'allclose(input, other, { rtol = 1e-5, atol = 1e-8, equalNan = false })',
+    kind: 'comparison',
+    file: COMPARE_FILE,
+    index: 'allclose',
+    fName: null,
+    method: ['allclose(other, opts?) → boolean'],
+    forward: 'whether isclose holds for every element (a JS boolean)',
+    derivatives: [],
+    noGrad: BOOL,
+    tests: [NORM_TEST],
   },
 
   // ---- reductions ----
@@ -501,6 +582,22 @@ export const OPS: readonly OpRow[] = [
     index: 'var_',
   },
 
+  {
+    name: 'norm',
+    signature: 'norm(input, p = 2, dim?, keepdim = false)',
+    kind: 'reduction',
+    file: NORM_FILE,
+    index: 'norm',
+    fName: null,
+    method: ['norm(p = 2, dim?, keepdim = false)'],
+    forward: "the vector p-norm over dim (all dims by default): p = 2 or 'fro' √Σx², 1 Σ|x|, Infinity max|x|, -Infinity min|x|",
+    derivatives: [
+      'p = 2: dx = g·x/‖x‖, 0 where ‖x‖ = 0 (the subgradient PyTorch picks)',
+      'p = 1: dx = g·sign(x);  p = ±Infinity: dx = g·sign(x)/count on every tied extreme of |x| (through abs and amax/amin)',
+    ],
+    tests: [NORM_TEST],
+  },
+
   // ---- linear algebra ----
   {
     name: 'matmul',
@@ -513,6 +610,32 @@ export const OPS: readonly OpRow[] = [
     forward: 'C = A·B with torch.matmul semantics: 1-D and 2-D operands, batched with broadcast batch dims',
     derivatives: ['dA = dC·Bᵀ', 'dB = Aᵀ·dC   (batch broadcasting summed back by the engine)'],
     tests: ['test/ops/matmul.test.ts'],
+  },
+  {
+    name: 'outer',
+    signature: 'outer(input, vec2)',
+    kind: 'linalg',
+    file: NORM_FILE,
+    index: 'outer',
+    fName: null,
+    method: ['outer(vec2)'],
+    forward: 'out[i, j] = a[i]·b[j] of two 1-D tensors (a broadcast mul of a column and a row)',
+    derivatives: ['da[i] = Σj g[i, j]·b[j]', 'db[j] = Σi g[i, j]·a[i]   (through mul)'],
+    tests: [NORM_TEST],
+  },
+  {
+    name: 'einsum',
+    signature: 'einsum(equation, ...operands)',
+    kind: 'linalg',
+    file: 'src/ops/einsum.ts',
+    index: 'einsum',
+    fName: null,
+    method: null,
+    forward:
+      "Einstein summation ('bhqd,bhkd->bhqk', implicit 'ij,jk'): letters only in one operand summed first, then each pair contracted " +
+      'by permute/reshape and one batched matmul, left to right',
+    derivatives: ['through sum, permute, reshape and matmul'],
+    tests: ['test/ops/einsum.test.ts'],
   },
 
   // ---- shape ----
@@ -642,6 +765,31 @@ export const OPS: readonly OpRow[] = [
     ['cumsum(dim)'],
   ),
 
+  {
+    name: 'select',
+    signature: 'select(input, dim, index)',
+    kind: 'indexing',
+    file: SELECT_FILE,
+    index: 'select',
+    fName: null,
+    method: ['select(dim, index)'],
+    forward: 'x[.., index, ..] along dim, that dim removed (negative index from the end; a narrow and a reshape)',
+    derivatives: ['dx = g placed at index along dim, 0 elsewhere'],
+    tests: [SELECT_TEST],
+  },
+  {
+    name: 'index',
+    signature: 'index(input, ...indices)',
+    kind: 'indexing',
+    file: SELECT_FILE,
+    index: 'index',
+    fName: null,
+    method: ['index(...indices)'],
+    forward: "basic indexing: per leading dim an integer (select), null (the whole dim, ':') or [start?, end?, step?] (a slice)",
+    derivatives: ['dx = g placed back at the selected positions, 0 elsewhere'],
+    tests: [SELECT_TEST],
+  },
+
   // ---- sorting and sampling ----
   sorting(
     'sort',
@@ -710,6 +858,43 @@ export const OPS: readonly OpRow[] = [
     forward: 'y = x̂·w + b, x̂ = (x - mean)·rstd over the last dims (rstd = 1/√(var + eps), two-pass statistics)',
     derivatives: ['dx = rstd · (gw − mean(gw) − x̂ · mean(gw·x̂))   with gw = g·w', 'dw = Σrows g·x̂', 'db = Σrows g'],
     tests: ['test/ops/layernorm.test.ts'],
+  },
+  {
+    name: 'rmsNorm',
+    signature: 'rmsNorm(input, normalizedShape, weight?, eps?)',
+    kind: 'nn',
+    file: NORM_FILE,
+    index: null,
+    fName: 'rmsNorm',
+    method: null,
+    forward: "y = x / √(mean(x²) + eps) · w over the last dims (PyTorch 2.4's rms_norm; eps null: the dtype's machine epsilon)",
+    derivatives: ['through mul, mean, add and rsqrt'],
+    tests: [NORM_TEST],
+  },
+  {
+    name: 'normalize',
+    signature: 'normalize(input, { p = 2, dim = 1, eps = 1e-12 })',
+    kind: 'nn',
+    file: NORM_FILE,
+    index: null,
+    fName: 'normalize',
+    method: null,
+    forward: 'y = x / max(‖x‖_p over dim, eps)',
+    derivatives: ['through norm, clamp (0 where the norm is below eps) and div'],
+    tests: [NORM_TEST],
+  },
+  {
+    name: 'oneHot',
+    signature: 'oneHot(input, numClasses = -1)',
+    kind: 'nn',
+    file: 'src/ops/onehot.ts',
+    index: null,
+    fName: 'oneHot',
+    method: null,
+    forward: 'out[..., c] = 1 where input[...] == c (int32; numClasses -1: max + 1), built on the host',
+    derivatives: [],
+    noGrad: 'int32 result',
+    tests: [NORM_TEST],
   },
   {
     name: 'linear',

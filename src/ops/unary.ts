@@ -51,6 +51,7 @@ const TANH_OP = spec('tanh');
 const SIGMOID_OP = spec('sigmoid');
 const RELU = spec('relu');
 const GELU = spec('gelu');
+const SILU = spec('silu');
 const GELU_TANH: Named = { ...GELU.tanh!, name: GELU.tanh?.name ?? 'geluTanh' };
 
 // GELU-tanh forward and backward on the SIMD provider: the same formulas with a vector exp-based tanh
@@ -73,6 +74,8 @@ export const abs = (x: Tensor): Tensor => unary(ABS, x);
 export const tanh = (x: Tensor): Tensor => unary(TANH_OP, x);
 export const sigmoid = (x: Tensor): Tensor => unary(SIGMOID_OP, x);
 export const relu = (x: Tensor): Tensor => unary(RELU, x);
+/** x·sigmoid(x) (SiLU, swish). */
+export const silu = (x: Tensor): Tensor => unary(SILU, x);
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   if (approximate !== 'none' && approximate !== 'tanh')
     throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
