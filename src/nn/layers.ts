@@ -103,8 +103,8 @@ export class LayerNorm extends Module {
     checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
     checkBoolean('LayerNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
     checkBoolean('LayerNorm', 'bias', opts.bias, true);
-    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-    if (!Array.isArray(ns) || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
+    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
+    if (ns === null || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new Error(
         `LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(normalizedShape)}`,
       );

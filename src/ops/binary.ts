@@ -3,6 +3,7 @@
 // the ops' rows in the registry (src/ops/registry.ts, rendered in docs/DERIVATIVES.md); each runs as one
 // elementwise kernel of map.ts ('map' with op 'mul', 'mul.da', ...).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { Tensor, type DType, type Operand } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
@@ -27,7 +28,9 @@ export function operandsWithTemps(op: string, a: Operand, b: Operand): [Tensor, 
     ['input', a],
     ['other', b],
   ] as const) {
-    if (!(v instanceof Tensor) && typeof v !== 'number') throw new Error(`${op}: ${n} must be a Tensor or a number, got ${typeof v}`);
+    if (!(v instanceof Tensor) && typeof v !== 'number')
+      throw new Error(`${op}: ${n} must be a Tensor or a number, got ${describeValue(v)}`);
+    if (v instanceof Tensor) checkTensor(op, n, v);
   }
   const temps: Tensor[] = [];
   const ta = a instanceof Tensor ? a : scalarTensor(a, b as Tensor);

@@ -8,6 +8,7 @@
 // The expressions below run as map.ts's elementwise kernel; number bounds travel as 0-d tensors, so a
 // bound of ±Infinity is never a literal inside a GL kernel.
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { scalarTensor } from '../autograd/creation.js';
 import { Tensor, type DType } from '../autograd/tensor.js';
@@ -43,7 +44,8 @@ export function clampExprs(
 type Bound = Tensor | number | null | undefined;
 
 function checkBound(fn: string, name: string, v: unknown): void {
-  if (v === null || v === undefined || v instanceof Tensor) return;
+  if (v === null || v === undefined) return;
+  if (v instanceof Tensor) return checkTensor(fn, name, v);
   if (typeof v !== 'number') throw new Error(`${fn}: ${name} must be a number, a Tensor or null, got ${describeValue(v)}`);
 }
 
@@ -62,7 +64,7 @@ function resultDType(fn: string, x: Tensor, lo: Bound, hi: Bound): DType {
 }
 
 function clampOp(fn: string, input: Tensor, min: Bound, max: Bound): Tensor {
-  if (!(input instanceof Tensor)) throw new Error(`${fn}: input must be a Tensor, got ${describeValue(input)}`);
+  checkTensor(fn, 'input', input);
   checkBound(fn, 'min', min);
   checkBound(fn, 'max', max);
   const hasLo = min !== null && min !== undefined;

@@ -4,6 +4,7 @@
 // The kernel expressions are the ops' rows in the registry (src/ops/registry.ts, rendered in
 // docs/DERIVATIVES.md); each runs as one elementwise kernel of map.ts ('map' with op 'lt', 'where.da', ...).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { precisionOf } from '../autograd/launch.js';
 import { Tensor, type Operand } from '../autograd/tensor.js';
@@ -88,7 +89,7 @@ export const logicalAnd = (a: Tensor, b: Tensor): Tensor => logical('logicalAnd'
 export const logicalOr = (a: Tensor, b: Tensor): Tensor => logical('logicalOr', a, b);
 
 function checkMask(op: string, name: string, m: Tensor): void {
-  if (!(m instanceof Tensor)) throw new Error(`${op}: ${name} must be a bool Tensor`);
+  checkTensor(op, name, m);
   if (m.dtype !== 'bool') throw new Error(`${op}: ${name} must be a bool tensor, got ${m.dtype} (shape ${fmtShape(m.shape)})`);
 }
 
@@ -169,6 +170,7 @@ export function where(condition: Tensor, input: Operand, other: Operand): Tensor
 
 /** Entries where `mask` is true take `value` (mask broadcasts to the input's shape). */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  checkTensor('maskedFill', 'input', x);
   checkMask('maskedFill', 'mask', mask);
   if (typeof value !== 'number') throw new Error(`maskedFill: value must be a number, got ${typeof value}`);
   const shape = broadcastShapes('maskedFill', [x.shape, mask.shape], ['input', 'mask']);
@@ -220,7 +222,7 @@ function closeness(fn: string, input: Tensor, other: Tensor, opts: IscloseOption
     ['input', input],
     ['other', other],
   ] as const)
-    if (!(v instanceof Tensor)) throw new Error(`${fn}: ${n} must be a Tensor, got ${describeValue(v)}`);
+    checkTensor(fn, n, v);
   const tol = (n: string, v: unknown, dflt: number): number => {
     if (v === undefined) return dflt;
     if (typeof v !== 'number' || !(v >= 0)) throw new Error(`${fn}: ${n} must be a non-negative number, got ${describeValue(v)}`);

@@ -1,6 +1,8 @@
 // dropout: y = x * m / (1 - p) with m ~ Bernoulli(1 - p) drawn on the host from the seeded generator,
 // so the same seed gives the same mask on every mode;  dx = g * m / (1 - p) with the forward's mask.
 
+import { checkBoolean } from '../helpers/validate.js';
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -49,7 +51,9 @@ export function dropoutMask(shape: number[], p: number): Tensor {
 }
 
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  checkTensor('dropout', 'input', x);
   checkP('dropout', p);
+  checkBoolean('dropout', 'training', training, true);
   if (!isFloat(x.dtype)) throw new Error(`dropout: expects a floating point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)})`);
   if (!training || p === 0) return x;
   const mask = dropoutMask(x.shape, p);

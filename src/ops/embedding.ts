@@ -1,6 +1,7 @@
 // embedding: out[..., :] = weight[index[...], :]
 //   dweight[v, :] = sum of g[p, :] over positions p with index[p] == v (scatter-add), 0 for paddingIdx
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -35,6 +36,8 @@ const embeddingForward = declareKernel({
 });
 
 export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
+  checkTensor('embedding', 'input', input);
+  checkTensor('embedding', 'weight', weight);
   if (weight.ndim !== 2)
     throw new Error(`embedding: weight must be 2-D (numEmbeddings, embeddingDim), got shape ${fmtShape(weight.shape)}`);
   if (!isFloat(weight.dtype))

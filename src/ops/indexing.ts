@@ -15,6 +15,7 @@
 // kernel's loop is bounded by the most positions that hit one element. cumsum runs one thread per output
 // element over its prefix: O(n^2) per row along dim (fine for rows of a few thousand).
 
+import { checkTensor as checkLiveTensor } from '../autograd/check.js';
 import { fromValues } from '../autograd/creation.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
@@ -31,7 +32,7 @@ import { reshape } from './shape.js';
 
 /** `v` must be a Tensor: the error names the function, the argument and what was given. */
 export function checkTensor(fn: string, name: string, v: unknown): Tensor {
-  if (!(v instanceof Tensor)) throw new Error(`${fn}: ${name} must be a Tensor, got ${describeValue(v)}`);
+  checkLiveTensor(fn, name, v);
   return v;
 }
 
@@ -349,6 +350,7 @@ function scatterOp(fn: 'scatter' | 'scatterAdd', input: Tensor, dim: number, ind
   const add = fn === 'scatterAdd';
   let s: Tensor | number;
   if (src instanceof Tensor) {
+    checkTensor(fn, 'src', src);
     if (src.dtype !== x.dtype)
       throw new Error(
         `${fn}: src must have input's dtype: input is ${x.dtype} (shape ${fmtShape(x.shape)}), src is ${src.dtype} (shape ${fmtShape(src.shape)})`,

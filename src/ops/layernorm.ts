@@ -3,6 +3,7 @@
 //   dx = rstd · (gw − mean(gw) − x̂ · mean(gw·x̂))     dw = Σrows g·x̂     db = Σrows g
 // The statistics are packed per row r: mean at 2r, 1/sqrt(var + eps) at 2r+1 (biased variance, as PyTorch).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -469,6 +470,9 @@ function colGrad(which: 'w' | 'b', g: Tensor, x: Tensor, st: Tensor, rows: numbe
 }
 
 export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  checkTensor('layerNorm', 'input', x);
+  if (weight != null) checkTensor('layerNorm', 'weight', weight);
+  if (bias != null) checkTensor('layerNorm', 'bias', bias);
   const ns = Array.isArray(normalizedShape) ? normalizedShape : [normalizedShape as unknown as number];
   if (ns.length === 0 || ns.length > x.ndim || !sameShape(x.shape.slice(x.ndim - ns.length), ns)) {
     throw new Error(`layerNorm: input of shape ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(ns)}`);

@@ -2,6 +2,7 @@
 // with x flattened to rows R = numel/in and W of shape (out, in), as PyTorch.
 //   dx = g·W        dW = gᵀ·x        db = Σ_rows g
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -42,7 +43,9 @@ const linearKernel = declareKernel({
 });
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  if (!(x instanceof Tensor) || !(weight instanceof Tensor)) throw new Error('linear: input and weight must be Tensors');
+  checkTensor('linear', 'input', x);
+  checkTensor('linear', 'weight', weight);
+  if (bias != null) checkTensor('linear', 'bias', bias);
   if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D (outFeatures, inFeatures), got shape ${fmtShape(weight.shape)}`);
   const [O, I] = weight.shape;
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== I) {

@@ -15,6 +15,7 @@
 //     dl/dlogp = -g_n·w[c]·q'[n,c]   dl/dq[n,c] = -(1-ls)·g_n·w[c]·logp[n,c]   dl/dw[c] = -Σn g_n·q'[n,c]·logp[n,c]
 //   built from logSoftmax, mul, add and sum, whose backward kernels give these gradients.
 
+import { checkTensor } from '../autograd/check.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -242,7 +243,8 @@ const nllBackward = declareKernel({
 
 /** Negative log likelihood of log-probabilities `logp` (N, C) / (N, C, d...) / (C) at int targets, with optional class weights. */
 export function nllLoss(logp: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
-  if (!(logp instanceof Tensor)) throw new Error('nllLoss: input must be a Tensor of log-probabilities');
+  checkTensor('nllLoss', 'input', logp);
+  checkTensor('nllLoss', 'target', target);
   if (!isFloat(logp.dtype)) throw new Error(`nllLoss: input must be floating point, got ${logp.dtype} (shape ${fmtShape(logp.shape)})`);
   if (logp.ndim === 0) throw new Error('nllLoss: input must have a class dim, got a 0-d tensor');
   return nll('nllLoss', logp, target, parseOptions('nllLoss', logp, opts));
@@ -299,7 +301,8 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
 
 /** Cross entropy of logits with class-index (int32) or class-probability (float, the input's shape) targets. */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  if (!(input instanceof Tensor)) throw new Error('crossEntropy: input must be a Tensor of logits');
+  checkTensor('crossEntropy', 'input', input);
+  checkTensor('crossEntropy', 'target', target);
   if (!isFloat(input.dtype))
     throw new Error(`crossEntropy: input must be floating point logits, got ${input.dtype} (shape ${fmtShape(input.shape)})`);
   if (input.ndim === 0) throw new Error('crossEntropy: input must have a class dim, got a 0-d tensor');
@@ -345,6 +348,8 @@ function crossEntropyProbs(input: Tensor, target: Tensor, o: Parsed, classDim: n
 }
 
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkTensor('mseLoss', 'input', input);
+  checkTensor('mseLoss', 'target', target);
   checkOptions('mseLoss', opts, ['reduction']);
   const reduction = checkReduction('mseLoss', opts.reduction ?? 'mean');
   if (input.shape.join() !== target.shape.join() || input.ndim !== target.ndim) {

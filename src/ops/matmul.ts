@@ -3,6 +3,7 @@
 // One kernel reads either operand transposed, so the backward needs no transpose copies; `mm` writes
 // those products as the formulas read: dA = mm(dC, B, { transB: true }), dB = mm(A, dC, { transA: true }).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -197,7 +198,8 @@ function matrixOperand(t: Tensor, trans: boolean): MatrixOperand {
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
+  checkTensor('matmul', 'input', a);
+  checkTensor('matmul', 'other', b);
   const dtype = floatDType('matmul', [
     ['input', a],
     ['other', b],

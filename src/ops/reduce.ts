@@ -6,6 +6,7 @@
 //   max(dim)/min(dim): dx = g at the returned index, 0 elsewhere
 //   var:  dx = g*2*(x - mean)/(n - correction)
 
+import { checkTensor } from '../autograd/check.js';
 import { fromValues } from '../autograd/creation.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
@@ -21,7 +22,9 @@ import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 type Kind = 'sum' | 'mean' | 'amax' | 'amin' | 'argmax' | 'argmin' | 'var';
 
-export function reduceDims(op: string, x: Tensor, dim: number | number[] | undefined): number[] {
+export function reduceDims(op: string, x: Tensor, dim: number | number[] | undefined, keepdim?: unknown): number[] {
+  checkTensor(op, 'input', x);
+  if (keepdim !== undefined) checkBoolean(op, 'keepdim', keepdim, false);
   if (dim === undefined || (Array.isArray(dim) && dim.length === 0)) return x.shape.map((_, i) => i);
   const list = (Array.isArray(dim) ? dim : [dim]).map((d) => normDim(op, d, x.ndim, x.shape));
   if (new Set(list).size !== list.length)
@@ -169,23 +172,24 @@ function finish(y: Tensor, x: Tensor, dims: number[], keepdim: boolean): Tensor 
 }
 
 export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
-  const dims = reduceDims('sum', x, dim);
+  const dims = reduceDims('sum', x, dim, keepdim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
   const y = finish(reduceKernel('sum', x, dims, dtype), x, dims, keepdim);
   return record(y, { name: 'Sum', inputs: [x], backward: (g) => [expandGrad('sum.backward', g, x, dims)] });
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
+  checkTensor('mean', 'input', x);
   if (!isFloat(x.dtype))
     throw new Error(`mean: expects a floating point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)}); convert it with .float()`);
-  const dims = reduceDims('mean', x, dim);
+  const dims = reduceDims('mean', x, dim, keepdim);
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
   const y = finish(reduceKernel('mean', x, dims, x.dtype), x, dims, keepdim);
   return record(y, { name: 'Mean', inputs: [x], backward: (g) => [expandGrad('mean.backward', g, x, dims, 1 / n)] });
 }
 
 function extreme(kind: 'amax' | 'amin', x: Tensor, dim?: number | number[], keepdim = false): Tensor {
-  const dims = reduceDims(kind, x, dim);
+  const dims = reduceDims(kind, x, dim, keepdim);
   if (dims.some((d) => x.shape[d] === 0) || x.numel() === 0)
     throw new Error(`${kind}: cannot reduce over an empty dimension (shape ${fmtShape(x.shape)})`);
   const y = finish(reduceKernel(kind, x, dims, x.dtype), x, dims, keepdim);
@@ -242,6 +246,8 @@ export class MaxResult {
 }
 
 export function argmax(x: Tensor, dim?: number, keepdim = false, kind: 'argmax' | 'argmin' = 'argmax'): Tensor {
+  checkTensor(kind, 'input', x);
+  checkBoolean(kind, 'keepdim', keepdim, false);
   if (x.numel() === 0) throw new Error(`${kind}: the input is empty (shape ${fmtShape(x.shape)})`);
   if (dim === undefined) {
     const flat = x._view([x.numel()]);
@@ -254,6 +260,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false, kind: 'argmax' 
 }
 
 export function maxDim(x: Tensor, dim: number, keepdim: boolean, which: 'max' | 'min'): MaxResult {
+  checkTensor(which, 'input', x);
   const d = normDim(which, dim, x.ndim, x.shape);
   const dims = x.ndim ? [d] : [];
   if (x.ndim && x.shape[d] === 0) throw new Error(`${which}: cannot reduce over an empty dimension ${dim} (shape ${fmtShape(x.shape)})`);
@@ -296,6 +303,7 @@ export function maxDim(x: Tensor, dim: number, keepdim: boolean, which: 'max' | 
 export function variance(x: Tensor, dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
   checkOptions('var', opts, ['correction', 'keepdim']);
   checkBoolean('var', 'keepdim', opts.keepdim, false);
+  checkTensor('var', 'input', x);
   if (!isFloat(x.dtype)) throw new Error(`var: expects a floating point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)})`);
   const correction = opts.correction ?? 1;
   const dims = reduceDims('var', x, dim);

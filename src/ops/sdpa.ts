@@ -8,6 +8,7 @@
 // The fused path folds that in as broadcasting: query heads are viewed as (H, Hq/H) and key/value heads
 // as (H, 1), so nothing is copied and key/value gradients sum over their group by broadcasting.
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
@@ -91,7 +92,7 @@ function validate(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions):
     ['key', key],
     ['value', value],
   ] as const) {
-    if (!(t instanceof Tensor)) throw new Error(`${op}: ${n} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    checkTensor(op, n, t);
     if (!isFloat(t.dtype)) throw new Error(`${op}: ${n} must be float32 or float64, got ${t.dtype}`);
     if (t.ndim < 2) throw new Error(`${op}: ${n} needs at least 2 dims (..., seq, features), got shape ${fmtShape(t.shape)}`);
   }

@@ -5,6 +5,8 @@
 //   slice:   dx = g placed back at its positions, 0 elsewhere     cat: dx_k = slice of g
 //   indexSelect: dx[c] = sum of g over positions p with index[p] == c (scatter-add)
 
+import { describeValue } from '../helpers/validate.js';
+import { checkTensor, checkTensorList } from '../autograd/check.js';
 import { fromValues } from '../autograd/creation.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
@@ -18,6 +20,8 @@ import { declareKernel } from '../kernels/template.js';
 import { sum } from './reduce.js';
 
 export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
+  checkTensor(op, 'input', x);
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of integers, got ${describeValue(shape)}`);
   const neg = shape.filter((d) => d === -1).length;
   if (neg > 1 || shape.some((d) => !Number.isInteger(d) || d < -1))
     throw new Error(`${op}: invalid shape ${fmtShape(shape)} (one -1 at most, other sizes non-negative integers)`);
@@ -35,6 +39,7 @@ export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  checkTensor('flatten', 'input', x);
   if (x.ndim === 0) return reshape(x, [1], 'flatten');
   const s = normDim('flatten', startDim, x.ndim, x.shape);
   const e = normDim('flatten', endDim, x.ndim, x.shape);
@@ -44,6 +49,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
+  checkTensor('unsqueeze', 'input', x);
   const d = normDim('unsqueeze', dim, x.ndim + 1, x.shape);
   const shape = [...x.shape];
   shape.splice(d, 0, 1);
@@ -51,6 +57,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 }
 
 export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
+  checkTensor('squeeze', 'input', x);
   const dims =
     dim === undefined ? x.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normDim('squeeze', d, x.ndim, x.shape));
   return reshape(
@@ -68,6 +75,8 @@ export function permuteKernel(x: Tensor, perm: number[]): Tensor {
 }
 
 export function permute(x: Tensor, dims: number[]): Tensor {
+  checkTensor('permute', 'input', x);
+  if (!Array.isArray(dims)) throw new Error(`permute: dims must be an array of integers, got ${describeValue(dims)}`);
   if (dims.length !== x.ndim)
     throw new Error(`permute: got ${dims.length} dims ${fmtShape(dims)} for a tensor of shape ${fmtShape(x.shape)}`);
   const perm = dims.map((d) => normDim('permute', d, x.ndim, x.shape));
@@ -80,6 +89,7 @@ export function permute(x: Tensor, dims: number[]): Tensor {
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  checkTensor('transpose', 'input', x);
   const a = normDim('transpose', dim0, x.ndim, x.shape);
   const b = normDim('transpose', dim1, x.ndim, x.shape);
   const perm = x.shape.map((_, i) => i);
@@ -89,6 +99,8 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 }
 
 export function expand(x: Tensor, shape: number[]): Tensor {
+  checkTensor('expand', 'input', x);
+  if (!Array.isArray(shape)) throw new Error(`expand: sizes must be an array of integers, got ${describeValue(shape)}`);
   if (shape.length < x.ndim)
     throw new Error(`expand: the target shape ${fmtShape(shape)} has fewer dims than the input's ${fmtShape(x.shape)}`);
   const lead = shape.length - x.ndim;
@@ -163,6 +175,7 @@ function unsliceKernel(g: Tensor, shape: number[], d: number, start: number, len
 }
 
 export function slice(x: Tensor, dim: number, start?: number, end?: number, step = 1): Tensor {
+  checkTensor('slice', 'input', x);
   const d = normDim('slice', dim, x.ndim, x.shape);
   const n = x.shape[d];
   if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
@@ -185,6 +198,7 @@ function sliceOp(name: string, x: Tensor, d: number, start: number, len: number,
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  checkTensor('narrow', 'input', x);
   const d = normDim('narrow', dim, x.ndim, x.shape);
   const n = x.shape[d];
   if (!Number.isInteger(start)) throw new Error(`narrow: start must be an integer, got ${String(start)}`);
@@ -197,6 +211,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 }
 
 export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[] {
+  checkTensor('split', 'input', x);
   const d = normDim('split', dim, x.ndim, x.shape);
   const n = x.shape[d];
   let sizes: number[];
@@ -218,7 +233,8 @@ export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[
 }
 
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
+  checkTensor('chunk', 'input', x);
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${describeValue(chunks)}`);
   const d = normDim('chunk', dim, x.ndim, x.shape);
   return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
 }
@@ -271,11 +287,10 @@ function catKernel(ts: Tensor[], d: number, outShape: number[]): Tensor {
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('cat: expects a non-empty array of tensors');
+  checkTensorList('cat', 'tensors', tensors, { nonEmpty: true });
   const first = tensors[0];
   const d = normDim('cat', dim, first.ndim, first.shape);
   tensors.forEach((t, k) => {
-    if (!(t instanceof Tensor)) throw new Error(`cat: tensors[${k}] is not a Tensor`);
     if (t.dtype !== first.dtype)
       throw new Error(
         `cat: tensors[${k}] is ${t.dtype} (shape ${fmtShape(t.shape)}) but tensors[0] is ${first.dtype} (shape ${fmtShape(first.shape)})`,
@@ -313,7 +328,7 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expects a non-empty array of tensors');
+  checkTensorList('stack', 'tensors', tensors, { nonEmpty: true });
   const d = normDim('stack', dim, tensors[0].ndim + 1, tensors[0].shape);
   tensors.forEach((t, k) => {
     if (!sameShape(t.shape, tensors[0].shape))
@@ -369,6 +384,8 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 
 /** indexSelect; with `ownIndex` the index tensor is internal and is disposed once the backward no longer needs it. */
 function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: boolean): Tensor {
+  checkTensor('indexSelect', 'input', x);
+  checkTensor('indexSelect', 'index', index);
   const d = normDim('indexSelect', dim, x.ndim, x.shape);
   if (index instanceof Tensor && index.ndim > 1)
     throw new Error(`indexSelect: index must be 0-D or 1-D, got shape ${fmtShape(index.shape)}`);
@@ -486,6 +503,7 @@ export function scatterAdd(g: Tensor, index: Tensor, shape: number[], d: number,
 
 /** Repeats each slice along `dim` `repeats` times (like `repeat_interleave` with an int). */
 export function repeatInterleave(x: Tensor, repeats: number, dim: number): Tensor {
+  checkTensor('repeatInterleave', 'input', x);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`repeatInterleave: repeats must be a positive integer, got ${repeats}`);
   const d = normDim('repeatInterleave', dim, x.ndim, x.shape);
   if (repeats === 1) return reshape(x, x.shape, 'repeatInterleave');

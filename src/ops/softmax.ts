@@ -10,6 +10,7 @@
 // Rows longer than ROW_FUSED elements are reduced by the chunked reductions of reduce.ts instead of one
 // loop per row (GL loop limits, float32 accuracy).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -570,6 +571,7 @@ function rowStatKernel(kind: RowStatsParams['kind'], x: Tensor, d: number, maskB
 }
 
 function check(op: string, x: Tensor, dim: number): number {
+  checkTensor(op, 'input', x);
   if (!isFloat(x.dtype)) throw new Error(`${op}: expects a floating point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)})`);
   if (x.ndim === 0) throw new Error(`${op}: expects at least 1 dimension, got a 0-d tensor`);
   return normDim(op, dim, x.ndim, x.shape);

@@ -3,12 +3,12 @@
 // runs as one elementwise kernel of map.ts ('map' with op 'exp', 'exp.bwd', ...).
 // Formulas are written to be safe on GL (no Infinity arithmetic, tanh clamped, sigmoid split by sign).
 
+import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { mapKernel, registerMapNative, sameShape } from './map.js';
 import { OP, type UnarySpec } from './registry.js';
-import { describeValue } from '../helpers/validate.js';
 
 export { PHI, TANH, SIGMOID } from './registry.js';
 
@@ -22,7 +22,7 @@ function spec(op: string): Named {
 }
 
 function unary(s: Named, x: Tensor): Tensor {
-  if (!(x instanceof Tensor)) throw new Error(`${s.name}: input must be a Tensor, got ${describeValue(x)}`);
+  checkTensor(s.name, 'input', x);
   if (!isFloat(x.dtype) && !s.intOk) {
     throw new Error(`${s.name}: expects a floating point tensor, got ${x.dtype} (shape [${x.shape.join(', ')}]); convert it with .float()`);
   }
