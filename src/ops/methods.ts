@@ -161,7 +161,17 @@ function checkInPlace(self: Tensor, op: string, operands: readonly unknown[]): v
 /** Runs an out-of-place update and writes its result into the tensor (autograd does not track in-place ops). */
 function inPlace(self: Tensor, op: string, operand: Operand | null, compute: () => Tensor, more: readonly unknown[] = []): Tensor {
   checkInPlace(self, op, [operand, ...more]);
-  return self._assign(noGrad(compute), op, true);
+  const r = noGrad(compute);
+  // as PyTorch: an in-place result may not lose its kind (a float result into an int tensor would be truncated)
+  const rank = (d: string): number => (d === 'bool' ? 0 : d === 'int32' ? 1 : 2);
+  if (rank(r.dtype) > rank(self.dtype)) {
+    r.dispose();
+    throw new Error(
+      `${op}: result type ${r.dtype} can't be cast to the desired output type ${self.dtype} (shape [${self.shape.join(', ')}]); ` +
+        `convert first (x = x.float()) or use the out-of-place op`,
+    );
+  }
+  return self._assign(r, op, true);
 }
 
 function flatShape(args: (number | number[])[]): number[] {

@@ -53,3 +53,18 @@ describe('dtype inference from data', () => {
     expect(() => arange(0, 2 ** 32, 2 ** 31, { dtype: 'int32' })).toThrow(/^arange: value 2147483648 does not fit int32/);
   });
 });
+
+describe('in-place ops on integer tensors', () => {
+  it("refuse a result of a higher kind, as PyTorch's 'result type Float can't be cast to Long'", () => {
+    const t = tensor([1, 2, 3]);
+    expect(() => t.div_(2)).toThrow(
+      "div_: result type float32 can't be cast to the desired output type int32 (shape [3]); convert first (x = x.float()) or use the out-of-place op",
+    );
+    expect(() => t.mul_(0.5)).toThrow(/^mul_: result type float32 can't be cast to the desired output type int32/);
+    expect(t.tolist()).toEqual([1, 2, 3]); // untouched
+    expect(t.add_(2).tolist()).toEqual([3, 4, 5]);
+    expect(() => tensor([true, false]).add_(1)).toThrow(/^add_: result type int32 can't be cast to the desired output type bool/);
+    // copy_ converts, as PyTorch's does
+    expect(t.copy_(tensor([1.7, 2.2, -3.9])).tolist()).toEqual([1, 2, -3]);
+  });
+});
