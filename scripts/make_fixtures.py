@@ -1200,6 +1200,100 @@ def make_extra():
     return write_json('extra.json', h, 'cases', cases)
 
 
+# ---- a nanoGPT-style model -----------------------------------------------------------------------
+
+def make_nanogpt():
+    """A small GPT of nanoGPT's architecture (written here from its description: token and position
+    embeddings, pre-LN blocks of causal self-attention with a tril mask buffer and a GELU MLP, a final
+    LayerNorm, an lm_head tied to the token embedding), in float64: its state dict (both tied names),
+    the logits and loss of one batch, the gradients of named_parameters() (the tied weight once), the
+    logits after cropping the block size, and one generation step's top-k filtered probabilities."""
+    T_ = globals()['T']
+    torch.manual_seed(31)
+    V, T, L, H, E = 11, 8, 2, 2, 8
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = nn.Linear(E, 3 * E)
+            self.c_proj = nn.Linear(E, E)
+            self.register_buffer('bias', torch.tril(torch.ones(T, T)).view(1, 1, T, T))
+
+        def forward(self, x):
+            b, t, c = x.size()
+            q, k, v = self.c_attn(x).split(E, dim=2)
+            q, k, v = (z.view(b, t, H, c // H).transpose(1, 2) for z in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.bias[:, :, :t, :t] == 0, float('-inf'))
+            y = F.softmax(att, dim=-1) @ v
+            return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(E)
+            self.attn = Attention()
+            self.ln_2 = nn.LayerNorm(E)
+            self.mlp = nn.ModuleDict({'c_fc': nn.Linear(E, 4 * E), 'c_proj': nn.Linear(4 * E, E)})
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(wte=nn.Embedding(V, E), wpe=nn.Embedding(T, E),
+                                                  h=nn.ModuleList([Block() for _ in range(L)]), ln_f=nn.LayerNorm(E)))
+            self.lm_head = nn.Linear(E, V, bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+
+        def forward(self, idx, targets=None):
+            t = idx.size(1)
+            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(t))
+            for block in self.transformer.h:
+                x = block(x)
+            logits = self.lm_head(self.transformer.ln_f(x))
+            loss = None if targets is None else F.cross_entropy(logits.view(-1, V), targets.view(-1))
+            return logits, loss
+
+    m = GPT()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape) * 0.3)
+    idx = torch.randint(0, V, (2, T))
+    targets = torch.randint(0, V, (2, T))
+    logits, loss = m(idx, targets)
+    state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    loss.backward()
+    named = list(m.named_parameters())
+    # crop_block_size(5): the position table and the mask buffer shrink
+    cropped = 5
+    m.transformer.wpe.weight = nn.Parameter(m.transformer.wpe.weight[:cropped])
+    for block in m.transformer.h:
+        block.attn.bias = block.attn.bias[:, :, :cropped, :cropped]
+    with torch.no_grad():
+        logits_c, _ = m(idx[:, :cropped])
+        temperature, top_k = 0.8, 3
+        last = logits_c[:, -1, :] / temperature
+        v, _ = torch.topk(last, top_k)
+        last = last.clone()
+        last[last < v[:, [-1]]] = -float('inf')
+        probs = F.softmax(last, dim=-1)
+    case = {
+        'config': {'vocab': V, 'block': T, 'layers': L, 'heads': H, 'embd': E, 'cropped': cropped,
+                   'temperature': temperature, 'topK': top_k},
+        'stateDict': {k: T_(v) for k, v in state.items()},
+        'idx': T_(idx), 'targets': T_(targets),
+        'logits': T_(logits), 'loss': num(loss.item()),
+        'grads': [[n, T_(p.grad)] for n, p in named],
+        'croppedLogits': T_(logits_c), 'probs': T_(probs),
+    }
+    return write_json('nanogpt.json', header('nanogpt', {'notes': 'float64; stateDict is the model before cropping, both tied names; '
+                                                                  'grads follow named_parameters() (the tied weight once)'}),
+                      'cases', [case])
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_core()
@@ -1212,6 +1306,7 @@ def main():
     make_loss()
     make_indexing()
     make_extra()
+    make_nanogpt()
 
 
 if __name__ == '__main__':
