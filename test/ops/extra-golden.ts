@@ -4,17 +4,9 @@
 import { expect } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { expectClose } from '../support/helpers.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from '../support/fixture-io.js';
+import { decodeNum, fixtureTensor, isFloatJson, readFixture, type GoldenCase } from '../support/fixture-io.js';
 
-export interface ExtraCase {
-  name: string;
-  op: string;
-  args: Record<string, unknown>;
-  inputs: Record<string, TensorJson | TensorJson[]>;
-  outputs: Record<string, TensorJson>;
-  gradOut: Record<string, TensorJson>;
-  grads: Record<string, TensorJson | TensorJson[]>;
-}
+export type ExtraCase = GoldenCase;
 
 export type Inputs = Record<string, Tensor | Tensor[]>;
 

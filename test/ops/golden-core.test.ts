@@ -4,18 +4,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, cat, stack, where, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from '../support/fixture-io.js';
+import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
 
 type Arg = number | string | boolean | null | number[];
-interface CoreCase {
-  name: string;
-  op: string;
-  args: Record<string, Arg>;
-  inputs: Record<string, TensorJson | TensorJson[]>;
-  outputs: Record<string, TensorJson>;
-  gradOut: Record<string, TensorJson>;
-  grads: Record<string, TensorJson | TensorJson[]>;
-}
+type CoreCase = GoldenCase<Arg>;
 
 const fixture = readFixture('core.json') as { schema: number; cases: CoreCase[] };
 const CASES = fixture.cases;

@@ -20,22 +20,14 @@ import {
 } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson } from '../support/fixture-io.js';
+import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
 
 const idx = (v: number[] | number[][] | number[][][]): Tensor => tensor(v, { dtype: 'int32' });
 const m3 = (dtype: 'float32' | 'float64' = 'float64'): Tensor => arange(1, 10, 1, { dtype }).reshape(3, 3);
 
 // ---- PyTorch golden cases ---------------------------------------------------------------------------
 
-interface Case {
-  name: string;
-  op: string;
-  args: Record<string, unknown>;
-  inputs: Record<string, TensorJson>;
-  outputs: Record<string, TensorJson>;
-  gradOut: Record<string, TensorJson>;
-  grads: Record<string, TensorJson>;
-}
+type Case = GoldenCase<unknown, TensorJson>;
 const OPS = ['tril', 'triu', 'gather', 'scatter', 'scatterAdd', 'flip', 'roll', 'cumsum'];
 const CASES = (readFixture('indexing.json') as { cases: Case[] }).cases.filter((c) => OPS.includes(c.op));
 

@@ -6,18 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { argsort, gradcheck, manualSeed, multinomial, randn, sort, tensor, topk, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { decodeNum, fixtureTensor, readFixture, type TensorJson } from '../support/fixture-io.js';
+import { decodeNum, fixtureTensor, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
 
-interface Case {
-  name: string;
-  op: string;
-  args: Record<string, unknown>;
-  inputs: Record<string, TensorJson>;
-  outputs: Record<string, TensorJson>;
-  gradOut: Record<string, TensorJson>;
-  grads: Record<string, TensorJson>;
-  tieOrder?: 'unspecified';
-}
+type Case = GoldenCase<unknown, TensorJson> & { tieOrder?: 'unspecified' };
 const CASES = (readFixture('indexing.json') as { cases: Case[] }).cases.filter((c) => ['sort', 'argsort', 'topk'].includes(c.op));
 
 function checkGolden(c: Case, dtype: 'float32' | 'float64'): void {

@@ -9,6 +9,17 @@ export interface TensorJson {
   data: JsonNum[];
 }
 
+/** A case of core.json and of the files that share its schema (indexing.json, extra.json). */
+export interface GoldenCase<A = unknown, I = TensorJson | TensorJson[]> {
+  name: string;
+  op: string;
+  args: Record<string, A>;
+  inputs: Record<string, I>;
+  outputs: Record<string, TensorJson>;
+  gradOut: Record<string, TensorJson>;
+  grads: Record<string, I>;
+}
+
 export function readFixture(name: string): any {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
 }
