@@ -79,3 +79,47 @@ export function reducedDimsTo(from: readonly number[], to: readonly number[]): n
   });
   return dims;
 }
+
+/** Whether `strides` are the row-major strides of `shape` (a size-1 dim's stride does not matter). */
+export function isContiguousStrides(shape: readonly number[], strides: readonly number[]): boolean {
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] === 1) continue;
+    if (strides[d] !== s) return false;
+    s *= shape[d];
+  }
+  return true;
+}
+
+/**
+ * The strides that view a tensor of `shape` and `strides` as `target` (same numel) without moving any
+ * element, or null where none exist (a dim of the target would span two runs of memory that are not
+ * evenly spaced: PyTorch's "view size is not compatible" case). The dims are walked from the innermost in
+ * chunks of dims that are contiguous with each other; each chunk must be covered exactly by a run of the
+ * target's dims, which then step through it at the chunk's base stride.
+ */
+export function viewStrides(shape: readonly number[], strides: readonly number[], target: readonly number[]): number[] | null {
+  if (numelOf(shape) === 0 || shape.length === 0) return stridesOf(target);
+  const out = new Array<number>(target.length);
+  let t = target.length - 1;
+  let base = strides[shape.length - 1];
+  let chunk = 1; // elements of the current chunk of the input
+  let covered = 1; // elements of the target dims assigned to it so far
+  for (let d = shape.length - 1; d >= 0; d--) {
+    chunk *= shape[d];
+    const endsHere = d === 0 || (shape[d - 1] !== 1 && strides[d - 1] !== chunk * base);
+    if (!endsHere) continue;
+    while (t >= 0 && (covered < chunk || target[t] === 1)) {
+      out[t] = covered * base;
+      covered *= target[t];
+      t--;
+    }
+    if (covered !== chunk) return null;
+    if (d > 0) {
+      base = strides[d - 1];
+      chunk = 1;
+      covered = 1;
+    }
+  }
+  return t === -1 ? out : null;
+}

@@ -5,7 +5,7 @@ import type { Precision, Storage } from '../backend/index.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { numelOf, stridesOf } from '../helpers/shape.js';
 import { runTemplate } from './run.js';
-import { gatherIndex } from './source.js';
+import { floorDiv, gatherIndex } from './source.js';
 import { declareKernel } from './template.js';
 
 type GatherParams = { shape: readonly number[]; strides: readonly number[]; offset: number };
@@ -116,3 +116,69 @@ export function permuteStorage(s: Storage, shape: readonly number[], perm: reado
   const outShape = perm.map((p) => shape[p]);
   return runTemplate(gatherStrided, { shape: outShape, strides: perm.map((p) => st[p]), offset: 0 }, [s], numelOf(outShape), precision);
 }
+
+/**
+ * A strided view's positions in its base storage: `size` base elements, the view's `shape`, `strides`
+ * (none 0 where the size is above 1: such a view cannot be written) and element `offset`.
+ */
+type ScatterParams = { size: number; shape: readonly number[]; strides: readonly number[]; offset: number };
+
+/** The view's dims that move (size above 1), largest stride first, with the row-major stride of `src`. */
+function scatterDims(p: ScatterParams): { n: number; s: number; cs: number }[] {
+  const cs = stridesOf(p.shape);
+  return p.shape
+    .map((n, d) => ({ n, s: p.strides[d], cs: cs[d] }))
+    .filter((x) => x.n > 1)
+    .sort((a, b) => b.s - a.s);
+}
+
+/**
+ * The in-place write through a strided view: out = base, except at the view's positions, which take the
+ * view-shaped contiguous `src`. Each base element inverts offset + Σ c_d · strides[d] greedily, largest
+ * stride first (the views gpugrad makes never overlap, so each stride exceeds the reach of the smaller
+ * ones): it lies in the view when every c_d is inside its dim and nothing is left over.
+ */
+export const scatterStrided = declareKernel({
+  name: 'scatterStrided',
+  inputs: ['base', 'src'],
+  body: (p: ScatterParams) => {
+    const dims = scatterDims(p);
+    const lines: string[] = [`let r = i - ${p.offset};`, 'if (r < 0) { return base[i]; }'];
+    const terms: string[] = [];
+    dims.forEach((d, k) => {
+      lines.push(`const c${k} = ${floorDiv('r', d.s)};`);
+      lines.push(`if (c${k} >= ${d.n}) { return base[i]; }`);
+      lines.push(`r = r - c${k} * ${d.s};`);
+      terms.push(`c${k} * ${d.cs}`);
+    });
+    lines.push('if (r > 0) { return base[i]; }');
+    lines.push(`return src[${terms.length ? terms.join(' + ') : '0'}];`);
+    return lines;
+  },
+  // a copy of base, then an odometer over the view's positions writing src in order
+  native: (p, [base, src], size) => {
+    if (size !== p.size || base.length < size || src.length < numelOf(p.shape)) return null;
+    const dims = p.shape.map((n, d) => ({ n, s: p.strides[d] })).filter((x) => x.n > 1);
+    let last = p.offset;
+    for (const d of dims) {
+      if (!Number.isInteger(d.s) || d.s <= 0) return null;
+      last += (d.n - 1) * d.s;
+    }
+    if (!Number.isInteger(p.offset) || p.offset < 0 || last >= size) return null;
+    const out = allocFloat32(size);
+    copyRun(out, 0, base, 0, size);
+    const n = numelOf(p.shape);
+    const at = new Array<number>(dims.length).fill(0);
+    let pos = p.offset;
+    for (let j = 0; j < n; j++) {
+      out[pos] = src[j];
+      for (let d = dims.length - 1; d >= 0; d--) {
+        pos += dims[d].s;
+        if (++at[d] < dims[d].n) break;
+        pos -= dims[d].s * dims[d].n;
+        at[d] = 0;
+      }
+    }
+    return out;
+  },
+});
