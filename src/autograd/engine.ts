@@ -47,7 +47,7 @@ let stepsWithMoves = 0;
 
 /** Queues a tensor whose texture should not outlive the next backward unless someone disposes it. */
 export function releaseLater(t: Tensor): void {
-  if (!t.isDisposed && t._storageForKernel().texture) pending.push(t);
+  if (!t.isDisposed && t._hasTexture()) pending.push(t);
 }
 
 function drainPending(): void {
@@ -55,7 +55,7 @@ function drainPending(): void {
   const list = pending;
   pending = [];
   let moved = 0;
-  for (const t of list) if (!t.isDisposed && t._storageForKernel().spill()) moved++;
+  for (const t of list) if (!t.isDisposed && t._spill()) moved++;
   movedSinceStep += moved;
 }
 
@@ -349,7 +349,7 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (prev) {
     // accumulate in place, as PyTorch does: a reference to .grad taken earlier stays valid and current
     prev._assign(addGrads(prev, g), 'backward (gradient accumulation)', true);
-  } else if (g._storageForKernel().refCount === 1) {
+  } else if (g._isDense() && g._storageForKernel().refCount === 1) {
     leaf._setGrad(g._view(leaf.shape));
   } else {
     // the gradient's data is shared (another leaf's grad, the graph): give this leaf its own copy, so

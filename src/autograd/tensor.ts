@@ -1,8 +1,20 @@
-// Tensor: a shape, a dtype and a reference to a Storage (contiguous, row-major), plus what autograd
-// needs (requiresGrad, grad, gradFn, a version counter for in-place checks). All math lives in src/ops;
-// the methods here only forward to it.
+// Tensor: a shape, a dtype and a strided window (element strides and an element offset) into a Storage,
+// plus what autograd needs (requiresGrad, grad, gradFn, a version counter for in-place checks). Tensors
+// made from data or by a kernel are dense (row-major strides, offset 0, the whole storage); the view ops
+// (transpose, permute, slice, narrow, select, expand, reshape where it can) make tensors over the same
+// storage with other strides, as PyTorch's views. All math lives in src/ops; the methods here only forward
+// to it.
+//
+// Kernels do not read strided inputs yet (that is a later step): a view that is not dense is handed to a
+// kernel as a dense copy made by the strided gather kernel (on every mode, GL textures included), cached
+// on the view and kept while the storage's version is unchanged. Writes into a view go back into the
+// base storage at the view's positions (the strided scatter kernel), so every tensor over it sees them.
 
 import { Storage } from '../backend/storage.js';
+import { precisionOfDTypes } from '../helpers/dtype.js';
+import { isContiguousStrides, numelOf, stridesOf, viewStrides } from '../helpers/shape.js';
+import { gatherStrided, scatterStrided } from '../kernels/copy.js';
+import { castStorage, runTemplate } from '../kernels/run.js';
 import { GradNode, releaseLater, runBackward, type BackwardOptions } from './engine.js';
 import { isGradEnabled } from './grad-mode.js';
 import { formatTensor } from './format.js';
@@ -37,10 +49,28 @@ export class Tensor {
   /** What disposed it ('tidy()' or 'dispose()'), for the errors that follow. */
   private disposedBy: string | null = null;
 
-  private constructor(storage: Storage, shape: number[], dtype: DType) {
+  /** Element strides into the storage, one per dim. */
+  private readonly str: number[];
+  /** The element offset of this tensor's first element in the storage. */
+  private readonly off: number;
+  /** Row-major strides, offset 0 and the whole storage: kernels read the storage as it is. */
+  private readonly dense: boolean;
+  /** A view's dense copy for kernels and reads, made at storage version `cacheVersion`. */
+  private cache: Storage | null = null;
+  private cacheVersion = -1;
+  /**
+   * Made by a view op from a tensor that requires grad (or from such a view): an in-place change through
+   * it under grad mode would change that tensor behind autograd's back.
+   */
+  private viewOfGrad = false;
+
+  private constructor(storage: Storage, shape: number[], dtype: DType, strides?: number[], offset = 0) {
     this.st = storage;
     this.shape = shape;
     this.dtype = dtype;
+    this.str = strides ?? stridesOf(shape);
+    this.off = offset;
+    this.dense = offset === 0 && storage.size === numelOf(shape) && isContiguousStrides(shape, this.str);
     storage.retain();
     liveTensors++;
     finalizer?.register(this, 0, this);
@@ -86,16 +116,112 @@ export class Tensor {
     return new Tensor(storage, shape, dtype);
   }
 
-  /** @internal the storage, for kernels. */
+  /**
+   * @internal the data as a dense storage of this tensor's shape, for kernels and reads: the storage itself
+   * for a dense tensor; for a view, its dense copy (a strided gather from the base storage), cached while
+   * the storage's version is unchanged. Kernels do not read strided inputs directly yet.
+   */
   _storageForKernel(): Storage {
     this.assertLive();
-    return this.st;
+    if (this.dense) return this.st;
+    if (this.cache && this.cacheVersion === this.st.version && !this.cache.isReleased) return this.cache;
+    this.dropCache();
+    this.cache = this._materialize();
+    this.cache.retain();
+    this.cacheVersion = this.st.version;
+    return this.cache;
   }
 
-  /** @internal a new tensor of another shape over the same storage (no gradient link). */
+  /** @internal a new dense storage with this tensor's elements in row-major order (the caller owns it). */
+  _materialize(): Storage {
+    this.assertLive();
+    const n = this.numel();
+    const precision = precisionOfDTypes([this.dtype]);
+    const out = runTemplate(gatherStrided, { shape: [...this.shape], strides: [...this.str], offset: this.off }, [this.st], n, precision);
+    return castStorage(out, this.dtype);
+  }
+
+  private dropCache(): void {
+    this.cache?.release();
+    this.cache = null;
+    this.cacheVersion = -1;
+  }
+
+  /** @internal whether kernels read this tensor's storage as it is (row-major, offset 0, the whole storage). */
+  _isDense(): boolean {
+    return this.dense;
+  }
+
+  /** @internal whether this tensor's storage (or a view's cached dense copy) is a texture. */
+  _hasTexture(): boolean {
+    this.assertLive();
+    return this.st.texture !== null || (this.cache?.texture ?? null) !== null;
+  }
+
+  /**
+   * @internal moves the storage's texture to host memory (see Storage.spill) and drops a view's cached
+   * dense copy (it is made again from the storage when read); true when a texture went.
+   */
+  _spill(): boolean {
+    const hadCache = this.cache?.texture ? true : false;
+    this.dropCache();
+    return this.st.spill() || hadCache;
+  }
+
+  /** @internal marks an in-place write made directly into this (dense) tensor's storage. */
+  _bumpVersion(): void {
+    this.assertLive();
+    this.st.version++;
+  }
+
+  /**
+   * @internal a view of `shape`, `strides` and `offset` over this tensor's storage (no gradient link),
+   * made by a view op: an in-place change through it under grad mode is refused while its base requires grad.
+   */
+  _strided(shape: number[], strides: number[], offset: number): Tensor {
+    this.assertLive();
+    const t = new Tensor(this.st, shape, this.dtype, strides, offset);
+    t.viewOfGrad = this.rg || this.viewOfGrad;
+    return t;
+  }
+
+  /** @internal the strides viewing this tensor as `shape` without moving data, or null (see viewStrides). */
+  _viewStrides(shape: readonly number[]): number[] | null {
+    return viewStrides(this.shape, this.str, shape);
+  }
+
+  /**
+   * @internal this tensor's data as `shape` (same numel), no gradient link: a tensor over the same storage
+   * where the strides allow it, else over a dense copy.
+   */
   _view(shape: number[]): Tensor {
     this.assertLive();
-    return new Tensor(this.st, shape, this.dtype);
+    const st = this._viewStrides(shape);
+    if (st) return new Tensor(this.st, shape, this.dtype, st, this.off);
+    return new Tensor(this._materialize(), shape, this.dtype);
+  }
+
+  /** Element strides, one per dim (PyTorch's `stride()`), or the stride of one dim. */
+  stride(): number[];
+  stride(dim: number): number;
+  stride(dim?: number): number | number[] {
+    if (dim === undefined) return [...this.str];
+    const d = Number.isInteger(dim) ? (dim < 0 ? dim + this.ndim : dim) : -1;
+    if (d < 0 || d >= this.ndim)
+      throw new Error(
+        `stride: Dimension out of range (expected to be in range of [${-Math.max(this.ndim, 1)}, ${Math.max(this.ndim, 1) - 1}], but got ${dim}) (shape [${this.shape.join(', ')}])`,
+      );
+    return this.str[d];
+  }
+
+  /** The element offset of the first element in the storage (PyTorch's `storage_offset()`). */
+  storageOffset(): number {
+    return this.off;
+  }
+
+  /** Whether the elements lie in row-major order with no gaps (PyTorch's `is_contiguous()`). */
+  isContiguous(): boolean {
+    return isContiguousStrides(this.shape, this.str);
   }
 
   /** @internal ones of this tensor's shape and dtype. */
@@ -111,7 +237,10 @@ export class Tensor {
     this.rg = true;
   }
 
-  /** @internal replaces the data in place (optimizer updates, `copy_`); bumps the version. */
+  /**
+   * @internal replaces the data in place (optimizer updates, `copy_`); bumps the version. A view writes
+   * into its base storage at its own positions, so every tensor over that storage sees the change.
+   */
   _assign(src: Tensor, op = 'copy_', steal = false): this {
     this.assertLive();
     if (isGradEnabled() && this.rg) {
@@ -120,16 +249,36 @@ export class Tensor {
           `wrap the update in noGrad(() => ...)`,
       );
     }
+    if (isGradEnabled() && this.viewOfGrad) {
+      // PyTorch records such a write (CopySlices) so the base's gradient sees it; gpugrad does not record it yet
+      throw new Error(
+        `${op}: this tensor (shape [${this.shape.join(', ')}]) is a view of a tensor that requires grad; gpugrad does not ` +
+          `record in-place changes through a view on the graph yet (PyTorch's CopySlices), so it refuses them while grad mode is on; ` +
+          `wrap the update in noGrad(() => ...), or use out-of-place ops`,
+      );
+    }
     if (src.shape.join() !== this.shape.join()) {
       throw new Error(`${op}: source has shape [${src.shape.join(', ')}] but the tensor has shape [${this.shape.join(', ')}]`);
     }
+    if (this.shape.some((n, d) => n > 1 && this.str[d] === 0)) {
+      throw new Error(
+        `${op}: unsupported operation: more than one element of the written-to tensor refers to a single memory location. ` +
+          `Please clone() the tensor before performing the operation. (shape [${this.shape.join(', ')}], strides [${this.str.join(', ')}])`,
+      );
+    }
     // The new values are written into this tensor's storage, so every view of it (detach(), reshape(),
-    // the tensor itself as saved by an op) sees them, as in PyTorch. A source the caller owns (steal) and
-    // that nothing else views hands over its data; otherwise it is copied first.
+    // the tensor itself as saved by an op) sees them, as in PyTorch. A dense source the caller owns (steal)
+    // and that nothing else views hands over its data; otherwise it is copied first.
     let fresh = src.dtype === this.dtype ? null : src.to(this.dtype);
     const from = fresh ?? src;
+    if (!this.dense) {
+      this.scatterFrom(from);
+      fresh?.dispose();
+      if (steal && fresh !== src) src.dispose();
+      return this;
+    }
     const own = fresh !== null || steal;
-    if (!own || from._storageForKernel().refCount !== 1 || from._storageForKernel() === this.st) {
+    if (!own || !from.dense || from._storageForKernel().refCount !== 1 || from._storageForKernel() === this.st) {
       const copy = from.clone();
       fresh?.dispose();
       fresh = copy;
@@ -138,6 +287,15 @@ export class Tensor {
     fresh?.dispose();
     if (steal && fresh !== src) src.dispose();
     return this;
+  }
+
+  /** Writes `src` (this view's shape and dtype) into the base storage at this view's positions. */
+  private scatterFrom(src: Tensor): void {
+    const precision = precisionOfDTypes([this.dtype]);
+    const params = { size: this.st.size, shape: [...this.shape], strides: [...this.str], offset: this.off };
+    const out = castStorage(runTemplate(scatterStrided, params, [this.st, src._storageForKernel()], this.st.size, precision), this.dtype);
+    this.st.adopt(out);
+    this.dropCache();
   }
 
   /** Bumped by every in-place change (through any view); saved tensors are checked against it in backward. */
@@ -181,7 +339,7 @@ export class Tensor {
 
   /** The number of elements (PyTorch's `numel()`). */
   numel(): number {
-    return this.st.size;
+    return numelOf(this.shape);
   }
 
   /** The number of dimensions, as a property (also `dim()`). */
@@ -238,6 +396,7 @@ export class Tensor {
     liveTensors--;
     finalizer?.unregister(this);
     this.st.release();
+    this.dropCache();
     // gradFn stays (a backward through a disposed tensor must fail loudly, not treat it as a leaf), but what
     // its backward saved is freed now: disposing an op's output releases the op's graph state too
     this.fn?.releaseForDisposedOutput(by);
@@ -247,8 +406,7 @@ export class Tensor {
 
   /** A flat copy of the data as a typed array of the tensor's dtype. */
   toArray(): Float32Array | Float64Array | Int32Array | Uint8Array {
-    this.assertLive();
-    return this.st.host().slice();
+    return this._storageForKernel().host().slice();
   }
 
   /** Reads the data asynchronously (the door stays open for async GPU readback). */
@@ -275,7 +433,7 @@ export class Tensor {
   item(): number {
     if (this.numel() !== 1)
       throw new Error(`item: only one-element tensors can be converted to a number, this one has shape [${this.shape.join(', ')}]`);
-    return this.st.host()[0];
+    return this._storageForKernel().host()[0];
   }
 
   toString(): string {
@@ -292,9 +450,10 @@ export class Tensor {
     runBackward(this, gradient, opts);
   }
 
-  /** A new tensor sharing the data, cut from the graph. */
+  /** A new tensor sharing the data (a view of a view: same strides and offset), cut from the graph. */
   detach(): Tensor {
-    return this._view([...this.shape]);
+    this.assertLive();
+    return new Tensor(this.st, [...this.shape], this.dtype, [...this.str], this.off);
   }
 
   /** Drops the gradient. */

@@ -32,9 +32,18 @@ export function parameter(t: Tensor, requiresGrad = true): Tensor {
   if (t.dtype !== 'float32' && t.dtype !== 'float64') {
     throw new Error(`parameter: only floating point tensors can be parameters, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
   }
-  const p = t.detach();
+  const p = t._isDense() ? t.detach() : denseCopy(t);
   p.requiresGrad = requiresGrad;
   return p;
+}
+
+/**
+ * A parameter is always dense (row-major, its whole storage), so that optimizer steps and their fused
+ * natives update it in place: a view given as a parameter (a transpose, a slice...) becomes a dense copy
+ * of its values, no longer sharing its base's storage (PyTorch's Parameter would share it).
+ */
+function denseCopy(t: Tensor): Tensor {
+  return Tensor._fromStorage(t._materialize(), [...t.shape], t.dtype);
 }
 
 /**
@@ -254,7 +263,8 @@ export class Module {
     if (t.dtype !== 'float32' && t.dtype !== 'float64') {
       throw new Error(`registerParameter: parameter "${name}" must be floating point, got ${t.dtype} (shape ${fmtShape(t.shape)})`);
     }
-    const p = t.isLeaf ? t : t.detach();
+    // a view becomes a dense copy (see denseCopy)
+    const p = !t._isDense() ? denseCopy(t) : t.isLeaf ? t : t.detach();
     p.requiresGrad = true;
     this._parameters.set(name, p);
     stateOf(this).just = { value: p, name };

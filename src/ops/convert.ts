@@ -4,7 +4,7 @@
 
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
-import type { Tensor } from '../autograd/tensor.js';
+import { Tensor } from '../autograd/tensor.js';
 import { DTYPES, isFloat, type DType } from '../helpers/dtype.js';
 import { gatherStrided } from '../kernels/copy.js';
 
@@ -24,6 +24,9 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 export function clone(x: Tensor): Tensor {
-  const y = launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, x.dtype);
+  // a view is gathered once from its base storage (not through its cached dense copy)
+  const y = x._isDense()
+    ? launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, x.dtype)
+    : Tensor._fromStorage(x._materialize(), [...x.shape], x.dtype);
   return record(y, { name: 'Clone', inputs: [x], backward: (g) => [g] });
 }

@@ -416,8 +416,9 @@ const METHODS = {
   expandAs(this: Tensor, other: Tensor): Tensor {
     return S.expand(this, other.shape);
   },
+  /** The tensor itself when its elements are in row-major order, else a dense copy (graph-recorded, as clone). */
   contiguous(this: Tensor): Tensor {
-    return this;
+    return this.isContiguous() ? this : CV.clone(this);
   },
   narrow(this: Tensor, dim: number, start: number, length: number): Tensor {
     return S.narrow(this, dim, start, length);

@@ -34,7 +34,8 @@ export interface AdamHyper {
 
 /** The float32 host array of `t` when it is a whole float32 host storage, else null. */
 function hostF32(t: Tensor): Float32Array | null {
-  if (t.dtype !== 'float32') return null;
+  // only a dense tensor's storage is its own data: a view's storage for kernels is a copy
+  if (t.dtype !== 'float32' || !t._isDense()) return null;
   const st = t._storageForKernel();
   if (st.texture !== null || st.size !== t.numel()) return null;
   const h = st.host();
@@ -81,7 +82,7 @@ export function fusedAdamStep(items: readonly AdamItem[], h: AdamHyper): boolean
       p[i] = pi * dec - (ss * mi) / (Math.sqrt(vh) / bc2s + eps);
     }
     // in-place writes: the version every saved view checks
-    for (const t of [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : [])]) t._storageForKernel().version++;
+    for (const t of [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : [])]) t._bumpVersion();
   });
   return true;
 }

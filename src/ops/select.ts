@@ -1,5 +1,5 @@
 // select and basic indexing (PyTorch's x[i], x[:, -1, :], x[1:3, ::2]), built on narrow/slice and
-// reshape, so their gradients are those ops' (a copy here, where PyTorch returns a view):
+// reshape, so they are views as in PyTorch (sharing the input's storage) and their gradients are those ops':
 //   select(x, dim, i):  y = x[.., i, ..] (dim removed);  dx = g placed at index i along dim, 0 elsewhere
 //   index(x, ...ix):    each entry an integer (select, negative from the end), null (the whole dim) or a
 //                       range [start?, end?, step?] (a slice: bounds clamped as Python's, step >= 1);

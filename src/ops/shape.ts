@@ -1,6 +1,7 @@
-// Shape ops. reshape/view/flatten/(un)squeeze share storage (no kernel); permute, expand and slicing are
-// strided gathers (the kernel layer's `gather`); cat and indexSelect are gathers of their own; each
-// backward is the matching scatter:
+// Shape ops. permute/transpose, expand, slice/narrow and view/reshape/flatten/(un)squeeze return views:
+// tensors over the input's storage with other strides and offset (no kernel), as PyTorch's. view() throws
+// where no strides can express the new shape; reshape() then copies. cat and indexSelect are gathers of
+// their own. The gradients are ordinary dense tensors; each backward is the matching scatter:
 //   permute: dx = permute(g, inverse)      expand: dx = g (the engine sums broadcast dims)
 //   slice:   dx = g placed back at its positions, 0 elsewhere     cat: dx_k = slice of g
 //   indexSelect: dx[c] = sum of g over positions p with index[p] == c (scatter-add)
@@ -11,7 +12,7 @@ import { fromValues } from '../autograd/creation.js';
 import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
-import { broadcastStrides, fmtShape, normDim, numelOf, sameShape, stridesOf } from '../helpers/shape.js';
+import { fmtShape, normDim, numelOf, sameShape, stridesOf } from '../helpers/shape.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { copyRun, gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK } from '../kernels/reduce.js';
@@ -34,7 +35,15 @@ export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
   }
   if (numelOf(target) !== x.numel())
     throw new Error(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${x.numel()} (shape ${fmtShape(x.shape)})`);
-  const y = x._view([...target]);
+  const strides = x._viewStrides(target);
+  let y: Tensor;
+  if (strides) y = x._strided([...target], strides, x.storageOffset());
+  else if (op === 'view')
+    throw new Error(
+      `view: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). ` +
+        `Use .reshape(...) instead. (input shape ${fmtShape(x.shape)}, strides ${fmtShape(x.stride())}, target ${fmtShape(target)})`,
+    );
+  else y = Tensor._fromStorage(x._materialize(), [...target], x.dtype); // the elements in order, copied
   return record(y, { name: 'View', inputs: [x], backward: (g) => [g._view(x.shape)] });
 }
 
@@ -82,7 +91,12 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   const perm = dims.map((d) => normDim('permute', d, x.ndim, x.shape));
   if (new Set(perm).size !== perm.length) throw new Error(`permute: dims ${fmtShape(dims)} repeat a dimension`);
   if (perm.every((p, i) => p === i)) return reshape(x, x.shape, 'permute');
-  const y = permuteKernel(x, perm);
+  const st = x.stride();
+  const y = x._strided(
+    perm.map((p) => x.shape[p]),
+    perm.map((p) => st[p]),
+    x.storageOffset(),
+  );
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
   return record(y, { name: 'Permute', inputs: [x], backward: (g) => [permuteKernel(g, inv)] });
@@ -121,12 +135,14 @@ export function expand(x: Tensor, shape: number[]): Tensor {
     return s;
   });
   if (sameShape(target, x.shape)) return reshape(x, target, 'expand');
-  // a gather with stride 0 along the broadcast dims
-  const y = launch(gatherStrided, { shape: target, strides: broadcastStrides(target, x.shape), offset: 0 }, [x], target, x.dtype);
+  // a view with stride 0 along the broadcast dims
+  const st = x.stride();
+  const strides = target.map((s, i) => (i < lead || (x.shape[i - lead] === 1 && s !== 1) ? 0 : st[i - lead]));
+  const y = x._strided(target, strides, x.storageOffset());
   return record(y, { name: 'Expand', inputs: [x], backward: (g) => [g] });
 }
 
-/** Gather of every `step`-th element in [start, start+len*step) along `dim`. */
+/** Gather of every `step`-th element in [start, start+len*step) along `dim` (a copy: cat's backward). */
 function sliceKernel(x: Tensor, d: number, start: number, len: number, step: number): Tensor {
   const st = stridesOf(x.shape);
   const outShape = [...x.shape];
@@ -193,7 +209,15 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
 
 function sliceOp(name: string, x: Tensor, d: number, start: number, len: number, step: number): Tensor {
   if (start === 0 && len === x.shape[d] && step === 1) return reshape(x, x.shape, name.toLowerCase());
-  const y = sliceKernel(x, d, start, len, step);
+  // a view: every step-th element along d, from start on
+  const st = x.stride();
+  const outShape = [...x.shape];
+  outShape[d] = len;
+  const y = x._strided(
+    outShape,
+    st.map((s, k) => (k === d ? s * step : s)),
+    x.storageOffset() + (len > 0 ? start * st[d] : 0),
+  );
   return record(y, { name, inputs: [x], backward: (g) => [unsliceKernel(g, x.shape, d, start, len, step)] });
 }
 
