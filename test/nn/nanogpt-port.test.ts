@@ -35,7 +35,7 @@ class CausalSelfAttention extends nn.Module {
       att = att.maskedFill(this.bias.narrow(2, 0, T).narrow(3, 0, T).eq(0), -Infinity);
       y = F.softmax(att, -1).matmul(v);
     }
-    return this.cProj.forward(y.transpose(1, 2).reshape(B, T, C));
+    return this.cProj.forward(y.transpose(1, 2).contiguous().view(B, T, C));
   }
 }
 
