@@ -185,6 +185,24 @@ export class Tensor {
     return t;
   }
 
+  /**
+   * @internal when this tensor is its storage's dense data with the last two dims swapped (`d.transpose(-2,
+   * -1)` or `d.t()` of a dense `d`), that dense tensor (a new tensor over the same storage; the caller
+   * disposes it): matrix products read it transposed in place instead of copying the view. Otherwise null.
+   */
+  _transposedDense(): Tensor | null {
+    this.assertLive();
+    const n = this.shape.length;
+    if (this.dense || n < 2 || this.off !== 0 || this.st.size !== numelOf(this.shape)) return null;
+    const swapped = [...this.shape];
+    [swapped[n - 2], swapped[n - 1]] = [swapped[n - 1], swapped[n - 2]];
+    const want = stridesOf(swapped);
+    [want[n - 2], want[n - 1]] = [want[n - 1], want[n - 2]];
+    // size-1 dims may carry any stride
+    if (!this.str.every((s, d) => s === want[d] || this.shape[d] === 1)) return null;
+    return new Tensor(this.st, swapped, this.dtype);
+  }
+
   /** @internal the strides viewing this tensor as `shape` without moving data, or null (see viewStrides). */
   _viewStrides(shape: readonly number[]): number[] | null {
     return viewStrides(this.shape, this.str, shape);

@@ -178,13 +178,26 @@ export interface MmOptions {
  * A kernel, not an op: records nothing.
  */
 export function mm(a: Tensor, b: Tensor, opts: MmOptions = {}): Tensor {
-  const A = matrixOperand(a, opts.transA ?? false);
-  const B = matrixOperand(b, opts.transB ?? false);
+  // a transposed view of dense data (k.transpose(-2, -1), w.t()) is read as its dense data, transposed in
+  // place: the product kernels read it directly, with no copy of the view first
+  const ta = a._transposedDense();
+  const tb = b._transposedDense();
+  try {
+    return mmOperands(ta ?? a, (opts.transA ?? false) !== (ta !== null), tb ?? b, (opts.transB ?? false) !== (tb !== null), a, b, opts);
+  } finally {
+    ta?.dispose();
+    tb?.dispose();
+  }
+}
+
+function mmOperands(a: Tensor, transA: boolean, b: Tensor, transB: boolean, a0: Tensor, b0: Tensor, opts: MmOptions): Tensor {
+  const A = matrixOperand(a, transA);
+  const B = matrixOperand(b, transB);
   const K = A.trans ? A.rows : A.cols;
   const Kb = B.trans ? B.cols : B.rows;
   if (K !== Kb) {
     throw new Error(
-      `gpugrad internal: mm of shapes ${fmtShape(a.shape)}${A.trans ? 'ᵀ' : ''} and ${fmtShape(b.shape)}${B.trans ? 'ᵀ' : ''}: ` +
+      `gpugrad internal: mm of shapes ${fmtShape(a0.shape)}${opts.transA ? 'ᵀ' : ''} and ${fmtShape(b0.shape)}${opts.transB ? 'ᵀ' : ''}: ` +
         `inner dims ${K} and ${Kb}`,
     );
   }

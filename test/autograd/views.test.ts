@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { F, gradcheck, manualSeed, nn, noGrad, optim, randn, tensor, zeros, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode, values } from '../support/helpers.js';
 import { comparePaths, r64 } from '../support/check.js';
+import { _kernelProfile, _profileKernels } from '../../src/kernels/run.js';
 
 /** 0, 1, 2, ... as a float32 tensor of `shape`. */
 function iota(shape: number[]): Tensor {
@@ -256,5 +257,60 @@ describe.each(MODES)('views on %s', (mode) => {
     expect(values(p)).toEqual(values(base.t()));
     noGrad(() => p.fill_(0));
     expect(values(base)).toEqual(values(iota([3, 4])));
+  });
+});
+
+describe.each(MODES)('matrix products read transposed views in place on %s', (mode) => {
+  beforeAll(() => useMode(mode));
+  const kernelsRun = (fn: () => void): string[] => {
+    _profileKernels(true);
+    try {
+      fn();
+      return _kernelProfile().map((e) => e.kernel);
+    } finally {
+      _profileKernels(false);
+    }
+  };
+  it("w.t() and k.transpose(-2, -1) are not copied before the product, forward or backward; values match the copies'", () => {
+    manualSeed(12);
+    const x = randn([3, 4], { requiresGrad: true });
+    const w = randn([5, 4], { requiresGrad: true });
+    const q = randn([2, 3, 6, 4], { requiresGrad: true });
+    const k = randn([2, 3, 7, 4], { requiresGrad: true });
+    let y!: Tensor;
+    let s!: Tensor;
+    const forward = kernelsRun(() => {
+      y = x.matmul(w.t());
+      s = q.matmul(k.transpose(-2, -1));
+    });
+    expect(forward.filter((n) => /gather|strided/i.test(n))).toEqual([]);
+    // backward: the products read the transposed views in place too; the one copy left is the transpose of
+    // w's and k's gradients back into their own layout (the view ops' backward)
+    const backward = kernelsRun(() => y.sum().add(s.sum()).backward());
+    expect(backward.filter((n) => /gather|strided/i.test(n)).length).toBeLessThanOrEqual(1);
+    expect(s.shape).toEqual([2, 3, 6, 7]);
+    // the same products of dense copies
+    const [x2, w2, q2, k2] = [x, w, q, k].map((t) => t.detach().requiresGrad_(true));
+    const y2 = x2.matmul(w2.t().contiguous());
+    const s2 = q2.matmul(k2.transpose(-2, -1).contiguous());
+    y2.sum().add(s2.sum()).backward();
+    expectClose(y, values(y2), 1e-6, 1e-6, 'x·wᵀ');
+    expectClose(s, values(s2), 1e-6, 1e-6, 'q·kᵀ');
+    for (const [a, b, n] of [
+      [x, x2, 'dx'],
+      [w, w2, 'dw'],
+      [q, q2, 'dq'],
+      [k, k2, 'dk'],
+    ] as const)
+      expectClose(a.grad!, values(b.grad!), 1e-6, 1e-6, n);
+    // a transposed view that is not its storage's dense data (a slice of it) is still right
+    const part = w.detach().narrow(0, 1, 3).t();
+    expectClose(
+      x.detach().narrow(1, 0, 4).matmul(part),
+      values(x.detach().matmul(w.detach().narrow(0, 1, 3).t().contiguous())),
+      1e-6,
+      1e-6,
+      'slice',
+    );
   });
 });
