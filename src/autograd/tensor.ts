@@ -203,6 +203,18 @@ export class Tensor {
     return new Tensor(this.st, swapped, this.dtype);
   }
 
+  /**
+   * @internal for a view (not dense): its whole storage as a 1-D dense tensor (a new tensor over the same
+   * storage; the caller disposes it), with the view's element strides and offset into it, so a kernel can
+   * read the view in place. Null for a dense tensor, or where flat float indices into the storage would not
+   * be exact (2^24 elements and more).
+   */
+  _stridedSource(): { base: Tensor; strides: number[]; offset: number } | null {
+    this.assertLive();
+    if (this.dense || this.st.size >= 2 ** 24) return null;
+    return { base: new Tensor(this.st, [this.st.size], this.dtype), strides: [...this.str], offset: this.off };
+  }
+
   /** @internal the strides viewing this tensor as `shape` without moving data, or null (see viewStrides). */
   _viewStrides(shape: readonly number[]): number[] | null {
     return viewStrides(this.shape, this.str, shape);

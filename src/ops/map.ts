@@ -3,12 +3,13 @@
 // gives the output element. One declared template, 'map'; the op's name, the expression, the statements
 // before it and every shape are its parameters, so each distinct expression and shape is its own kernel.
 
-import { launch } from '../autograd/launch.js';
+import { launch, precisionOf } from '../autograd/launch.js';
+import { getBackend } from '../backend/index.js';
 import type { DType, Tensor } from '../autograd/tensor.js';
 import type { Precision, SimdProvider } from '../backend/index.js';
 import type { HostArray } from '../backend/storage.js';
 import { numelOf } from '../helpers/shape.js';
-import { bcastIndex, type Body } from '../kernels/source.js';
+import { bcastIndex, gatherIndex, type Body } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 
 interface MapParams {
@@ -25,9 +26,20 @@ interface MapParams {
 }
 
 interface MapInput {
-  [k: string]: string | readonly number[];
+  [k: string]: string | number | readonly number[] | undefined;
   name: string;
   shape: readonly number[];
+  /** A view read in place: its element strides and offset into the storage passed (else: dense, row-major). */
+  strides?: readonly number[];
+  offset?: number;
+}
+
+/** The index of output element `i` in an input: broadcast, and through the view's strides where it has them. */
+function inputIndex(outShape: readonly number[], x: MapInput): string {
+  if (!x.strides) return numelOf(x.shape) === 1 ? '0' : bcastIndex(outShape, x.shape);
+  const lead = outShape.length - x.shape.length;
+  const strides = outShape.map((_, d) => (d < lead || x.shape[d - lead] === 1 ? 0 : x.strides![d - lead]));
+  return gatherIndex(outShape, strides, x.offset ?? 0);
 }
 
 /**
@@ -58,7 +70,7 @@ export function sameShape(fn: (inputs: Float32Array[], simd: SimdProvider) => Fl
 
 function runMapNative(p: MapParams, args: HostArray[], _size: number, simd: SimdProvider): Float32Array | null {
   const fn = mapNatives.get(p.op);
-  if (!fn || !args.every((a): a is Float32Array => a instanceof Float32Array)) return null;
+  if (!fn || p.inputs.some((x) => x.strides) || !args.every((a): a is Float32Array => a instanceof Float32Array)) return null;
   return fn(args, simd, { out: p.outShape, inputs: p.inputs.map((x) => x.shape) });
 }
 
@@ -67,7 +79,7 @@ const mapTemplate = declareKernel({
   name: 'map',
   inputs: (p: MapParams) => p.inputs.map((_, k) => `t${k}`),
   body: (p: MapParams) => [
-    ...p.inputs.map(({ name, shape }, k) => `const ${name} = t${k}[${numelOf(shape) === 1 ? '0' : bcastIndex(p.outShape, shape)}];`),
+    ...p.inputs.map((x, k) => `const ${x.name} = t${k}[${inputIndex(p.outShape, x)}];`),
     p.pre ?? [],
     `return ${p.expr};`,
   ],
@@ -86,9 +98,27 @@ export function mapKernel(
   dtype: DType,
   opts: { pre?: Body; precision?: Precision } = {},
 ): Tensor {
-  const params: MapParams = { op, pre: opts.pre, expr, outShape, inputs: inputs.map(([name, t]) => ({ name, shape: t.shape })) };
-  const tensors = inputs.map(([, t]) => t);
-  return opts.precision
-    ? launch(mapTemplate, params, tensors, outShape, dtype, opts.precision)
-    : launch(mapTemplate, params, tensors, outShape, dtype);
+  // A view is read in place (its storage, through its strides), except where a SIMD native would run this
+  // op: natives read dense arrays, and on host memory the view's dense copy is cheap next to them.
+  const inPlace = !(mapNatives.has(op) && getBackend() === 'simd');
+  const temps: Tensor[] = [];
+  const mapped: MapInput[] = [];
+  const tensors = inputs.map(([name, t]) => {
+    const src = inPlace ? t._stridedSource() : null;
+    if (!src) {
+      mapped.push({ name, shape: t.shape });
+      return t;
+    }
+    temps.push(src.base);
+    mapped.push({ name, shape: t.shape, strides: src.strides, offset: src.offset });
+    return src.base;
+  });
+  const params: MapParams = { op, pre: opts.pre, expr, outShape, inputs: mapped };
+  // the precision follows the inputs' dtypes (the base tensors have the views' dtypes)
+  const precision = opts.precision ?? precisionOf(...inputs.map(([, t]) => t));
+  try {
+    return launch(mapTemplate, params, tensors, outShape, dtype, precision);
+  } finally {
+    for (const t of temps) t.dispose();
+  }
 }
