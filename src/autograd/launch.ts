@@ -5,6 +5,8 @@ import type { Precision } from '../backend/index.js';
 import { precisionOfDTypes, type DType } from '../helpers/dtype.js';
 import { numelOf } from '../helpers/shape.js';
 import { castStorage, runTemplate } from '../kernels/run.js';
+import { readingViews, type ViewArg } from '../kernels/strided.js';
+import { getBackend } from '../backend/index.js';
 import type { KernelParams, KernelTemplate } from '../kernels/template.js';
 import { Tensor } from './tensor.js';
 
@@ -23,12 +25,23 @@ export function launch<P extends KernelParams>(
   dtype: DType,
   precision: Precision = precisionOf(...inputs),
 ): Tensor {
-  const storage = runTemplate(
-    kernel,
-    params,
-    inputs.map((t) => t._storageForKernel()),
-    numelOf(shape),
-    precision,
-  );
-  return Tensor._fromStorage(castStorage(storage, dtype), [...shape], dtype);
+  // Views are read in place (their storage, through their strides: kernels/strided.ts), except by a
+  // kernel with a SIMD native on the simd backend: natives read dense arrays, and there the view's dense
+  // copy is cheap host memory next to them.
+  const inPlace = !(kernel.native && getBackend() === 'simd');
+  const views: ViewArg[] = [];
+  const temps: Tensor[] = [];
+  const args = inputs.map((t, k) => {
+    const src = inPlace ? t._stridedSource() : null;
+    if (!src) return t._storageForKernel();
+    temps.push(src.base);
+    views.push({ k, shape: [...t.shape], strides: src.strides, offset: src.offset });
+    return src.base._storageForKernel();
+  });
+  try {
+    const storage = runTemplate(views.length ? readingViews(kernel, views) : kernel, params, args, numelOf(shape), precision);
+    return Tensor._fromStorage(castStorage(storage, dtype), [...shape], dtype);
+  } finally {
+    for (const t of temps) t.dispose();
+  }
 }

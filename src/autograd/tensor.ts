@@ -30,6 +30,10 @@ let liveTensors = 0;
 // goes with its last tensor; textures have their own safety net in storage.ts.
 const finalizer = typeof FinalizationRegistry !== 'undefined' ? new FinalizationRegistry<0>(() => void liveTensors--) : null;
 
+let viewCopies = 0;
+/** @internal how many dense copies of views have been made (tests check that kernels read views in place). */
+export const _viewCopyCount = (): number => viewCopies;
+
 /** Errors thrown by reading a disposed tensor, and that tensor: the tape names the op whose backward read it. */
 const disposedReads = new WeakMap<Error, Tensor>();
 
@@ -135,6 +139,7 @@ export class Tensor {
   /** @internal a new dense storage with this tensor's elements in row-major order (the caller owns it). */
   _materialize(): Storage {
     this.assertLive();
+    viewCopies++;
     const n = this.numel();
     const precision = precisionOfDTypes([this.dtype]);
     const out = runTemplate(gatherStrided, { shape: [...this.shape], strides: [...this.str], offset: this.off }, [this.st], n, precision);

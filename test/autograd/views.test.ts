@@ -6,6 +6,8 @@ import { F, gradcheck, manualSeed, nn, noGrad, optim, randn, tensor, zeros, type
 import { MODES, expectClose, useMode, values } from '../support/helpers.js';
 import { comparePaths, r64 } from '../support/check.js';
 import { _kernelProfile, _profileKernels } from '../../src/kernels/run.js';
+import { rewriteIndexing } from '../../src/kernels/strided.js';
+import { _viewCopyCount } from '../../src/autograd/tensor.js';
 
 /** 0, 1, 2, ... as a float32 tensor of `shape`. */
 function iota(shape: number[]): Tensor {
@@ -354,5 +356,50 @@ describe.each(MODES)('elementwise kernels read views in place on %s', (mode) => 
     y2.sum().backward();
     expectClose(a.grad!, values(a2.grad!), 1e-6, 1e-6, 'da');
     expectClose(b.grad!, values(b2.grad!), 1e-6, 1e-6, 'db');
+  });
+});
+
+describe('rewriteIndexing (kernels reading views in place)', () => {
+  it('rewrites each input read, innermost first, and leaves properties, longer names and comments alone', () => {
+    const ix = new Map([
+      ['x', (e: string) => `X(${e})`],
+      ['idx', (e: string) => `I(${e})`],
+    ]);
+    expect(rewriteIndexing('return x[idx[p] * 3 + c] + ix[i] + a.x[i]; // x[i] here', ix)).toBe(
+      'return x[X(idx[I(p)] * 3 + c)] + ix[i] + a.x[i]; // x[i] here',
+    );
+    expect(rewriteIndexing('const v = x[(i + 1) * w[j]];', ix)).toBe('const v = x[X((i + 1) * w[j])];');
+  });
+});
+
+describe.each(MODES)('every kernel reads views in place on %s', (mode) => {
+  beforeAll(() => useMode(mode));
+  it('reductions, softmax, layerNorm and attention over transposed and sliced views make no dense copy (except simd natives); values match', () => {
+    manualSeed(14);
+    const x = randn([5, 6], { requiresGrad: true });
+    const q = randn([2, 7, 3, 4], { requiresGrad: true }); // (B, T, H, hs), attention wants (B, H, T, hs)
+    const before = _viewCopyCount();
+    const outs = [
+      x.t().sum(1),
+      x.t().softmax(-1),
+      F.layerNorm(x.narrow(1, 1, 4), [4]),
+      F.scaledDotProductAttention(q.transpose(1, 2), q.transpose(1, 2), q.transpose(1, 2), { isCausal: true }),
+    ];
+    const copies = _viewCopyCount() - before;
+    if (mode !== 'simd') expect(copies).toBe(0);
+    const x2 = x.detach().requiresGrad_(true);
+    const q2 = q.detach().requiresGrad_(true);
+    const qt = q2.transpose(1, 2).contiguous();
+    const want = [
+      x2.t().contiguous().sum(1),
+      x2.t().contiguous().softmax(-1),
+      F.layerNorm(x2.narrow(1, 1, 4).contiguous(), [4]),
+      F.scaledDotProductAttention(qt, qt, qt, { isCausal: true }),
+    ];
+    outs.forEach((o, k) => expectClose(o, values(want[k]), 1e-5, 1e-5, `output ${k}`));
+    outs.reduce((a, o) => a.add(o.sum()), outs[0].sum().mul(0)).backward();
+    want.reduce((a, o) => a.add(o.sum()), want[0].sum().mul(0)).backward();
+    expectClose(x.grad!, values(x2.grad!), 1e-5, 1e-5, 'dx');
+    expectClose(q.grad!, values(q2.grad!), 1e-5, 1e-5, 'dq');
   });
 });
