@@ -6,6 +6,8 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/gr
 export { tidy, keep } from './autograd/tidy.js';
 export { manualSeed, getRngState, setRngState } from './autograd/random.js';
 export { gradcheck, type GradcheckOptions } from './autograd/gradcheck.js';
+// torch.autograd's tools: autograd.detectAnomaly, autograd.setDetectAnomaly
+export * as autograd from './autograd/public.js';
 export { GradNode } from './autograd/engine.js';
 export {
   tensor,

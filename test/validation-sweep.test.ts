@@ -686,6 +686,18 @@ const ROWS: Row[] = [
     () => [[3], {}],
     (sh, o) => new nn.RMSNorm(sh, o),
   ),
+  row(
+    'setDetectAnomaly',
+    ['bool'],
+    () => [false],
+    (m) => G.autograd.setDetectAnomaly(m),
+  ),
+  row(
+    'detectAnomaly',
+    ['fn'],
+    () => [() => 1],
+    (f) => G.autograd.detectAnomaly(f),
+  ),
   // safetensors, init, Module's methods, schedulers, autograd
   row(
     'serializeSafetensors',

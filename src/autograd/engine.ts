@@ -4,6 +4,7 @@
 // each input's shape here, in one place.
 
 import { isGradEnabled, noGrad } from './grad-mode.js';
+import { forwardTrace, isAnomalyEnabled } from './anomaly.js';
 import { Tensor, disposedTensorOf } from './tensor.js';
 import { fmtShape, sameShape } from '../helpers/shape.js';
 import { memoryCounts, type Precision } from '../backend/index.js';
@@ -179,6 +180,8 @@ export class GradNode {
 
   private outputDisposed = false;
   private outputDisposedBy = 'dispose()';
+  /** Anomaly mode: the stack of the forward call that recorded this node. */
+  forwardStack: string | null = null;
 
   /** The node's output tensor was disposed (by `by`: 'tidy()' or 'dispose()'): free what only this node's backward needs. */
   releaseForDisposedOutput(by = 'dispose()'): void {
@@ -229,7 +232,9 @@ export function record(out: Tensor, spec: NodeSpec): Tensor {
     return out;
   }
   const needs = Object.entries(spec.needs ?? {}).filter((e): e is [string, Tensor] => e[1] != null);
-  out._setGradFn(new GradNode(spec.name, ins, spec.backward, [...(spec.saved ?? [])], [...owns], needs));
+  const node = new GradNode(spec.name, ins, spec.backward, [...(spec.saved ?? [])], [...owns], needs);
+  if (isAnomalyEnabled()) node.forwardStack = forwardTrace();
+  out._setGradFn(node);
   return out;
 }
 
@@ -310,6 +315,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
         continue;
       }
       const gis = node.apply(g);
+      if (isAnomalyEnabled()) checkAnomaly(node, gis);
       if (!opts.retainGraph) for (const inp of node.inputs) if (inp?.gradFn) graphTensors.push(inp);
       node.inputs.forEach((inp, i) => {
         const gi = gis[i];
@@ -330,6 +336,25 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
     }
   });
   if (!opts.retainGraph) for (const t of graphTensors) releaseLater(t);
+}
+
+/** Anomaly mode: the first gradient of `gis` holding NaN or Infinity throws, naming the op and its forward call. */
+function checkAnomaly(node: GradNode, gis: (Tensor | null | undefined)[]): void {
+  gis.forEach((gi, i) => {
+    if (!gi) return;
+    const data = gi.toArray();
+    let bad: number | null = null;
+    for (let k = 0; k < data.length && bad === null; k++) if (!Number.isFinite(data[k])) bad = data[k];
+    if (bad === null) return;
+    const what = Number.isNaN(bad) ? 'NaN' : bad > 0 ? 'Infinity' : '-Infinity';
+    const trace = node.forwardStack
+      ? `\nThe forward call that created it:\n${node.forwardStack}`
+      : '\n(no forward trace: the op was recorded before anomaly detection was turned on)';
+    throw new Error(
+      `backward: anomaly detected: ${node.name}'s backward returned ${what} in its gradient for input ${i} ` +
+        `(shape ${fmtShape(gi.shape)})${trace}`,
+    );
+  });
 }
 
 function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {

@@ -1,0 +1,2 @@
+// The `autograd` namespace (PyTorch's torch.autograd): anomaly detection so far.
+export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './anomaly.js';
