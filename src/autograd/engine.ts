@@ -5,7 +5,7 @@
 
 import { isGradEnabled, noGrad } from './grad-mode.js';
 import { forwardTrace, isAnomalyEnabled } from './anomaly.js';
-import { Tensor, disposedTensorOf } from './tensor.js';
+import { Tensor, disposedTensorOf, type GradHook } from './tensor.js';
 import { fmtShape, sameShape } from '../helpers/shape.js';
 import { memoryCounts, type Precision } from '../backend/index.js';
 import { accumulateStorage, copyStorage, sumToShapeStorage } from '../kernels/tape.js';
@@ -182,6 +182,18 @@ export class GradNode {
   private outputDisposedBy = 'dispose()';
   /** Anomaly mode: the stack of the forward call that recorded this node. */
   forwardStack: string | null = null;
+  /** @internal hooks registered on the node's output (registerHook on a non-leaf). */
+  _hooks: GradHook[] = [];
+  /** @internal the output, when it retains its gradient (retainGrad). */
+  _retained: Tensor | null = null;
+
+  /**
+   * The nodes this one's gradients flow to, one per input (PyTorch's `next_functions`): the input's gradFn,
+   * `{ name: 'AccumulateGrad', variable }` for a leaf that requires grad, or null; each with the output index 0.
+   */
+  get nextFunctions(): [GradNode | { name: 'AccumulateGrad'; variable: Tensor } | null, number][] {
+    return this.inputs.map((t) => [t?.gradFn ?? (t?.requiresGrad ? { name: 'AccumulateGrad', variable: t } : null), 0]);
+  }
 
   /** The node's output tensor was disposed (by `by`: 'tidy()' or 'dispose()'): free what only this node's backward needs. */
   releaseForDisposedOutput(by = 'dispose()'): void {
@@ -197,6 +209,8 @@ export class GradNode {
     this.saved = [];
     for (const t of this.owned) t.dispose();
     this.owned = [];
+    this._hooks = [];
+    this._retained = null;
   }
 }
 
@@ -305,10 +319,17 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
       return;
     }
     const grads = new Map<GradNode, Tensor>([[root.gradFn, g0]]);
+    const hooked = new Map<Tensor, Tensor>();
     const order = topoOrder(root.gradFn);
     for (const node of order) {
-      const g = grads.get(node);
+      let g = grads.get(node);
       grads.delete(node);
+      if (g && node._hooks.length) {
+        const h = runHooks(node._hooks, g, `the output of ${node.name}`);
+        if (h !== g) g.dispose(); // the engine's own sum of the gradients arriving here
+        g = h;
+      }
+      if (g && node._retained && !node._retained.isDisposed) retainGradient(node._retained, g);
       if (!g) {
         // reached by no gradient (e.g. only through inputs that do not require grad): nothing to do but free
         if (!opts.retainGraph) node.free();
@@ -325,6 +346,11 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
           const prev = grads.get(inp.gradFn);
           grads.set(inp.gradFn, prev ? addGrads(prev, reduced) : reduced._view(inp.shape));
           if (prev) prev.dispose();
+        } else if (inp._leafHooks.length) {
+          // a leaf with hooks: its hooks see the sum of what arrives in this backward, once (AccumulateGrad)
+          const prev = hooked.get(inp);
+          hooked.set(inp, prev ? addGrads(prev, reduced) : copyGrad(reduced));
+          prev?.dispose();
         } else {
           accumulateLeaf(inp, reduced);
         }
@@ -333,6 +359,10 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
       for (const gi of gis) if (gi && gi !== g) gi.dispose();
       g.dispose();
       if (!opts.retainGraph) node.free();
+    }
+    for (const [leaf, sum] of hooked) {
+      accumulateLeaf(leaf, sum);
+      sum.dispose();
     }
   });
   if (!opts.retainGraph) for (const t of graphTensors) releaseLater(t);
@@ -367,7 +397,38 @@ function reduceTo(op: string, g: Tensor, inp: Tensor): Tensor {
   }
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+/** Runs gradient hooks in order, each on the previous result; a returned tensor must match the gradient. */
+function runHooks(hooks: readonly GradHook[], g: Tensor, what: string): Tensor {
+  let cur = g;
+  for (const h of [...hooks]) {
+    const r = h(cur);
+    if (r === undefined || r === null) continue;
+    if (!(r instanceof Tensor)) throw new Error(`backward: a hook on ${what} returned ${describeValue(r)}, expected a Tensor or nothing`);
+    if (!sameShape(r.shape, cur.shape) || r.dtype !== cur.dtype)
+      throw new Error(
+        `backward: a hook on ${what} returned a gradient of shape ${fmtShape(r.shape)} (${r.dtype}) for a gradient of shape ${fmtShape(cur.shape)} (${cur.dtype})`,
+      );
+    if (cur !== g) cur.dispose();
+    cur = r;
+  }
+  return cur; // the caller frees g when it was replaced
+}
+
+/** retainGrad(): the non-leaf's gradient is accumulated into its `.grad`, as a leaf's is. */
+function retainGradient(t: Tensor, g: Tensor): void {
+  const prev = t._gradInternal();
+  if (prev) prev._assign(addGrads(prev, g), 'backward (gradient accumulation)', true);
+  else t._setGrad(copyGrad(g));
+}
+
+function accumulateLeaf(leaf: Tensor, g0: Tensor): void {
+  if (!leaf._leafHooks.length) return accumulateInto(leaf, g0);
+  const g = runHooks(leaf._leafHooks, g0, `a leaf of shape ${fmtShape(leaf.shape)}`);
+  accumulateInto(leaf, g);
+  if (g !== g0) g.dispose();
+}
+
+function accumulateInto(leaf: Tensor, g: Tensor): void {
   if (g.dtype !== leaf.dtype)
     throw new Error(`backward: gradient dtype ${g.dtype} does not match the leaf's dtype ${leaf.dtype} (shape ${fmtShape(leaf.shape)})`);
   const prev = leaf._gradInternal();

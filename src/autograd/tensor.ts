@@ -23,6 +23,8 @@ import { keep, trackTensor } from './tidy.js';
 import { DTYPES, type DType } from '../helpers/dtype.js';
 export { DTYPES, type DType };
 export type Scalar = number;
+/** A gradient hook: gets the gradient, may return a replacement (registerHook). */
+export type GradHook = (grad: Tensor) => Tensor | void | undefined;
 export type Operand = Tensor | number;
 
 let liveTensors = 0;
@@ -366,6 +368,41 @@ export class Tensor {
 
   get gradFn(): GradNode | null {
     return this.fn;
+  }
+
+  /** @internal hooks of a leaf (a non-leaf's live on its gradFn), run on its gradient before it is accumulated. */
+  _leafHooks: GradHook[] = [];
+
+  /**
+   * Registers `fn(grad)`, called with this tensor's gradient each time one is computed (PyTorch's
+   * `register_hook`); a returned tensor (same shape and dtype) replaces the gradient. Hooks run in
+   * registration order, each on the previous one's result. Returns a handle whose `remove()` unregisters it.
+   */
+  registerHook(fn: GradHook): { remove(): void } {
+    if (typeof fn !== 'function') throw new Error(`registerHook: expects a function (grad) => Tensor | void, got ${typeof fn}`);
+    if (!this.rg)
+      throw new Error(`registerHook: cannot register a hook on a tensor that doesn't require gradient (shape [${this.shape.join(', ')}])`);
+    const list = this.fn ? this.fn._hooks : this._leafHooks;
+    const entry: GradHook = (g) => fn(g);
+    list.push(entry);
+    return {
+      remove: () => {
+        const k = list.indexOf(entry);
+        if (k >= 0) list.splice(k, 1);
+      },
+    };
+  }
+
+  /** Keeps the gradient of a non-leaf in `.grad` at the next backward (PyTorch's `retain_grad()`); a no-op on a leaf. */
+  retainGrad(): void {
+    if (!this.rg)
+      throw new Error(`retainGrad: can't retain the gradient of a tensor that doesn't require grad (shape [${this.shape.join(', ')}])`);
+    if (this.fn) this.fn._retained = this;
+  }
+
+  /** Whether a backward keeps this non-leaf's gradient in `.grad` (`retainGrad()` was called). */
+  get retainsGrad(): boolean {
+    return this.fn !== null && this.fn._retained === this;
   }
 
   get isLeaf(): boolean {
