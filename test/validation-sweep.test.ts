@@ -687,6 +687,24 @@ const ROWS: Row[] = [
     (sh, o) => new nn.RMSNorm(sh, o),
   ),
   row(
+    'registerHook',
+    ['fn'],
+    () => [(g: Tensor) => g],
+    (f) => randn([2], { requiresGrad: true }).registerHook(f),
+  ),
+  row(
+    'registerForwardHook',
+    ['fn'],
+    () => [() => undefined],
+    (f) => new nn.ReLU().registerForwardHook(f),
+  ),
+  row(
+    'registerForwardPreHook',
+    ['fn'],
+    () => [() => undefined],
+    (f) => new nn.ReLU().registerForwardPreHook(f),
+  ),
+  row(
     'setDetectAnomaly',
     ['bool'],
     () => [false],

@@ -109,7 +109,10 @@ interface AttrState {
   names: Map<string, string>;
   /** What the last register*() call returned, claimed by the property it is assigned to. */
   just: { value: unknown; name: string } | null;
+  /** Forward hooks, once one is registered (the module's forward is then wrapped). */
+  hooks?: { pre: ForwardHook[]; post: ForwardHook[] };
 }
+type ForwardHook = (...args: unknown[]) => unknown;
 const ATTRS = Symbol('gpugrad.moduleAttributes');
 
 /** Index access for containers (ModuleList's `list[0]`, ModuleDict's `dict.wte`): undefined where not handled. */
@@ -569,6 +572,63 @@ export class Module {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   forward(..._args: any[]): any {
     throw new Error(`forward: ${this._getName()} is missing the required "forward" function`);
+  }
+
+  /**
+   * Registers `hook(module, args)`, run before every forward (PyTorch's `register_forward_pre_hook`); an
+   * array it returns replaces the arguments. Returns a handle whose `remove()` unregisters it. Hooks run
+   * whether the module is called by `forward(...)` or `call(...)`.
+   */
+  registerForwardPreHook(hook: (module: this, args: unknown[]) => unknown[] | void): { remove(): void } {
+    return this.addForwardHook('registerForwardPreHook', 'pre', hook as ForwardHook);
+  }
+
+  /**
+   * Registers `hook(module, args, output)`, run after every forward (PyTorch's `register_forward_hook`); a
+   * value it returns (other than undefined) replaces the output. Returns a handle with `remove()`.
+   */
+  registerForwardHook(hook: (module: this, args: unknown[], output: unknown) => unknown): { remove(): void } {
+    return this.addForwardHook('registerForwardHook', 'post', hook as ForwardHook);
+  }
+
+  private addForwardHook(fn: string, kind: 'pre' | 'post', hook: ForwardHook): { remove(): void } {
+    if (typeof hook !== 'function') throw new Error(`${fn}: expects a function, got ${describeValue(hook)}`);
+    const st = stateOf(this);
+    if (!st.hooks) {
+      // the first hook wraps this module's forward, as an own property (a plain function: not registered)
+      const hooks = { pre: [] as ForwardHook[], post: [] as ForwardHook[] };
+      st.hooks = hooks;
+      const inner = this.forward;
+      const wrapped = (...args: unknown[]): unknown => {
+        let a = args;
+        for (const h of [...hooks.pre]) {
+          const r = (h as (m: Module, a: unknown[]) => unknown)(this, a);
+          if (r !== undefined) {
+            if (!Array.isArray(r))
+              throw new Error(
+                `forward pre-hook of ${this._getName()}: must return an array of arguments or nothing, got ${describeValue(r)}`,
+              );
+            a = r;
+          }
+        }
+        let out = inner.apply(this, a);
+        for (const h of [...hooks.post]) {
+          const r = (h as (m: Module, a: unknown[], o: unknown) => unknown)(this, a, out);
+          if (r !== undefined) out = r;
+        }
+        return out;
+      };
+      Object.defineProperty(this, 'forward', { value: wrapped, writable: true, configurable: true, enumerable: false });
+    }
+    const list = st.hooks[kind];
+    const entry: ForwardHook = (...xs: unknown[]) => (hook as (...ys: unknown[]) => unknown)(...xs);
+    list.push(entry);
+    return {
+      remove: () => {
+        const k = list.indexOf(entry);
+        if (k >= 0) list.splice(k, 1);
+      },
+    };
   }
 
   /** Runs forward (like calling a PyTorch module: `model.call(x)`). */
