@@ -89,6 +89,20 @@ export interface LayerNormOptions {
   dtype?: DType;
 }
 
+/**
+ * A norm layer's normalizedShape (a number or a non-empty array of non-negative integers), as an array;
+ * `size` is how the error names a size (LayerNorm's message has said 'positive' since before RMSNorm).
+ */
+function normalizedShapeOf(fn: string, v: unknown, size = 'non-negative'): number[] {
+  const ns = typeof v === 'number' ? [v] : Array.isArray(v) ? [...(v as unknown[])] : null;
+  if (ns === null || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || (d as number) < 0))
+    throw new Error(`${fn}: normalizedShape must be a ${size} integer or a non-empty array of them, got ${describeArg(v)}`);
+  return ns as number[];
+}
+
+/** Python's repr of a tuple of ints: (8,) or (2, 3). */
+const pyTuple = (xs: readonly number[]): string => (xs.length === 1 ? `(${xs[0]},)` : `(${xs.join(', ')})`);
+
 /** Layer normalisation over the trailing `normalizedShape` dims; weight ones, bias zeros. */
 export class LayerNorm extends Module {
   static override readonly moduleName = 'LayerNorm';
@@ -103,12 +117,7 @@ export class LayerNorm extends Module {
     checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
     checkBoolean('LayerNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
     checkBoolean('LayerNorm', 'bias', opts.bias, true);
-    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
-    if (ns === null || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(
-        `LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(normalizedShape)}`,
-      );
-    }
+    const ns = normalizedShapeOf('LayerNorm', normalizedShape, 'positive');
     this.normalizedShape = ns;
     this.eps = opts.eps ?? 1e-5;
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
@@ -132,8 +141,7 @@ export class LayerNorm extends Module {
   }
 
   override extraRepr(): string {
-    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
-    return `${shape}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+    return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
 }
 
@@ -246,12 +254,7 @@ export class RMSNorm extends Module {
     super();
     checkOptions('RMSNorm', opts, ['eps', 'elementwiseAffine', 'dtype']);
     this.elementwiseAffine = checkBoolean('RMSNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
-    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : null;
-    if (!ns || ns.length === 0 || ns.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(
-        `RMSNorm: normalizedShape must be a non-negative integer or a non-empty array of them, got ${describeArg(normalizedShape)}`,
-      );
-    }
+    const ns = normalizedShapeOf('RMSNorm', normalizedShape);
     const eps = opts.eps ?? null;
     if (eps !== null && (typeof eps !== 'number' || !(eps >= 0)))
       throw new Error(`RMSNorm: eps must be a non-negative number or null, got ${describeArg(eps)}`);
@@ -270,9 +273,8 @@ export class RMSNorm extends Module {
   }
 
   override extraRepr(): string {
-    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
     const eps = this.eps === null ? 'None' : pyFloat(this.eps);
-    return `${shape}, eps=${eps}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+    return `${pyTuple(this.normalizedShape)}, eps=${eps}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
 }
 
