@@ -1294,6 +1294,63 @@ def make_nanogpt():
                       'cases', [case])
 
 
+# ---- double backward: Hessian-vector products where a sign, a tie or a limit could hide a bug ----------
+
+def make_double():
+    torch.manual_seed(12)
+    from torch.autograd.functional import hvp, hessian
+    cases = []
+
+    def hvp_case(name, f, inputs, w=None, extra=None):
+        xs = tuple(t.detach() for t in inputs)
+        vs = tuple(randn(*t.shape) for t in xs)
+        out, hv = hvp(lambda *a: f(*a), xs, vs)
+        c = {'name': name, 'kind': 'hvp', 'inputs': [T(t) for t in xs], 'v': [T(t) for t in vs], 'out': T(out), 'hvp': [T(t) for t in hv]}
+        if w is not None:
+            c['w'] = T(w)
+        if extra:
+            c.update(extra)
+        cases.append(c)
+
+    w = randn(6)
+    hvp_case('pow negative bases, integer exponent', lambda x: (x.pow(3) * w).sum(), [torch.tensor([-0.5, -2.0, 1.5, -3.0, 0.7, 2.0])], w)
+    hvp_case('gelu', lambda x: (F.gelu(x) * w).sum(), [torch.tensor([-3.0, -0.5, 0.0, 0.4, 1.0, 6.0])], w)
+    hvp_case('gelu tanh', lambda x: (F.gelu(x, approximate='tanh') * w).sum(), [torch.tensor([-3.0, -0.5, 0.0, 0.4, 1.0, 6.0])], w)
+    hvp_case('abs through zero', lambda x: (x.abs().pow(3) * w).sum(), [torch.tensor([-1.0, 0.0, 0.5, -0.25, 2.0, 0.0])], w)
+    wm = randn(2, 3)
+    neg_inf = torch.tensor([[0.0, -INF, 0.0], [0.0, 0.0, 0.0]])
+    hvp_case('softmax with a masked entry', lambda x: (torch.softmax(x + neg_inf, -1) * wm).sum(), [randn(2, 3)], wm)
+    hvp_case('logSoftmax', lambda x: (torch.log_softmax(x, -1) * wm).sum(), [randn(2, 3)], wm)
+    hvp_case('maximum with ties', lambda a, b: torch.maximum(a, b).pow(2).sum(), [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([1.0, 2.0, 0.5])])
+    hvp_case('amax with ties', lambda x: (x.amax(1) ** 3).sum(), [torch.tensor([[1.0, 3.0, 3.0], [-1.0, -4.0, 0.5]])])
+    hvp_case('norm of a zero row', lambda x: x.norm(dim=1).pow(3).sum() + x.norm(dim=1).sum(), [torch.tensor([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])])
+    wl = randn(2, 4)
+    hvp_case('layerNorm', lambda x, g, b: (F.layer_norm(x, (4,), g, b) * wl).pow(2).sum(), [randn(2, 4), randn(4), randn(4)], wl)
+    hvp_case('crossEntropy with label smoothing', lambda x: F.cross_entropy(x, torch.tensor([2, 0]), label_smoothing=0.1), [randn(2, 3)])
+    wo = randn(1, 2, 3, 2)
+    hvp_case('scaledDotProductAttention causal', lambda q, k, v: (sdpa_reference(q, k, v, is_causal=True) * wo).sum(),
+             [randn(1, 2, 3, 2), randn(1, 2, 3, 2), randn(1, 2, 3, 2)], wo)
+    # a small MLP's loss: the Hessian with respect to the first layer (examples/hessian.ts's function)
+    x = randn(4, 3)
+    y = randn(4, 1)
+    W1, b1, W2 = randn(5, 3), randn(5), randn(1, 5)
+    def mlp_loss(w1, bb1, w2):
+        return F.mse_loss(F.linear(torch.tanh(F.linear(x, w1, bb1)), w2), y)
+    H = hessian(lambda w1: mlp_loss(w1, b1, W2), W1)
+    cases.append({'name': 'mlp loss hessian', 'kind': 'hessian', 'x': T(x), 'y': T(y), 'inputs': [T(W1), T(b1), T(W2)], 'hessian': T(H)})
+    hvp_case('mlp loss', mlp_loss, [W1, b1, W2], None, {'x': T(x), 'y': T(y)})
+    # a gradient penalty: the squared norm of dL/dx, differentiated into the weights
+    W = randn(3, 4).requires_grad_(True)
+    xin = randn(2, 4).requires_grad_(True)
+    out = torch.tanh(F.linear(xin, W)).pow(2).sum()
+    gx, = torch.autograd.grad(out, xin, create_graph=True)
+    penalty = gx.pow(2).sum()
+    gw, = torch.autograd.grad(penalty, W)
+    cases.append({'name': 'gradient penalty', 'kind': 'penalty', 'inputs': [T(W), T(xin)], 'penalty': num(penalty.item()), 'grad': T(gw)})
+    write_json('double.json', header('double', {'notes': 'float64; hvp cases: torch.autograd.functional.hvp(f, inputs, v); see test/autograd/double-backward.test.ts for each f'}),
+               'cases', cases)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_core()
@@ -1307,6 +1364,7 @@ def main():
     make_indexing()
     make_extra()
     make_nanogpt()
+    make_double()
 
 
 if __name__ == '__main__':

@@ -5,9 +5,9 @@ export { Tensor, type DType, type Operand } from './autograd/tensor.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
 export { tidy, keep } from './autograd/tidy.js';
 export { manualSeed, getRngState, setRngState } from './autograd/random.js';
-export { gradcheck, type GradcheckOptions } from './autograd/gradcheck.js';
-// torch.autograd's tools: autograd.detectAnomaly, autograd.setDetectAnomaly
-export * as autograd from './autograd/public.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradgradcheckOptions } from './autograd/gradcheck.js';
+// torch.autograd: autograd.grad, autograd.gradcheck/gradgradcheck, autograd.functional.*, autograd.detectAnomaly
+export * as autograd from './ops/autograd.js';
 export { GradNode } from './autograd/engine.js';
 export {
   tensor,

@@ -2,7 +2,8 @@
 // inputs against the analytical Jacobian from one backward per output element (one-hot gradients).
 // fastMode compares one random projection uᵀJv instead of the whole Jacobian.
 
-import { noGrad } from './grad-mode.js';
+import { enableGrad, noGrad } from './grad-mode.js';
+import { grad } from './grad.js';
 import { checkTensor } from './check.js';
 import { Tensor } from './tensor.js';
 import { uniform } from './random.js';
@@ -144,4 +145,59 @@ export function gradcheck(fn: Fn, inputs: Tensor[], opts: GradcheckOptions = {})
     }
   }
   return true;
+}
+
+export interface GradgradcheckOptions extends GradcheckOptions {
+  /** The gradients of fn's outputs to differentiate with (random in [-1, 1) when omitted, as PyTorch's). */
+  gradOutputs?: Tensor | Tensor[] | null;
+}
+
+/**
+ * gradgradcheck with PyTorch's semantics: checks the second derivatives of `fn` by running gradcheck on
+ * `(inputs, gradOutputs) -> autograd.grad(fn(inputs), inputs, gradOutputs, { createGraph: true })`, i.e.
+ * numerical against analytical derivatives of the vector-Jacobian product (in float64).
+ */
+export function gradgradcheck(fn: Fn, inputs: Tensor[], opts: GradgradcheckOptions = {}): boolean {
+  checkOptions('gradgradcheck', opts, ['gradOutputs', 'eps', 'atol', 'rtol', 'raiseException', 'fastMode']);
+  if (typeof fn !== 'function') throw new Error(`gradgradcheck: fn must be a function, got ${describeValue(fn)}`);
+  if (!Array.isArray(inputs)) throw new Error(`gradgradcheck: inputs must be an array of Tensors, got ${describeValue(inputs)}`);
+  inputs.forEach((t, j) => checkTensor('gradgradcheck', `inputs[${j}]`, t));
+  const { gradOutputs, ...rest } = opts;
+  const isDiff = (t: Tensor): boolean => t.dtype === 'float32' || t.dtype === 'float64';
+  const probe = inputs.map((t) => (isDiff(t) ? t.detach().requiresGrad_(true) : t));
+  const outs = asList(fn(...probe));
+  const diffOuts = outs.map((o) => o.requiresGrad);
+  let vs: Tensor[];
+  if (gradOutputs === undefined || gradOutputs === null) {
+    vs = outs
+      .filter((_, i) => diffOuts[i])
+      .map((o) =>
+        fromValues(
+          Float64Array.from({ length: o.numel() }, () => uniform() * 2 - 1),
+          [...o.shape],
+          o.dtype,
+        ),
+      );
+  } else {
+    vs = gradOutputs instanceof Tensor ? [gradOutputs] : gradOutputs;
+    if (!Array.isArray(vs))
+      throw new Error(`gradgradcheck: gradOutputs must be a Tensor or an array of Tensors, got ${describeValue(gradOutputs)}`);
+    vs.forEach((t, j) => checkTensor('gradgradcheck', `gradOutputs[${j}]`, t));
+    const n = diffOuts.filter(Boolean).length;
+    if (vs.length !== n)
+      throw new Error(`gradgradcheck: gradOutputs has ${vs.length} tensors but fn has ${n} differentiable outputs; pass one per output`);
+  }
+  const nIn = inputs.length;
+  // the vector-Jacobian product as a function of the inputs and the gradients; under gradcheck's numerical
+  // evaluations (noGrad, fresh tensors) it still needs a graph, so it records with grad enabled
+  const vjpFn = (...args: Tensor[]): Tensor[] =>
+    enableGrad(() => {
+      const xs = args.slice(0, nIn).map((t) => (isDiff(t) && !t.requiresGrad ? t.detach().requiresGrad_(true) : t));
+      const gs = args.slice(nIn);
+      const os = asList(fn(...xs)).filter((o) => o.requiresGrad);
+      const wrt = xs.filter(isDiff);
+      const got = grad(os, wrt, { gradOutputs: gs, createGraph: true, allowUnused: true });
+      return got.filter((g): g is Tensor => g !== null);
+    });
+  return gradcheck(vjpFn, [...inputs, ...vs], rest);
 }

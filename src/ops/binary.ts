@@ -12,6 +12,7 @@ import { floatDType } from './checks.js';
 import { scalarTensor } from '../autograd/creation.js';
 import { mapKernel } from './map.js';
 import { OP, type BinarySpec } from './registry.js';
+import { log } from './unary.js';
 import { describeValue } from '../helpers/validate.js';
 
 export { POW } from './registry.js';
@@ -91,8 +92,58 @@ function binary(s: Named, x: Operand, y: Operand): Tensor {
     ],
     saved: [a, b],
     owns: temps, // the 0-d tensors of number operands: freed with the node, or now when nothing is recorded
+    backwardGraph: (g) => {
+      const [da, db] = GRAPH[s.name](g, a, b);
+      return [a.requiresGrad ? da() : null, b.requiresGrad ? db() : null];
+    },
   });
 }
+
+// ---- double backward: da and db again, with differentiable ops (createGraph) ----------------------
+
+/** A constant 0 / 0.5 / 1 factor of a derivative (a tie-splitting mask): a kernel, not recorded. */
+const factor = (name: string, expr: string, a: Tensor, b: Tensor, g: Tensor): Tensor =>
+  mapKernel(
+    name,
+    expr,
+    [
+      ['a', a],
+      ['b', b],
+    ],
+    g.shape,
+    g.dtype,
+  );
+
+type Pair = [() => Tensor, () => Tensor];
+/** da and db for each binary op (lazily: only the ones that flow), the same formulas as the registry's kernels. */
+const GRAPH: Readonly<Record<string, (g: Tensor, a: Tensor, b: Tensor) => Pair>> = {
+  add: (g) => [() => g, () => g],
+  sub: (g) => [() => g, () => binary(MUL, g, -1)],
+  mul: (g, a, b) => [() => binary(MUL, g, b), () => binary(MUL, g, a)],
+  div: (g, a, b) => [() => binary(DIV, g, b), () => binary(MUL, binary(DIV, binary(DIV, g, b), b), binary(MUL, a, -1))],
+  pow: (g, a, b) => [
+    // b == 0: 0 (also where a == 0); a == 0 and b >= 0: 0 for db
+    // where b == 0 the exponent b - 1 becomes 1, so b * a^(b-1) is 0 (not 0 * Infinity at a == 0)
+    () => {
+      const e = binary(ADD, binary(SUB, b, 1), factor('pow.da.shift', '(b == 0 ? 2 : 0)', a, b, g));
+      return binary(MUL, g, binary(MUL, b, binary(POWS, a, e)));
+    },
+    () => {
+      const keep = factor('pow.db.mask', '((a == 0 && b >= 0) ? 0 : 1)', a, b, g);
+      // log(a) only where it is used: a == 0 would make 0 * -Infinity = NaN
+      const safeA = binary(ADD, a, binary(SUB, 1, keep));
+      return binary(MUL, keep, binary(MUL, g, binary(MUL, binary(POWS, a, b), log(safeA))));
+    },
+  ],
+  maximum: (g, a, b) => [
+    () => binary(MUL, g, factor('maximum.da.mask', '(a > b ? 1 : (a == b ? 0.5 : 0))', a, b, g)),
+    () => binary(MUL, g, factor('maximum.db.mask', '(b > a ? 1 : (a == b ? 0.5 : 0))', a, b, g)),
+  ],
+  minimum: (g, a, b) => [
+    () => binary(MUL, g, factor('minimum.da.mask', '(a < b ? 1 : (a == b ? 0.5 : 0))', a, b, g)),
+    () => binary(MUL, g, factor('minimum.db.mask', '(b < a ? 1 : (a == b ? 0.5 : 0))', a, b, g)),
+  ],
+};
 
 function gradExpr(op: string, expr: string, g: Tensor, args: [string, Tensor][]): Tensor {
   if (expr === 'g') return g;

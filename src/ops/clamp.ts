@@ -10,7 +10,7 @@
 
 import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
-import { scalarTensor } from '../autograd/creation.js';
+import { fromValues, scalarTensor } from '../autograd/creation.js';
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { broadcastShapes } from '../helpers/shape.js';
@@ -18,6 +18,7 @@ import { describeValue } from '../helpers/validate.js';
 import { floatDType } from './checks.js';
 import { cast } from './convert.js';
 import { mapKernel } from './map.js';
+import { mul } from './binary.js';
 
 /** The kernel expressions, over x and the bounds that are given (lo, hi); NaN propagates from tensor bounds. */
 export function clampExprs(
@@ -112,6 +113,18 @@ function clampOp(fn: string, input: Tensor, min: Bound, max: Bound): Tensor {
       min instanceof Tensor && lo!.requiresGrad ? grad('clamp.dmin', e.dlo, g) : null,
       max instanceof Tensor && hi!.requiresGrad ? grad('clamp.dmax', e.dhi, g) : null,
     ],
+    // each gradient is g times a constant 0/1 mask: the kernels at g = 1
+    backwardGraph: (g) => {
+      const ones = fromValues(new Float64Array(g.numel()).fill(1), [...g.shape], g.dtype);
+      const masked = (op: string, expr: string): Tensor => mul(g, grad(op, expr, ones));
+      const r = [
+        x.requiresGrad ? masked('clamp.dx', e.dx) : null,
+        min instanceof Tensor && lo!.requiresGrad ? masked('clamp.dmin', e.dlo) : null,
+        max instanceof Tensor && hi!.requiresGrad ? masked('clamp.dmax', e.dhi) : null,
+      ];
+      ones.dispose();
+      return r;
+    },
     saved: named.map(([, t]) => t).filter((t) => !temps.includes(t)),
     owns: temps,
   });

@@ -138,6 +138,7 @@ export function where(condition: Tensor, input: Operand, other: Operand): Tensor
   return record(out, {
     name: 'Where',
     inputs: [condition, a, b],
+    backwardGraph: (g) => [null, a.requiresGrad ? where(condition, g, 0) : null, b.requiresGrad ? where(condition, 0, g) : null],
     backward: (g) => [
       null,
       a.requiresGrad
@@ -194,6 +195,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   return record(out, {
     name: 'MaskedFill',
     inputs: [x],
+    backwardGraph: (g) => [maskedFill(g, mask, 0)],
     backward: (g) => [
       mapKernel(
         'maskedFill.dx',

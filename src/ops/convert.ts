@@ -18,7 +18,8 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const precision = dtype === 'float32' ? 'float32' : 'float64';
   const y = launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, dtype, precision);
   if (isFloat(dtype) && isFloat(x.dtype)) {
-    record(y, { name: 'To', inputs: [x], backward: (g) => [cast(g, x.dtype)] });
+    const back = (g: Tensor): Tensor[] => [cast(g, x.dtype)];
+    record(y, { name: 'To', inputs: [x], backward: back, backwardGraph: back });
   }
   return y;
 }
@@ -28,5 +29,6 @@ export function clone(x: Tensor): Tensor {
   const y = x._isDense()
     ? launch(gatherStrided, flatCopy(x.numel()), [x], x.shape, x.dtype)
     : Tensor._fromStorage(x._materialize(), [...x.shape], x.dtype);
-  return record(y, { name: 'Clone', inputs: [x], backward: (g) => [g] });
+  const pass = (g: Tensor): Tensor[] => [g];
+  return record(y, { name: 'Clone', inputs: [x], backward: pass, backwardGraph: pass });
 }

@@ -2,7 +2,7 @@
 //   dweight[v, :] = sum of g[p, :] over positions p with index[p] == v (scatter-add), 0 for paddingIdx
 
 import { checkTensor } from '../autograd/check.js';
-import { record } from '../autograd/engine.js';
+import { record, recordLinear } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { allocFloat32 } from '../backend/storage.js';
@@ -11,7 +11,9 @@ import { fmtShape } from '../helpers/shape.js';
 import { copyRun } from '../kernels/copy.js';
 import { floorDiv } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
-import { checkIndex, scatterAdd } from './shape.js';
+import { checkIndex, reshape, scatterAdd } from './shape.js';
+import { fromValues } from '../autograd/creation.js';
+import { mul } from './binary.js';
 
 /** out[p, c] = w[idx[p], c] over rows of D (the backward is shape.ts's scatterAdd). */
 const embeddingForward = declareKernel({
@@ -63,6 +65,24 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
       const dw = scatterAdd(g2, flat, [V, D], 0, pad);
       g2.dispose();
       flat.dispose();
+      return [null, dw];
+    },
+    // dw = the scatter-add of g's rows, as an op whose backward looks the rows up again (0 for paddingIdx)
+    backwardGraph: (g) => {
+      const g2 = reshape(g, [L, D]);
+      const flat = input._view([L]);
+      const keep =
+        pad < 0
+          ? null
+          : fromValues(
+              Array.from(flat.toArray(), (c) => (c === pad ? 0 : 1)),
+              [L, 1],
+              g.dtype,
+            );
+      const dw = recordLinear('EmbeddingBackward', scatterAdd(g2, flat, [V, D], 0, pad), g2, (h) => {
+        const rows = embedding(flat, h);
+        return keep ? mul(rows, keep) : rows;
+      });
       return [null, dw];
     },
   });

@@ -16,8 +16,8 @@
 // element over its prefix: O(n^2) per row along dim (fine for rows of a few thousand).
 
 import { checkTensor as checkLiveTensor } from '../autograd/check.js';
-import { fromValues } from '../autograd/creation.js';
-import { record } from '../autograd/engine.js';
+import { fromValues, zerosLike } from '../autograd/creation.js';
+import { record, recordLinear } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { Precision } from '../backend/index.js';
@@ -99,7 +99,12 @@ function triangleOp(fn: 'tril' | 'triu', input: Tensor, diagonal: unknown): Tens
   if (x.ndim < 2) throw new Error(`${fn}: input must have at least 2 dims, got shape ${fmtShape(x.shape)}`);
   const upper = fn === 'triu';
   const y = triangleKernel(x, k, upper);
-  return record(y, { name: upper ? 'Triu' : 'Tril', inputs: [x], backward: (g) => [triangleKernel(g, k, upper)] });
+  return record(y, {
+    name: upper ? 'Triu' : 'Tril',
+    inputs: [x],
+    backward: (g) => [triangleKernel(g, k, upper)],
+    backwardGraph: (g) => [triangleOp(fn, g, k)],
+  });
 }
 
 /** The lower triangle of the last two dims (col - row <= diagonal), the rest 0; any batch dims. */
@@ -229,6 +234,7 @@ export function gather(input: Tensor, dim: number, index: Tensor): Tensor {
     inputs: [x],
     saved: [idx],
     backward: (g) => [scatterAddZeros(g, d, idx, xShape, x.shape)],
+    backwardGraph: (g) => [recordLinear('GatherBackward', scatterAddZeros(g, d, idx, xShape, x.shape), g, (h) => gather(h, d, idx))],
   });
 }
 
@@ -391,6 +397,25 @@ function scatterOp(fn: 'scatter' | 'scatterAdd', input: Tensor, dim: number, ind
       const ds = srcT?.requiresGrad ? gatherKernel(g, xShape, d, idx, iShape, sShape, srcT.shape) : null;
       return [dx, ds];
     },
+    // createGraph: each gradient is linear in g, recorded with its adjoint (scatter's zeroing is its own
+    // adjoint; the gather of src's gradient has the scatter-add into zeros as its adjoint)
+    backwardGraph: (g) => {
+      let dx: Tensor | null = null;
+      if (x.requiresGrad) {
+        if (add) dx = g;
+        else {
+          const c = srcT ? csr : groupByTarget(idx, d, xShape, iShape);
+          dx = recordLinear('ScatterBackward', scatterKernel(g, 0, c, x.shape), g, (h) => scatter(h, d, idx, 0));
+          if (!srcT) c.dispose();
+        }
+      }
+      const ds = srcT?.requiresGrad
+        ? recordLinear('ScatterSrcBackward', gatherKernel(g, xShape, d, idx, iShape, sShape, srcT.shape), g, (h) =>
+            scatterAdd(zerosLike(x), d, idx, h),
+          )
+        : null;
+      return [dx, ds];
+    },
   });
 }
 
@@ -447,7 +472,12 @@ export function flip(input: Tensor, dims: number | number[]): Tensor {
   if (!flipped.some(Boolean)) return reshape(x, [...x.shape], 'flip');
   const y = flipRun(x, flipped);
   // flip is its own inverse
-  return record(y, { name: 'Flip', inputs: [x], backward: (g) => [flipRun(g, flipped)] });
+  return record(y, {
+    name: 'Flip',
+    inputs: [x],
+    backward: (g) => [flipRun(g, flipped)],
+    backwardGraph: (g) => [flip(g, list)],
+  });
 }
 
 /** out[c] = x[c with c_d → (c_d - s_d) mod n_d], each s_d in [0, n_d). */
@@ -502,7 +532,18 @@ export function roll(input: Tensor, shifts: number | number[], dims?: number | n
   if (fwd.every((s) => s === 0)) return reshape(x, [...x.shape], 'roll');
   const y = rollRun(x, fwd);
   const back = fwd.map((s, d) => (s === 0 ? 0 : x.shape[d] - s));
-  return record(y, { name: 'Roll', inputs: [x], backward: (g) => [rollRun(g, back)] });
+  return record(y, {
+    name: 'Roll',
+    inputs: [x],
+    backward: (g) => [rollRun(g, back)],
+    backwardGraph: (g) => [
+      roll(
+        g,
+        back,
+        back.map((_, k) => k),
+      ),
+    ],
+  });
 }
 
 // ---- cumsum ----------------------------------------------------------------------------------------
@@ -546,5 +587,11 @@ export function cumsum(input: Tensor, dim: number): Tensor {
   const run = (t: Tensor, back: boolean, dt: DType): Tensor =>
     t.numel() === 0 ? emptyOf(x.shape, dt) : launch(back ? cumsumBackward : cumsumForward, params, [t], x.shape, dt, precisionFor(t));
   const y = run(x, false, dtype);
-  return record(y, { name: 'Cumsum', inputs: [x], backward: (g) => [run(g, true, g.dtype)] });
+  return record(y, {
+    name: 'Cumsum',
+    inputs: [x],
+    backward: (g) => [run(g, true, g.dtype)],
+    // the reversed cumulative sum, with ops
+    backwardGraph: (g) => [x.ndim === 0 ? g : flip(cumsum(flip(g, d), d), d)],
+  });
 }

@@ -4,7 +4,7 @@
 // The statistics are packed per row r: mean at 2r, 1/sqrt(var + eps) at 2r+1 (biased variance, as PyTorch).
 
 import { checkTensor } from '../autograd/check.js';
-import { record } from '../autograd/engine.js';
+import { record, viaComposite } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
@@ -13,7 +13,9 @@ import { fmtShape, numelOf, sameShape } from '../helpers/shape.js';
 import { blockedSum, floorDiv, lit } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 import { floatDType } from './checks.js';
-import { sum } from './reduce.js';
+import { mean, sum } from './reduce.js';
+import { add, mul, sub } from './binary.js';
+import { rsqrt } from './unary.js';
 import { ROW_FUSED } from './softmax.js';
 
 // The natives (the 'simd' backend's float32 runs) are plain loops over the host arrays: sums in JS numbers
@@ -508,6 +510,14 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
       const db = b?.requiresGrad ? colGrad('b', g, x, st, rows, D, ns) : null;
       return [dx, dw, db];
     },
+    // double backward through the composite (mean, variance, rsqrt as ops)
+    backwardGraph: viaComposite([x, w ?? null, b ?? null], (xx, ww, bb) => {
+      const dims = ns.map((_, k) => x.ndim - ns.length + k);
+      const xc = sub(xx!, mean(xx!, dims, true));
+      const y2 = mul(xc, rsqrt(add(mean(mul(xc, xc), dims, true), eps)));
+      const yw = ww ? mul(y2, ww) : y2;
+      return bb ? add(yw, bb) : yw;
+    }),
     saved: [x, ...(w ? [w] : [])],
     // the statistics live as long as the backward needs them (record disposes them at once when nothing is recorded)
     owns: [st],

@@ -12,7 +12,8 @@ import { fmtShape } from '../helpers/shape.js';
 import { dotLoop, unravel } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 import { mapKernel } from './map.js';
-import { DOT_CHUNK, mm } from './matmul.js';
+import { DOT_CHUNK, matmul, mm } from './matmul.js';
+import { reshape, transpose } from './shape.js';
 import { sum } from './reduce.js';
 
 type LinearParams = { rows: number; inFeatures: number; outFeatures: number; bias: boolean };
@@ -90,6 +91,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       const db = bias?.requiresGrad ? sum(g2, 0) : null; // db = Σ_rows g
       g2.dispose();
       return [dx, dW, db];
+    },
+    // the same products with ops
+    backwardGraph: (g) => {
+      const g2 = reshape(g, [R, O]);
+      return [
+        x.requiresGrad ? matmul(g, weight) : null,
+        weight.requiresGrad ? matmul(transpose(g2, 0, 1), reshape(x, [R, I])) : null,
+        bias?.requiresGrad ? sum(g2, 0) : null,
+      ];
     },
     saved: [x, weight],
   });

@@ -13,7 +13,7 @@ import { blockedSum, dotLoop, gatherIndex, lit, unravel, type Body } from '../ke
 import { declareKernel } from '../kernels/template.js';
 import { floatDType } from './checks.js';
 import { sum } from './reduce.js';
-import { reshape } from './shape.js';
+import { reshape, transpose } from './shape.js';
 
 /** One operand of a batched matrix product: `t`'s data seen as `batch` × rows × cols, read as stored or transposed. */
 export interface MatrixOperand {
@@ -250,6 +250,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     backward: (g) => [
       a.requiresGrad ? mm(g, b, { transB: true }) : null, // dA = dC·Bᵀ
       b.requiresGrad ? mm(a, g, { transA: true }) : null, // dB = Aᵀ·dC
+    ],
+    backwardGraph: (g) => [
+      a.requiresGrad ? matmul(g, transpose(b, -2, -1)) : null,
+      b.requiresGrad ? matmul(transpose(a, -2, -1), g) : null,
     ],
     saved: [a, b],
   });

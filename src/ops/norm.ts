@@ -63,6 +63,13 @@ function norm2(x: Tensor, dims: number[], keepdim: boolean): Tensor {
       nk.dispose();
       return [dx];
     },
+    // dx = expand(g) · x / n, 0 where n = 0: with ops, n made safe by a constant where it is 0
+    backwardGraph: (g) => {
+      const nk = reshape(n, kept);
+      const zero = mapKernel('norm2.zero', '(n == 0 ? 1 : 0)', [['n', nk]], kept, x.dtype);
+      const keep = mapKernel('norm2.keep', '(n == 0 ? 0 : 1)', [['n', nk]], kept, x.dtype);
+      return [mul(mul(reshape(g, kept), div(x, add(nk, zero))), keep)];
+    },
   });
 }
 

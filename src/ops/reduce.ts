@@ -16,6 +16,8 @@ import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK, reducePass, type PassKind } from '../kernels/reduce.js';
 import { mapKernel } from './map.js';
+import { div, mul, sub } from './binary.js';
+import { expand, reshape } from './shape.js';
 import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 // the ops that write their own blocked sums import these from here
@@ -164,6 +166,9 @@ function expandGrad(op: string, g: Tensor, x: Tensor, dims: number[], scale?: nu
   return out;
 }
 
+/** g (of the reduction's shape) broadcast back over `dims` of x, with ops (createGraph). */
+const expandRecorded = (g: Tensor, x: Tensor, dims: number[]): Tensor => expand(reshape(g, keptShape(x.shape, dims, true)), [...x.shape]);
+
 function finish(y: Tensor, x: Tensor, dims: number[], keepdim: boolean): Tensor {
   if (!keepdim) return y;
   const v = y._view(keptShape(x.shape, dims, true));
@@ -175,7 +180,12 @@ export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor
   const dims = reduceDims('sum', x, dim, keepdim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
   const y = finish(reduceKernel('sum', x, dims, dtype), x, dims, keepdim);
-  return record(y, { name: 'Sum', inputs: [x], backward: (g) => [expandGrad('sum.backward', g, x, dims)] });
+  return record(y, {
+    name: 'Sum',
+    inputs: [x],
+    backward: (g) => [expandGrad('sum.backward', g, x, dims)],
+    backwardGraph: (g) => [expandRecorded(g, x, dims)],
+  });
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -185,7 +195,12 @@ export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tenso
   const dims = reduceDims('mean', x, dim, keepdim);
   const n = dims.reduce((a, d) => a * x.shape[d], 1);
   const y = finish(reduceKernel('mean', x, dims, x.dtype), x, dims, keepdim);
-  return record(y, { name: 'Mean', inputs: [x], backward: (g) => [expandGrad('mean.backward', g, x, dims, 1 / n)] });
+  return record(y, {
+    name: 'Mean',
+    inputs: [x],
+    backward: (g) => [expandGrad('mean.backward', g, x, dims, 1 / n)],
+    backwardGraph: (g) => [mul(expandRecorded(g, x, dims), 1 / n)],
+  });
 }
 
 function extreme(kind: 'amax' | 'amin', x: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -193,38 +208,46 @@ function extreme(kind: 'amax' | 'amin', x: Tensor, dim?: number | number[], keep
   if (dims.some((d) => x.shape[d] === 0) || x.numel() === 0)
     throw new Error(`${kind}: cannot reduce over an empty dimension (shape ${fmtShape(x.shape)})`);
   const y = finish(reduceKernel(kind, x, dims, x.dtype), x, dims, keepdim);
+  const backward = (g: Tensor): Tensor[] => {
+    const yk = y._view(keptShape(x.shape, dims, true));
+    const gk = g._view(yk.shape);
+    // 1 on every element equal to its extreme; the gradient is split evenly over the ties
+    const ties = mapKernel(
+      `${kind}.backward.ties`,
+      '(x == y ? 1 : 0)',
+      [
+        ['x', x],
+        ['y', yk],
+      ],
+      x.shape,
+      x.dtype,
+    );
+    const count = reduceKernel('sum', ties, dims, x.dtype);
+    const ck = count._view(yk.shape);
+    const dx = mapKernel(
+      `${kind}.backward`,
+      '(t != 0 ? g / c : 0)',
+      [
+        ['g', gk],
+        ['t', ties],
+        ['c', ck],
+      ],
+      x.shape,
+      x.dtype,
+    );
+    for (const t of [yk, gk, ties, count, ck]) t.dispose();
+    return [dx];
+  };
   return record(y, {
     name: kind === 'amax' ? 'Amax' : 'Amin',
     inputs: [x],
-    backward: (g) => {
-      const yk = y._view(keptShape(x.shape, dims, true));
-      const gk = g._view(yk.shape);
-      // 1 on every element equal to its extreme; the gradient is split evenly over the ties
-      const ties = mapKernel(
-        `${kind}.backward.ties`,
-        '(x == y ? 1 : 0)',
-        [
-          ['x', x],
-          ['y', yk],
-        ],
-        x.shape,
-        x.dtype,
-      );
-      const count = reduceKernel('sum', ties, dims, x.dtype);
-      const ck = count._view(yk.shape);
-      const dx = mapKernel(
-        `${kind}.backward`,
-        '(t != 0 ? g / c : 0)',
-        [
-          ['g', gk],
-          ['t', ties],
-          ['c', ck],
-        ],
-        x.shape,
-        x.dtype,
-      );
-      for (const t of [yk, gk, ties, count, ck]) t.dispose();
-      return [dx];
+    backward,
+    // the tie weights (1 / count on each extreme, 0 elsewhere) are constants: dx = expand(g) * weights
+    backwardGraph: (g) => {
+      const ones = fromValues(new Float64Array(y.numel()).fill(1), [...y.shape], x.dtype);
+      const [w] = backward(ones);
+      ones.dispose();
+      return [mul(expandRecorded(g, x, dims), w)];
     },
     saved: [x, y],
   });
@@ -266,35 +289,43 @@ export function maxDim(x: Tensor, dim: number, keepdim: boolean, which: 'max' | 
   if (x.ndim && x.shape[d] === 0) throw new Error(`${which}: cannot reduce over an empty dimension ${dim} (shape ${fmtShape(x.shape)})`);
   const indices = argmax(x, dim, keepdim, which === 'max' ? 'argmax' : 'argmin');
   const values = finish(reduceKernel(which === 'max' ? 'amax' : 'amin', x, dims, x.dtype), x, dims, keepdim);
+  const backward = (g: Tensor): Tensor[] => {
+    const kshape = keptShape(x.shape, dims, true);
+    const gk = g._view(kshape);
+    const ik = indices._view(kshape);
+    // each element's position along dim d, compared with the returned index
+    const posShape = x.shape.map((s, k) => (k === d ? s : 1));
+    const pos = fromValues(
+      Array.from({ length: x.shape[d] ?? 1 }, (_, k) => k),
+      posShape,
+      'int32',
+    );
+    const precision = g.dtype === 'float64' ? 'float64' : 'float32';
+    const dx = mapKernel(
+      `${which}.backward`,
+      '(p == j ? g : 0)',
+      [
+        ['g', gk],
+        ['p', pos],
+        ['j', ik],
+      ],
+      x.shape,
+      g.dtype,
+      { precision },
+    );
+    for (const t of [gk, ik, pos]) t.dispose();
+    return [dx];
+  };
   record(values, {
     name: which === 'max' ? 'Max' : 'Min',
     inputs: [x],
-    backward: (g) => {
-      const kshape = keptShape(x.shape, dims, true);
-      const gk = g._view(kshape);
-      const ik = indices._view(kshape);
-      // each element's position along dim d, compared with the returned index
-      const posShape = x.shape.map((s, k) => (k === d ? s : 1));
-      const pos = fromValues(
-        Array.from({ length: x.shape[d] ?? 1 }, (_, k) => k),
-        posShape,
-        'int32',
-      );
-      const precision = g.dtype === 'float64' ? 'float64' : 'float32';
-      const dx = mapKernel(
-        `${which}.backward`,
-        '(p == j ? g : 0)',
-        [
-          ['g', gk],
-          ['p', pos],
-          ['j', ik],
-        ],
-        x.shape,
-        g.dtype,
-        { precision },
-      );
-      for (const t of [gk, ik, pos]) t.dispose();
-      return [dx];
+    backward,
+    // dx = expand(g) * (one-hot of the returned index along d), the one-hot a constant
+    backwardGraph: (g) => {
+      const ones = fromValues(new Float64Array(values.numel()).fill(1), [...values.shape], x.dtype);
+      const [w] = backward(ones);
+      ones.dispose();
+      return [mul(expandRecorded(g, x, dims), w)];
     },
   });
   return new MaxResult(values, indices);
@@ -335,6 +366,8 @@ export function variance(x: Tensor, dim?: number | number[], opts: { correction?
       for (const t of [m, mk, gk]) t.dispose();
       return [denom === 0 ? divideByZero(num) : num];
     },
+    // dx = expand(g) * 2 (x - mean) / denom, with ops
+    backwardGraph: (g) => [div(mul(expandRecorded(g, x, dims), mul(sub(x, mean(x, dims, true)), 2)), denom)],
   });
 }
 

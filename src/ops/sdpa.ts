@@ -9,7 +9,7 @@
 // as (H, 1), so nothing is copied and key/value gradients sum over their group by broadcasting.
 
 import { checkTensor } from '../autograd/check.js';
-import { record } from '../autograd/engine.js';
+import { record, viaComposite } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { broadcastShapes, fmtShape, numelOf } from '../helpers/shape.js';
@@ -236,6 +236,12 @@ function fusedPath(c: Checked, dropoutMask: Tensor | null, withWeights: boolean)
   if (saved) {
     const floatMask = mask && mask.dtype !== 'bool' ? mask : null;
     const forWeights = weights ? shareSaved(saved) : null; // the weights' node holds its own views
+    // double backward (createGraph) through the math path on the same (head-split) operands, as PyTorch
+    // routes its fused kernels' double backward; not with dropout, whose mask the fused state keeps
+    const boolMask = floatMask ? null : mask;
+    const math = (qq: Tensor | null, kk: Tensor | null, vv: Tensor | null, mm: Tensor | null) =>
+      mathPath({ ...c, q: qq!, k: kk!, v: vv ?? c.v, mask: floatMask ? mm : boolMask, gqa: false, groups: 1 }, null);
+    const noDropout = dropoutMask === null;
     record(output, {
       name: 'ScaledDotProductAttention',
       inputs: [q, k, v, floatMask],
@@ -243,6 +249,7 @@ function fusedPath(c: Checked, dropoutMask: Tensor | null, withWeights: boolean)
         const g = sdpaFusedBackward(saved, { dOutput: dO });
         return [g.dq, g.dk, g.dv, g.dmask];
       },
+      ...(noDropout ? { backwardGraph: viaComposite([q, k, v, floatMask], (qq, kk, vv, mm) => math(qq, kk, vv, mm).out) } : {}),
       saved: savedTensors(saved, output),
       owns: owned(saved),
     });
@@ -254,6 +261,7 @@ function fusedPath(c: Checked, dropoutMask: Tensor | null, withWeights: boolean)
           const g = sdpaFusedBackward(forWeights, { dWeights });
           return [g.dq, g.dk, g.dmask];
         },
+        ...(noDropout ? { backwardGraph: viaComposite([q, k, floatMask], (qq, kk, mm) => math(qq, kk, v, mm).weights) } : {}),
         saved: savedTensors(forWeights, weights),
         owns: owned(forWeights),
       });

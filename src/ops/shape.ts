@@ -44,7 +44,7 @@ export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
         `Use .reshape(...) instead. (input shape ${fmtShape(x.shape)}, strides ${fmtShape(x.stride())}, target ${fmtShape(target)})`,
     );
   else y = Tensor._fromStorage(x._materialize(), [...target], x.dtype); // the elements in order, copied
-  return record(y, { name: 'View', inputs: [x], backward: (g) => [g._view(x.shape)] });
+  return record(y, { name: 'View', inputs: [x], backward: (g) => [g._view(x.shape)], backwardGraph: (g) => [reshape(g, x.shape)] });
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -99,7 +99,7 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   );
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
-  return record(y, { name: 'Permute', inputs: [x], backward: (g) => [permuteKernel(g, inv)] });
+  return record(y, { name: 'Permute', inputs: [x], backward: (g) => [permuteKernel(g, inv)], backwardGraph: (g) => [permute(g, inv)] });
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -139,7 +139,8 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   const st = x.stride();
   const strides = target.map((s, i) => (i < lead || (x.shape[i - lead] === 1 && s !== 1) ? 0 : st[i - lead]));
   const y = x._strided(target, strides, x.storageOffset());
-  return record(y, { name: 'Expand', inputs: [x], backward: (g) => [g] });
+  const pass = (g: Tensor): Tensor[] => [g];
+  return record(y, { name: 'Expand', inputs: [x], backward: pass, backwardGraph: pass });
 }
 
 /** Gather of every `step`-th element in [start, start+len*step) along `dim` (a copy: cat's backward). */
@@ -218,7 +219,18 @@ function sliceOp(name: string, x: Tensor, d: number, start: number, len: number,
     st.map((s, k) => (k === d ? s * step : s)),
     x.storageOffset() + (len > 0 ? start * st[d] : 0),
   );
-  return record(y, { name, inputs: [x], backward: (g) => [unsliceKernel(g, x.shape, d, start, len, step)] });
+  return record(y, {
+    name,
+    inputs: [x],
+    backward: (g) => [unsliceKernel(g, x.shape, d, start, len, step)],
+    backwardGraph: (g) => [unsliceRecorded(g, x.shape, d, start, len, step)],
+  });
+}
+
+/** The slice's backward as an op (createGraph): g put back at its positions; its own backward slices again. */
+function unsliceRecorded(g: Tensor, shape: number[], d: number, start: number, len: number, step: number): Tensor {
+  const back = (h: Tensor): Tensor[] => [sliceOp('Slice', h, d, start, len, step)];
+  return record(unsliceKernel(g, shape, d, start, len, step), { name: 'SliceBackward', inputs: [g], backward: back, backwardGraph: back });
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
@@ -348,6 +360,14 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
         return t.requiresGrad ? sliceKernel(g, d, s, t.shape[d], 1) : null;
       });
     },
+    backwardGraph: (g) => {
+      let at = 0;
+      return tensors.map((t) => {
+        const s = at;
+        at += t.shape[d];
+        return t.requiresGrad ? sliceOp('Slice', g, d, s, t.shape[d], 1) : null;
+      });
+    },
   });
 }
 
@@ -426,8 +446,15 @@ function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: bool
     name: 'IndexSelect',
     inputs: [x, null],
     backward: (g) => [scatterAdd(g, index, x.shape, d)],
+    backwardGraph: (g) => [scatterAddRecorded(g, index, x.shape, d)],
     owns: ownIndex ? [index] : [],
   });
+}
+
+/** indexSelect's backward as an op (createGraph): the scatter-add; its own backward is indexSelect again. */
+function scatterAddRecorded(g: Tensor, index: Tensor, shape: number[], d: number): Tensor {
+  const back = (h: Tensor): Tensor[] => [indexSelect(h, d, index)];
+  return record(scatterAdd(g, index, shape, d), { name: 'IndexSelectBackward', inputs: [g], backward: back, backwardGraph: back });
 }
 
 /**

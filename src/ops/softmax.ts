@@ -21,6 +21,8 @@ import { REDUCE_CHUNK } from '../kernels/reduce.js';
 import { bcastIndex, blockedSum, floorDiv } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
 import { amax, sum } from './reduce.js';
+import { mul, sub } from './binary.js';
+import { exp } from './unary.js';
 
 /** Rows up to this long are reduced by one fused kernel (two loops of at most this many iterations per thread). */
 export const ROW_FUSED = 4 * REDUCE_CHUNK;
@@ -639,6 +641,8 @@ export function softmax(x: Tensor, dim: number): Tensor {
       gy.dispose();
       return [dx];
     },
+    // dx = y * (g - sum(g * y)), with ops
+    backwardGraph: (g) => [mul(y, sub(g, sum(mul(g, y), d, true)))],
     saved: [y],
   });
 }
@@ -659,6 +663,8 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
       gs.dispose();
       return [dx];
     },
+    // dx = g - exp(y) * sum(g), with ops
+    backwardGraph: (g) => [sub(g, mul(exp(y), sum(g, d, true)))],
     saved: [y],
   });
 }

@@ -19,7 +19,7 @@
 // NaN is found by `v != v`. Row lengths are exact below 2^24.
 
 import { fromValues } from '../autograd/creation.js';
-import { record } from '../autograd/engine.js';
+import { record, recordLinear } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { uniform } from '../autograd/random.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -30,7 +30,7 @@ import { fmtShape, numelOf, stridesOf } from '../helpers/shape.js';
 import { checkBoolean, describeValue } from '../helpers/validate.js';
 import { unravel } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
-import { checkDim, checkInt, checkTensor, gatherKernel, scatterAddZeros } from './indexing.js';
+import { checkDim, checkInt, checkTensor, gather, gatherKernel, scatterAddZeros } from './indexing.js';
 import { MaxResult } from './reduce.js';
 
 /** x viewed as [O, n, I] around the sorted dim. */
@@ -150,6 +150,9 @@ function recordValues(name: string, x: Tensor, d: number, values: Tensor, indice
     inputs: [x],
     saved: [indices],
     backward: (g) => [scatterAddZeros(g, d, indices, xShape, x.shape)],
+    backwardGraph: (g) => [
+      recordLinear(`${name}Backward`, scatterAddZeros(g, d, indices, xShape, x.shape), g, (h) => gather(h, d, indices)),
+    ],
   });
 }
 

@@ -8,7 +8,8 @@ import { record } from '../autograd/engine.js';
 import { Tensor } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { mapKernel, registerMapNative, sameShape } from './map.js';
-import { OP, type UnarySpec } from './registry.js';
+import { OP, PHI, type UnarySpec } from './registry.js';
+import { add, div, mul, sub } from './binary.js';
 
 export { PHI, TANH, SIGMOID } from './registry.js';
 
@@ -38,8 +39,50 @@ function unary(s: Named, x: Tensor): Tensor {
       return [mapKernel(`${s.name}.bwd`, s.bwd, args, x.shape, x.dtype, { pre: s.bpre })];
     },
     saved: usesY ? [x, y] : [x],
+    backwardGraph: (g) => [GRAPH[s.name](g, x, y)],
   });
 }
+
+// ---- double backward: each derivative again, written with differentiable ops (createGraph) --------
+
+/** A constant factor of a derivative (a sign or a 0/1 mask): a kernel, not recorded (its derivative is 0). */
+const factor = (name: string, expr: string, x: Tensor): Tensor => mapKernel(name, expr, [['x', x]], x.shape, x.dtype);
+
+const INV_SQRT_2PI = 0.3989422804014327;
+/** The standard normal density, with ops. */
+const normalPdf = (x: Tensor): Tensor => mul(exp(mul(mul(x, x), -0.5)), INV_SQRT_2PI);
+
+/** Phi(x), the standard normal CDF (gelu's factor), recorded: its derivative is normalPdf. */
+function normalCdf(x: Tensor): Tensor {
+  const y = mapKernel('gelu.cdf', 'cdf', [['x', x]], x.shape, x.dtype, { pre: PHI('x', 'cdf') });
+  const back = (g: Tensor): Tensor[] => [mul(g, normalPdf(x))];
+  return record(y, { name: 'NormalCdf', inputs: [x], backward: back, backwardGraph: back, saved: [x] });
+}
+
+const GELU_K = 0.7978845608028654; // sqrt(2/pi)
+
+/** dx for each unary op, from g, x and y, with differentiable ops: the same formulas as the registry's kernels. */
+const GRAPH: Readonly<Record<string, (g: Tensor, x: Tensor, y: Tensor) => Tensor>> = {
+  neg: (g) => neg(g),
+  exp: (g, _x, y) => mul(g, y),
+  log: (g, x) => div(g, x),
+  sqrt: (g, _x, y) => div(g, mul(y, 2)),
+  rsqrt: (g, _x, y) => mul(g, mul(mul(mul(y, y), y), -0.5)),
+  abs: (g, x) => mul(g, factor('abs.sign', '(x > 0 ? 1 : (x < 0 ? -1 : 0))', x)),
+  tanh: (g, _x, y) => mul(g, sub(1, mul(y, y))),
+  sigmoid: (g, _x, y) => mul(g, mul(y, sub(1, y))),
+  relu: (g, x) => mul(g, factor('relu.mask', '(x > 0 ? 1 : 0)', x)),
+  gelu: (g, x) => mul(g, add(normalCdf(x), mul(x, normalPdf(x)))),
+  geluTanh: (g, x) => {
+    const th = tanh(mul(add(x, mul(mul(mul(x, x), x), 0.044715)), GELU_K));
+    const du = mul(add(mul(mul(x, x), 3 * 0.044715), 1), GELU_K);
+    return mul(g, add(mul(add(th, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, mul(th, th))), du)));
+  },
+  silu: (g, x) => {
+    const s = sigmoid(x);
+    return mul(g, mul(s, add(mul(x, sub(1, s)), 1)));
+  },
+};
 
 const NEG = spec('neg');
 const EXP = spec('exp');

@@ -49,6 +49,8 @@ const NON_OP_EXPORTS: Record<string, string> = {
   fusedSdpEnabled: 'reads the fused backend switch',
   mathSdpEnabled: 'reads the math backend switch',
   lastSdpBackend: 'which attention backend ran last',
+  gradcheck: 'checks first derivatives (an autograd tool, also in the autograd namespace of src/ops/autograd.ts)',
+  gradgradcheck: 'checks second derivatives (an autograd tool, also in the autograd namespace of src/ops/autograd.ts)',
 };
 /** Methods that methods.ts installs and that run no op. */
 const NON_OP_METHODS: Record<string, string> = {
