@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { F, clamp, clip, gradcheck, manualSeed, nn, noGrad, randn, silu, tensor, where, type Tensor } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { checkExtra, extraCases, fixtureArg, type ExtraCase, type Inputs } from './extra-golden.js';
+import { fixtureArg, goldenSuites, type Inputs } from '../support/golden.js';
+import { EXTRA_TOL, extraCases, type ExtraCase } from './extra-golden.js';
 
 const CASES = extraCases(['clamp', 'clip', 'silu', 'where']);
 const T = (v: Tensor | Tensor[]): Tensor => v as Tensor;
@@ -29,10 +30,7 @@ function run(c: ExtraCase, ins: Inputs): Tensor {
   throw new Error(`unknown op ${c.op}`);
 }
 
-describe('clamp, silu, where: PyTorch golden values (float64)', () => {
-  it('has the fixture cases', () => expect(CASES.length).toBeGreaterThan(12));
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkExtra(c, 'float64', run));
-});
+goldenSuites('clamp, silu, where', CASES, run, { tol: EXTRA_TOL, moreThan: 12 });
 
 describe('clamp and silu: values, gradients and gradcheck (float64)', () => {
   it('the gradient is 1 at the bounds themselves (inclusive) and 0 outside and at NaN', () => {
@@ -95,9 +93,6 @@ describe.each(MODES)('clamp, silu, where on %s: float32 vs the float64 path', (m
     comparePaths('clip', (x) => clip(x, null, 0), [r64([7])], tol);
     comparePaths('silu', (x) => silu(x.mul(4)), [r64([5, 7])], { ...tol, gatol: 1e-5 });
     comparePaths('where numbers', (x) => where(x.gt(0), x, -1), [r64([2, 5])], tol);
-  });
-  it('PyTorch golden values in float32', () => {
-    for (const c of CASES) checkExtra(c, 'float32', run);
   });
 });
 

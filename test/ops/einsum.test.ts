@@ -4,15 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { allclose, einsum, gradcheck, manualSeed, randn, type Tensor } from '../../src/index.js';
 import { MODES, useMode } from '../support/helpers.js';
 import { comparePaths, r64 } from '../support/check.js';
-import { checkExtra, extraCases, type ExtraCase, type Inputs } from './extra-golden.js';
+import { goldenSuites, type Inputs } from '../support/golden.js';
+import { EXTRA_TOL, extraCases, type ExtraCase } from './extra-golden.js';
 
 const CASES = extraCases(['einsum']);
 const run = (c: ExtraCase, ins: Inputs): Tensor => einsum(c.args.equation as string, ...(ins.operands as Tensor[]));
 
-describe('einsum: PyTorch golden values (float64)', () => {
-  it('has the fixture cases', () => expect(CASES.length).toBe(14));
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkExtra(c, 'float64', run));
-});
+goldenSuites('einsum', CASES, run, { tol: EXTRA_TOL, count: 14 });
 
 describe('einsum: against matmul, and gradcheck (float64)', () => {
   it('attention scores and values, batched matmul, implicit output, operands as one array', () => {
@@ -51,9 +49,6 @@ describe.each(MODES)('einsum on %s: float32 vs the float64 path', (mode) => {
     comparePaths('bhqd,bhkd->bhqk', (a, b) => einsum('bhqd,bhkd->bhqk', a, b), [r64([2, 2, 3, 4]), r64([2, 2, 5, 4])], tol);
     comparePaths('bhqk,bhkd->bhqd', (a, b) => einsum('bhqk,bhkd->bhqd', a, b), [r64([2, 2, 3, 5]), r64([2, 2, 5, 4])], tol);
     comparePaths('i,j->ij', (a, b) => einsum('i,j->ij', a, b), [r64([3]), r64([4])], tol);
-  });
-  it('PyTorch golden values in float32', () => {
-    for (const c of CASES) checkExtra(c, 'float32', run);
   });
 });
 

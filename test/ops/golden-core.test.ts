@@ -3,8 +3,9 @@
 // (tight tolerance) and, on every GPU.js mode under test, in float32 against the same float64 values.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, cat, stack, where, type Tensor } from '../../src/index.js';
-import { MODES, expectClose, useMode } from '../support/helpers.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
+import { MODES, useMode } from '../support/helpers.js';
+import { decodeNum, readFixture, type GoldenCase } from '../support/fixture-io.js';
+import { checkGolden, one, optional, type Inputs } from '../support/golden.js';
 
 type Arg = number | string | boolean | null | number[];
 type CoreCase = GoldenCase<Arg>;
@@ -12,15 +13,6 @@ type CoreCase = GoldenCase<Arg>;
 const fixture = readFixture('core.json') as { schema: number; cases: CoreCase[] };
 const CASES = fixture.cases;
 
-const load = (t: TensorJson, floatDtype: 'float32' | 'float64', requiresGrad = false): Tensor => fixtureTensor(t, floatDtype, requiresGrad);
-
-type Inputs = Record<string, Tensor | Tensor[]>;
-const one = (ins: Inputs, k: string): Tensor => {
-  const t = ins[k];
-  if (t === undefined || Array.isArray(t)) throw new Error(`golden: input '${k}' missing or a list`);
-  return t;
-};
-const optional = (ins: Inputs, k: string): Tensor | null => (ins[k] === undefined ? null : one(ins, k));
 const dimArg = (a: Arg): number | number[] | undefined => (a === null || a === undefined ? undefined : (a as number | number[]));
 
 /** Runs one fixture op; returns its named outputs. */
@@ -107,71 +99,19 @@ function run(c: CoreCase, ins: Inputs): Record<string, Tensor> {
   }
 }
 
-function check(c: CoreCase, dtype: 'float32' | 'float64', atol: number, rtol: number): void {
-  const ins: Inputs = {};
-  for (const [k, v] of Object.entries(c.inputs)) ins[k] = Array.isArray(v) ? v.map((t) => load(t, dtype, true)) : load(v, dtype, true);
-  const outs = run(c, ins);
-  const created: Tensor[] = [];
-  try {
-    for (const [k, exp] of Object.entries(c.outputs)) {
-      const got = outs[k];
-      expect(got, `${c.name}: output '${k}'`).toBeDefined();
-      expect(got.shape, `${c.name}: shape of '${k}'`).toEqual(exp.shape);
-      if (isFloatJson(exp)) {
-        expect(got.dtype, `${c.name}: dtype of '${k}'`).toBe(dtype);
-        expectClose(got, exp.data.map(decodeNum), atol, rtol, `${c.name}: ${k}`);
-      } else {
-        expect(got.dtype, `${c.name}: dtype of '${k}'`).toBe(exp.dtype);
-        expect(Array.from(got.toArray()), `${c.name}: ${k}`).toEqual(exp.data.map(decodeNum));
-      }
-    }
-    const gradKeys = Object.keys(c.gradOut);
-    if (gradKeys.length !== 1) throw new Error(`golden: case '${c.name}' has ${gradKeys.length} upstream gradients; one is supported`);
-    const g = load(c.gradOut[gradKeys[0]], dtype);
-    created.push(g);
-    outs[gradKeys[0]].backward(g);
-    for (const [k, exp] of Object.entries(c.grads)) {
-      const leaves = ins[k];
-      const exps = Array.isArray(exp) ? exp : [exp];
-      const ls = Array.isArray(leaves) ? leaves : [leaves];
-      expect(ls.length, `${c.name}: grads of '${k}'`).toBe(exps.length);
-      exps.forEach((e, i) => {
-        const what = `${c.name}: d/d${k}${Array.isArray(exp) ? `[${i}]` : ''}`;
-        const grad = ls[i].grad;
-        const want = e.data.map(decodeNum);
-        if (grad === null) {
-          expect(
-            want.every((v) => v === 0),
-            `${what}: no gradient, expected a nonzero one`,
-          ).toBe(true);
-          return;
-        }
-        expect(grad.shape, `${what} shape`).toEqual(e.shape);
-        expect(grad.dtype, `${what} dtype`).toBe(dtype);
-        expectClose(grad, want, atol, rtol, what);
-      });
-    }
-  } finally {
-    for (const t of [...Object.values(outs), ...created, ...Object.values(ins).flat()]) {
-      t.grad?.dispose();
-      t.dispose();
-    }
-  }
-}
-
 describe('golden core ops: float64 path against PyTorch', () => {
   it('the fixture is present and has the expected schema', () => {
     expect(fixture.schema).toBe(1);
     expect(CASES.length).toBeGreaterThan(50);
   });
   for (const c of CASES) {
-    it(c.name, () => check(c, 'float64', 1e-10, 1e-10));
+    it(c.name, () => checkGolden(c, 'float64', run, { atol: 1e-10, rtol: 1e-10 }));
   }
 });
 
 describe.each(MODES)('golden core ops on %s: float32 against PyTorch', (mode) => {
   beforeAll(() => useMode(mode));
   for (const c of CASES) {
-    it(c.name, () => check(c, 'float32', 1e-4, 1e-4));
+    it(c.name, () => checkGolden(c, 'float32', run, { atol: 1e-4, rtol: 1e-4 }));
   }
 });

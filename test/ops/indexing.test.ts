@@ -18,9 +18,10 @@ import {
   triu,
   type Tensor,
 } from '../../src/index.js';
-import { MODES, expectClose, useMode } from '../support/helpers.js';
+import { MODES, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { decodeNum, fixtureTensor, isFloatJson, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
+import { decodeNum, readFixture, type TensorJson, type GoldenCase } from '../support/fixture-io.js';
+import { checkGolden, one, optional, type Inputs } from '../support/golden.js';
 
 const idx = (v: number[] | number[][] | number[][][]): Tensor => tensor(v, { dtype: 'int32' });
 const m3 = (dtype: 'float32' | 'float64' = 'float64'): Tensor => arange(1, 10, 1, { dtype }).reshape(3, 3);
@@ -31,20 +32,20 @@ type Case = GoldenCase<unknown, TensorJson>;
 const OPS = ['tril', 'triu', 'gather', 'scatter', 'scatterAdd', 'flip', 'roll', 'cumsum'];
 const CASES = (readFixture('indexing.json') as { cases: Case[] }).cases.filter((c) => OPS.includes(c.op));
 
-function runCase(c: Case, ins: Record<string, Tensor>): Tensor {
+function runCase(c: Case, ins: Inputs): Tensor {
   const a = c.args;
-  const x = ins.input;
+  const x = one(ins, 'input');
   switch (c.op) {
     case 'tril':
       return tril(x, a.diagonal as number);
     case 'triu':
       return x.triu(a.diagonal as number);
     case 'gather':
-      return x.gather(a.dim as number, ins.index);
+      return x.gather(a.dim as number, one(ins, 'index'));
     case 'scatter':
-      return scatter(x, a.dim as number, ins.index, ins.src ?? decodeNum(a.value));
+      return scatter(x, a.dim as number, one(ins, 'index'), optional(ins, 'src') ?? decodeNum(a.value));
     case 'scatterAdd':
-      return x.scatterAdd(a.dim as number, ins.index, ins.src);
+      return x.scatterAdd(a.dim as number, one(ins, 'index'), one(ins, 'src'));
     case 'flip':
       return x.flip(a.dims as number[]);
     case 'roll':
@@ -55,20 +56,14 @@ function runCase(c: Case, ins: Record<string, Tensor>): Tensor {
   throw new Error(`unknown op ${c.op}`);
 }
 
-function checkGolden(c: Case, dtype: 'float32' | 'float64'): void {
+const checkCase = (c: Case, dtype: 'float32' | 'float64'): void => {
   const tol = dtype === 'float64' ? 1e-12 : 1e-5;
-  const ins: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(c.inputs)) ins[k] = fixtureTensor(t, dtype, isFloatJson(t));
-  const y = runCase(c, ins);
-  expect(y.shape, `${c.name}: shape`).toEqual(c.outputs.out.shape);
-  expectClose(y, c.outputs.out.data.map(decodeNum), tol, tol, `${c.name} (${dtype}) out`);
-  y.backward(fixtureTensor(c.gradOut.out, dtype));
-  for (const [k, g] of Object.entries(c.grads)) expectClose(ins[k].grad!, g.data.map(decodeNum), tol, tol, `${c.name} (${dtype}) d${k}`);
-}
+  checkGolden(c, dtype, runCase, { atol: tol, rtol: tol });
+};
 
 describe('indexing: PyTorch golden values on the float64 path', () => {
   it('has the fixture cases', () => expect(CASES.length).toBeGreaterThan(30));
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkGolden(c, 'float64'));
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkCase(c, 'float64'));
 });
 
 // ---- hand-worked values ------------------------------------------------------------------------------
@@ -332,7 +327,7 @@ describe.each(MODES)('indexing on %s: float32 vs the float64 path', (mode) => {
     comparePaths('gather 2000', (x) => gather(x, 0, index), [r64([50, 3])], { atol: 1e-6, rtol: 1e-5, gatol: 1e-4, grtol: 1e-5 });
   });
   it('PyTorch golden values in float32', () => {
-    for (const c of CASES) checkGolden(c, 'float32');
+    for (const c of CASES) checkCase(c, 'float32');
   });
   it('int32 data stays exact', () => {
     const x = arange(0, 12, 1, { dtype: 'int32' }).reshape(3, 4);

@@ -20,7 +20,8 @@ import {
 } from '../../src/index.js';
 import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { checkExtra, extraCases, fixtureArg, type ExtraCase, type Inputs } from './extra-golden.js';
+import { fixtureArg, goldenSuites, type Inputs } from '../support/golden.js';
+import { EXTRA_TOL, extraCases, type ExtraCase } from './extra-golden.js';
 
 const CASES = extraCases(['norm', 'normalize', 'outer', 'rmsNorm', 'oneHot', 'isclose']);
 const T = (v: Tensor | Tensor[]): Tensor => v as Tensor;
@@ -46,9 +47,12 @@ function run(c: ExtraCase, ins: Inputs): Tensor {
   throw new Error(`unknown op ${c.op}`);
 }
 
-describe('norm, normalize, outer, rmsNorm, oneHot, isclose: PyTorch golden values (float64)', () => {
-  it('has the fixture cases', () => expect(CASES.length).toBeGreaterThan(20));
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkExtra(c, 'float64', run));
+goldenSuites('norm, normalize, outer, rmsNorm, oneHot, isclose', CASES, run, {
+  tol: EXTRA_TOL,
+  moreThan: 20,
+  // isclose's cases sit at its tolerances' edges in float64 (100 vs 100.001 with atol 1e-3): rounded to
+  // float32 they fall either side, so they are checked on the float64 path only
+  float32: (c) => c.op !== 'isclose',
 });
 
 describe('norms and friends: values and gradients (float64)', () => {
@@ -98,9 +102,27 @@ describe('norms and friends: values and gradients (float64)', () => {
     expect(new nn.RMSNorm([2, 3], { elementwiseAffine: false }).weight).toBeNull();
     const m64 = new nn.RMSNorm(4, { dtype: 'float64' });
     expectClose(m64.forward(x), F.rmsNorm(x, [4]), 1e-15, 1e-15);
-    // float32 input: eps = finfo(float32).eps
-    const z = zeros([1, 4]);
-    expect(vals(F.rmsNorm(z, 4))).toEqual([0, 0, 0, 0]);
+  });
+  it("rmsNorm's default eps is finfo(dtype).eps: measurable on an input whose mean square is of eps's order", () => {
+    const formula = (xs: number[], eps: number): number[] => {
+      const r = Math.sqrt(xs.reduce((s, v) => s + v * v, 0) / xs.length + eps);
+      return xs.map((v) => v / r);
+    };
+    const rows: ['float32' | 'float64', number, number[], number][] = [
+      ['float32', 2 ** -23, [1e-4, -2e-4, 3e-4, 4e-4], 1e-5], // mean square 7.5e-8, eps 1.19e-7
+      ['float64', 2 ** -52, [1e-8, -2e-8, 3e-8, 4e-8], 1e-13], // mean square 7.5e-16, eps 2.22e-16
+    ];
+    for (const [dtype, eps, xs, rtol] of rows) {
+      const want = formula(xs, eps);
+      // the input is one where eps shows: leaving it out, or taking the other dtype's, is off by far more than rtol
+      for (const other of [0, dtype === 'float32' ? 2 ** -52 : 2 ** -23])
+        expect(Math.abs(formula(xs, other)[3] / want[3] - 1), `${dtype}: eps ${other} vs ${eps}`).toBeGreaterThan(100 * rtol);
+      const y = F.rmsNorm(tensor([xs], { dtype }), 4);
+      expect(y.dtype).toBe(dtype);
+      expectClose(y, want, 0, rtol, `rmsNorm default eps (${dtype})`);
+      // and a zero row stays 0, not NaN
+      expect(vals(F.rmsNorm(zeros([1, 4], { dtype }), 4))).toEqual([0, 0, 0, 0]);
+    }
   });
   it('oneHot, isclose and allclose', () => {
     const o = F.oneHot(tensor([2, 0]));
@@ -160,11 +182,6 @@ describe.each(MODES)('norms and friends on %s: float32 vs the float64 path', (mo
       [1, 0, 0, 0, 0],
     ]);
     expect(allclose(tensor([1, 2.5]).mul(2), tensor([2, 5.000001]))).toBe(true);
-  });
-  it('PyTorch golden values in float32', () => {
-    // isclose's cases sit at its tolerances' edges in float64 (100 vs 100.001 with atol 1e-3): rounded to
-    // float32 they fall either side, so they are checked on the float64 path only
-    for (const c of CASES.filter((k) => k.op !== 'isclose')) checkExtra(c, 'float32', run);
   });
 });
 

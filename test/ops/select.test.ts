@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { arange, gradcheck, index, manualSeed, randn, select, type IndexEntry, type Tensor } from '../../src/index.js';
 import { MODES, useMode } from '../support/helpers.js';
 import { comparePaths, r64, vals } from '../support/check.js';
-import { checkExtra, extraCases, type ExtraCase, type Inputs } from './extra-golden.js';
+import { goldenSuites, type Inputs } from '../support/golden.js';
+import { EXTRA_TOL, extraCases, type ExtraCase } from './extra-golden.js';
 
 const CASES = extraCases(['select', 'index']);
 
@@ -17,10 +18,7 @@ function run(c: ExtraCase, ins: Inputs): Tensor {
 
 const m = (): Tensor => arange(0, 24, 1, { dtype: 'float64' }).reshape(2, 3, 4);
 
-describe('select/index: PyTorch golden values (float64)', () => {
-  it('has the fixture cases', () => expect(CASES.length).toBe(9));
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => checkExtra(c, 'float64', run));
-});
+goldenSuites('select/index', CASES, run, { tol: EXTRA_TOL, count: 9 });
 
 describe('select/index: values and gradients (float64)', () => {
   it('x[:, -1, :], x[1], x[..., 1:3], x[0, 2, 3] and negative indices', () => {
@@ -66,9 +64,6 @@ describe.each(MODES)('select/index on %s: float32 vs the float64 path', (mode) =
     comparePaths('select', (x) => select(x, 1, -2), [r64([3, 4, 5])], tol);
     comparePaths('index [:, -1, :]', (x) => x.index(null, -1), [r64([2, 5, 3])], tol);
     comparePaths('index [1, ::2, 1:]', (x) => x.index(1, [null, null, 2], [1]), [r64([2, 5, 3])], tol);
-  });
-  it('PyTorch golden values in float32', () => {
-    for (const c of CASES) checkExtra(c, 'float32', run);
   });
 });
 
