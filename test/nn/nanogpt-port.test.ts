@@ -5,7 +5,7 @@
 // written by hand that PyTorch has: tril, topk, multinomial, select, maskedFill, the tying.
 import { describe, expect, it } from 'vitest';
 import { F, nn, optim, arange, manualSeed, multinomial, noGrad, ones, topk, tril, type DType, type Tensor } from '../../src/index.js';
-import { MODES, useMode } from '../support/helpers.js';
+import { MODES, expectClose, useMode } from '../support/helpers.js';
 import { fixtureTensor, fixtureValues, readFixture, type TensorJson } from '../support/fixture-io.js';
 
 const fx = readFixture('nanogpt.json').cases[0];
@@ -110,13 +110,10 @@ function load(dtype: DType, flash = false): GPT {
   return m;
 }
 
-const maxDiff = (t: Tensor, want: TensorJson): number => {
-  const a = t.toArray();
-  const b = fixtureValues(want);
-  expect(t.shape).toEqual(want.shape);
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Number.isFinite(b[i]) ? Math.abs(a[i] - b[i]) : a[i] === b[i] ? 0 : Infinity);
-  return m;
+/** `t` has PyTorch's shape and its values within `atol` (non-finite ones matched exactly). */
+const expectFixture = (t: Tensor, want: TensorJson, atol: number, what: string): void => {
+  expect(t.shape, `${what} shape`).toEqual(want.shape);
+  expectClose(t, fixtureValues(want), atol, 0, what);
 };
 
 describe('nanoGPT ported line for line, against PyTorch (float64)', () => {
@@ -126,11 +123,11 @@ describe('nanoGPT ported line for line, against PyTorch (float64)', () => {
       expect(m.namedParameters().map(([n]) => n)).toEqual(fx.grads.map(([n]: [string]) => n));
       expect(Object.keys(m.stateDict())).toEqual(Object.keys(fx.stateDict));
       const { logits, loss } = m.forward(fixtureTensor(fx.idx), fixtureTensor(fx.targets));
-      expect(maxDiff(logits, fx.logits), `logits, flash=${flash}`).toBeLessThan(1e-12);
+      expectFixture(logits, fx.logits, 1e-12, `logits, flash=${flash}`);
       expect(Math.abs(loss!.item() - fx.loss)).toBeLessThan(1e-12);
       loss!.backward();
       for (const [name, g] of fx.grads as [string, TensorJson][])
-        expect(maxDiff(m.getParameter(name).grad!, g), `grad of ${name}, flash=${flash}`).toBeLessThan(1e-12);
+        expectFixture(m.getParameter(name).grad!, g, 1e-12, `grad of ${name}, flash=${flash}`);
     }
   });
 
@@ -140,15 +137,15 @@ describe('nanoGPT ported line for line, against PyTorch (float64)', () => {
     expect(m.transformer.wpe.weight.shape).toEqual([fx.config.cropped, E]);
     expect(m.getParameter('transformer.wpe.weight')).toBe(m.transformer.wpe.weight);
     const idx = fixtureTensor(fx.idx).narrow(1, 0, fx.config.cropped);
-    expect(
-      maxDiff(
-        noGrad(() => m.forward(idx).logits),
-        fx.croppedLogits,
-      ),
-    ).toBeLessThan(1e-12);
+    expectFixture(
+      noGrad(() => m.forward(idx).logits),
+      fx.croppedLogits,
+      1e-12,
+      'cropped logits',
+    );
     manualSeed(5);
     const { probs, next } = m.nextToken(idx, fx.config.temperature, fx.config.topK);
-    expect(maxDiff(probs, fx.probs)).toBeLessThan(1e-12);
+    expectFixture(probs, fx.probs, 1e-12, 'probs');
     // the sample is one of the top-k tokens of its row, and a seed reproduces it
     const p = probs.tolist() as number[][];
     (next.tolist() as number[][]).forEach(([tok], row) => expect(p[row][tok]).toBeGreaterThan(0));
@@ -163,15 +160,15 @@ describe.each(MODES)('nanoGPT ported, float32 on %s', (mode) => {
     const m = load('float32');
     const opt = new optim.AdamW(m.parameters(), { lr: 1e-2, weightDecay: 0.1 });
     const { logits, loss } = m.forward(fixtureTensor(fx.idx), fixtureTensor(fx.targets));
-    expect(maxDiff(logits, fx.logits)).toBeLessThan(2e-4);
+    expectFixture(logits, fx.logits, 2e-4, 'logits');
     expect(Math.abs(loss!.item() - fx.loss)).toBeLessThan(2e-5);
     loss!.backward();
-    for (const [name, g] of fx.grads as [string, TensorJson][]) expect(maxDiff(m.getParameter(name).grad!, g), name).toBeLessThan(2e-4);
+    for (const [name, g] of fx.grads as [string, TensorJson][]) expectFixture(m.getParameter(name).grad!, g, 2e-4, `grad of ${name}`);
     // the step moves the one tied tensor: the embedding and the head stay the same weights
     const before = m.lmHead.weight.toArray();
     opt.step();
     expect(m.transformer.wte.weight).toBe(m.lmHead.weight);
-    expect(Array.from(m.transformer.wte.weight.toArray())).not.toEqual(Array.from(before));
+    expect(m.transformer.wte.weight.toArray()).not.toEqual(before);
     expect(opt.paramGroups[0].params).toHaveLength(fx.grads.length);
   });
 });
