@@ -78,14 +78,19 @@ function norm2(x: Tensor, dims: number[], keepdim: boolean): Tensor {
  * -Infinity (min|x|).
  */
 export function norm(input: Tensor, p: NormP = 2, dim?: number | number[] | null, keepdim = false): Tensor {
-  const x = checkTensor('norm', 'input', input);
-  checkFloat('norm', 'input', x);
+  return normOf('norm', input, p, dim, keepdim);
+}
+
+/** norm for `fn` (norm, normalize): its errors name the function the user called. */
+function normOf(fn: string, input: Tensor, p: NormP, dim: number | number[] | null | undefined, keepdim: boolean): Tensor {
+  const x = checkTensor(fn, 'input', input);
+  checkFloat(fn, 'input', x);
   if (p !== 'fro' && p !== 2 && p !== 1 && p !== Infinity && p !== -Infinity)
-    throw new Error(`norm: p must be 2, 1, Infinity, -Infinity or 'fro', got ${describeValue(p)}`);
-  if (typeof keepdim !== 'boolean') throw new Error(`norm: keepdim must be a boolean (true or false), got ${describeValue(keepdim)}`);
+    throw new Error(`${fn}: p must be 2, 1, Infinity, -Infinity or 'fro', got ${describeValue(p)}`);
+  if (typeof keepdim !== 'boolean') throw new Error(`${fn}: keepdim must be a boolean (true or false), got ${describeValue(keepdim)}`);
   if (dim !== undefined && dim !== null && typeof dim !== 'number' && !Array.isArray(dim))
-    throw new Error(`norm: dim must be an integer, an array of integers or null, got ${describeValue(dim)}`);
-  const dims = reduceDims('norm', x, dim ?? undefined);
+    throw new Error(`${fn}: dim must be an integer, an array of integers or null, got ${describeValue(dim)}`);
+  const dims = reduceDims(fn, x, dim ?? undefined);
   if (p === 2 || p === 'fro') return norm2(x, dims, keepdim);
   const a = abs(x);
   if (p === 1) return sum(a, dims, keepdim);
@@ -105,7 +110,7 @@ export function normalize(input: Tensor, opts: NormalizeOptions = {}): Tensor {
   const x = checkTensor('normalize', 'input', input);
   const eps = opts.eps ?? 1e-12;
   if (typeof eps !== 'number' || !(eps >= 0)) throw new Error(`normalize: eps must be a non-negative number, got ${describeValue(eps)}`);
-  const n = norm(x, opts.p ?? 2, opts.dim ?? 1, true);
+  const n = normOf('normalize', x, opts.p ?? 2, opts.dim ?? 1, true);
   const denom = clamp(n, eps);
   return div(x, denom);
 }
