@@ -151,6 +151,11 @@ function gradExpr(op: string, expr: string, g: Tensor, args: [string, Tensor][])
   return mapKernel(op, expr, [['g', g], ...used], g.shape, g.dtype);
 }
 
+// every binary row has its double backward here (a row without one would fail only under createGraph)
+for (const r of Object.values(OP)) {
+  if (r.binary && !(r.name in GRAPH)) throw new Error(`gpugrad internal: binary op '${r.name}' has no double backward in binary.ts`);
+}
+
 const ADD = spec('add');
 const SUB = spec('sub');
 const MUL = spec('mul');

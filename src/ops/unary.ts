@@ -84,6 +84,14 @@ const GRAPH: Readonly<Record<string, (g: Tensor, x: Tensor, y: Tensor) => Tensor
   },
 };
 
+// every unary row (and gelu's tanh form) has its double backward here
+for (const r of Object.values(OP)) {
+  for (const u of r.unary ? [r.unary, ...(r.unary.tanh ? [r.unary.tanh] : [])] : []) {
+    const n = u.name ?? r.name;
+    if (!(n in GRAPH)) throw new Error(`gpugrad internal: unary op '${n}' has no double backward in unary.ts`);
+  }
+}
+
 const NEG = spec('neg');
 const EXP = spec('exp');
 const LOG = spec('log');
