@@ -8,6 +8,8 @@ export { manualSeed, getRngState, setRngState } from './autograd/random.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradgradcheckOptions } from './autograd/gradcheck.js';
 // torch.autograd: autograd.grad, autograd.gradcheck/gradgradcheck, autograd.functional.*, autograd.detectAnomaly
 export * as autograd from './ops/autograd.js';
+// user-written GPU.js kernels (also autograd.defineKernel): wrap them in an autograd.Function to differentiate them
+export { defineKernel, type Kernel, type KernelSpec, type RunOptions } from './autograd/custom.js';
 export { GradNode } from './autograd/engine.js';
 export {
   tensor,

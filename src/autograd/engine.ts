@@ -208,18 +208,8 @@ export class GradNode {
       }
     }
     const gis = noGrad(() => this.apply(grad));
-    const name = this.name;
-    const across: (Tensor | null)[] = [grad, ...this.inputs];
-    return gis.map((gi) => {
-      if (!gi || gi === grad) return gi;
-      const fail = (): never => {
-        throw new Error(
-          `backward: ${name}'s backward is not differentiable: its gradient was computed with createGraph, but ${name} ` +
-            `has no double backward, so it cannot be differentiated again (the ops that have one are listed in docs/DERIVATIVES.md)`,
-        );
-      };
-      return record(gi, { name: `${name}Backward`, inputs: across, backward: fail, backwardGraph: fail });
-    });
+    const why = `${this.name} has no double backward, so it cannot be differentiated again (the ops that have one are listed in docs/DERIVATIVES.md)`;
+    return gis.map((gi) => (!gi || gi === grad ? gi : recordNotDifferentiable(this.name, gi, [grad, ...this.inputs], why)));
   }
 
   apply(grad: Tensor): (Tensor | null | undefined)[] {
@@ -290,6 +280,17 @@ export class GradNode {
     this._hooks = [];
     this._retained = null;
   }
+}
+
+/**
+ * Records `gi`, a gradient computed off the tape while a backward records itself, behind a node that throws
+ * when a second backward reaches it (naming `op` and `why`): never a silent zero second derivative.
+ */
+export function recordNotDifferentiable(op: string, gi: Tensor, inputs: readonly (Tensor | null)[], why: string): Tensor {
+  const fail = (): never => {
+    throw new Error(`backward: ${op}'s backward is not differentiable: its gradient was computed with createGraph, but ${why}`);
+  };
+  return record(gi, { name: `${op}Backward`, inputs, backward: fail, backwardGraph: fail });
 }
 
 /** What one op records on the tape (see record()). */

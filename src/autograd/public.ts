@@ -3,3 +3,4 @@
 export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './anomaly.js';
 export { grad, type GradOptions } from './grad.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradgradcheckOptions } from './gradcheck.js';
+export { Function, FunctionCtx, defineKernel, type Kernel, type KernelSpec, type RunOptions } from './custom.js';
