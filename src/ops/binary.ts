@@ -12,7 +12,6 @@ import { floatDType } from './checks.js';
 import { scalarTensor } from '../autograd/creation.js';
 import { mapKernel } from './map.js';
 import { OP, type BinarySpec } from './registry.js';
-import { log } from './unary.js';
 import { describeValue } from '../helpers/validate.js';
 
 export { POW } from './registry.js';
@@ -114,6 +113,13 @@ const factor = (name: string, expr: string, a: Tensor, b: Tensor, g: Tensor): Te
     g.dtype,
   );
 
+/** ln a, recorded, for pow's db (unary.ts's log would make an import cycle): d/da = 1/a, itself a recorded div. */
+function lnRecorded(a: Tensor): Tensor {
+  const y = mapKernel('pow.db.log', 'Math.log(x)', [['x', a]], a.shape, a.dtype);
+  const back = (g: Tensor): Tensor[] => [binary(DIV, g, a)];
+  return record(y, { name: 'Log', inputs: [a], backward: back, backwardGraph: back, saved: [a] });
+}
+
 type Pair = [() => Tensor, () => Tensor];
 /** da and db for each binary op (lazily: only the ones that flow), the same formulas as the registry's kernels. */
 const GRAPH: Readonly<Record<string, (g: Tensor, a: Tensor, b: Tensor) => Pair>> = {
@@ -132,7 +138,7 @@ const GRAPH: Readonly<Record<string, (g: Tensor, a: Tensor, b: Tensor) => Pair>>
       const keep = factor('pow.db.mask', '((a == 0 && b >= 0) ? 0 : 1)', a, b, g);
       // log(a) only where it is used: a == 0 would make 0 * -Infinity = NaN
       const safeA = binary(ADD, a, binary(SUB, 1, keep));
-      return binary(MUL, keep, binary(MUL, g, binary(MUL, binary(POWS, a, b), log(safeA))));
+      return binary(MUL, keep, binary(MUL, g, binary(MUL, binary(POWS, a, b), lnRecorded(safeA))));
     },
   ],
   maximum: (g, a, b) => [

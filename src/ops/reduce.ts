@@ -8,7 +8,7 @@
 
 import { checkTensor } from '../autograd/check.js';
 import { fromValues } from '../autograd/creation.js';
-import { record } from '../autograd/engine.js';
+import { record, recordLinear } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { isFloat, type DType } from '../helpers/dtype.js';
@@ -17,7 +17,6 @@ import { gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK, reducePass, type PassKind } from '../kernels/reduce.js';
 import { mapKernel } from './map.js';
 import { div, mul, sub } from './binary.js';
-import { expand, reshape } from './shape.js';
 import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
 // the ops that write their own blocked sums import these from here
@@ -166,8 +165,15 @@ function expandGrad(op: string, g: Tensor, x: Tensor, dims: number[], scale?: nu
   return out;
 }
 
-/** g (of the reduction's shape) broadcast back over `dims` of x, with ops (createGraph). */
-const expandRecorded = (g: Tensor, x: Tensor, dims: number[]): Tensor => expand(reshape(g, keptShape(x.shape, dims, true)), [...x.shape]);
+/**
+ * g (of the reduction's shape) broadcast back over `dims` of x, recorded (createGraph): the broadcast is linear
+ * in g, and its own backward is the sum over those dims again.
+ */
+function expandRecorded(g: Tensor, x: Tensor, dims: number[]): Tensor {
+  if (!dims.length) return g;
+  const keep = g.ndim === x.ndim;
+  return recordLinear('SumBackward', expandGrad('sum.backward', g, x, dims), g, (h) => sum(h, dims, keep));
+}
 
 function finish(y: Tensor, x: Tensor, dims: number[], keepdim: boolean): Tensor {
   if (!keepdim) return y;
