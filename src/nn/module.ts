@@ -15,7 +15,9 @@
 // child modules. `delete m.name` unregisters.
 
 import { Tensor, type DType } from '../autograd/tensor.js';
-import { noGrad } from '../autograd/grad-mode.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { record, releaseLater } from '../autograd/engine.js';
+import { cat, reshape, slice } from '../ops/shape.js';
 import { fmtShape } from '../helpers/shape.js';
 import { checkBoolean, checkOptions } from '../helpers/validate.js';
 
@@ -110,7 +112,7 @@ interface AttrState {
   /** What the last register*() call returned, claimed by the property it is assigned to. */
   just: { value: unknown; name: string } | null;
   /** Forward hooks, once one is registered (the module's forward is then wrapped). */
-  hooks?: { pre: ForwardHook[]; post: ForwardHook[] };
+  hooks?: { pre: ForwardHook[]; post: ForwardHook[]; backward: ForwardHook[] };
 }
 type ForwardHook = (...args: unknown[]) => unknown;
 const ATTRS = Symbol('gpugrad.moduleAttributes');
@@ -591,12 +593,25 @@ export class Module {
     return this.addForwardHook('registerForwardHook', 'post', hook as ForwardHook);
   }
 
-  private addForwardHook(fn: string, kind: 'pre' | 'post', hook: ForwardHook): { remove(): void } {
+  /**
+   * Registers `hook(module, gradInput, gradOutput)`, run once per backward when the gradients with respect to
+   * the module's tensor inputs have been computed (PyTorch's `register_full_backward_hook`): `gradInput` has
+   * one entry per tensor argument of forward (null where it requires no grad), `gradOutput` one per tensor
+   * output (null where no gradient arrived). An array it returns replaces `gradInput`. When no input requires
+   * grad, it runs when the output gradients arrive, with `gradInput` all null. Returns a handle with `remove()`.
+   */
+  registerFullBackwardHook(hook: (module: this, gradInput: (Tensor | null)[], gradOutput: (Tensor | null)[]) => (Tensor | null)[] | void): {
+    remove(): void;
+  } {
+    return this.addForwardHook('registerFullBackwardHook', 'backward', hook as ForwardHook);
+  }
+
+  private addForwardHook(fn: string, kind: 'pre' | 'post' | 'backward', hook: ForwardHook): { remove(): void } {
     if (typeof hook !== 'function') throw new Error(`${fn}: expects a function, got ${describeValue(hook)}`);
     const st = stateOf(this);
     if (!st.hooks) {
       // the first hook wraps this module's forward, as an own property (a plain function: not registered)
-      const hooks = { pre: [] as ForwardHook[], post: [] as ForwardHook[] };
+      const hooks = { pre: [] as ForwardHook[], post: [] as ForwardHook[], backward: [] as ForwardHook[] };
       st.hooks = hooks;
       const inner = this.forward;
       const wrapped = (...args: unknown[]): unknown => {
@@ -611,7 +626,10 @@ export class Module {
             a = r;
           }
         }
+        const bw = hooks.backward.length > 0 && isGradEnabled() ? backwardHookRegion(this, [...hooks.backward], a) : null;
+        if (bw) a = bw.args;
         let out = inner.apply(this, a);
+        if (bw) out = bw.wrapOutput(out);
         for (const h of [...hooks.post]) {
           const r = (h as (m: Module, a: unknown[], o: unknown) => unknown)(this, a, out);
           if (r !== undefined) out = r;
@@ -661,4 +679,99 @@ export class Module {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+// ---- full backward hooks -------------------------------------------------------------------------------
+
+type BackwardHook = (m: Module, gradInput: (Tensor | null)[], gradOutput: (Tensor | null)[]) => unknown;
+
+/**
+ * The graph around one forward call with full backward hooks: the tensor arguments that require grad pass
+ * through one node (packed into one tensor when there are several, which the module then reads slices of),
+ * so their gradients arrive together and the hooks run once, with the output gradients that identity nodes
+ * on the outputs caught on the way in.
+ */
+function backwardHookRegion(m: Module, hooks: ForwardHook[], args: unknown[]): { args: unknown[]; wrapOutput: (out: unknown) => unknown } {
+  const name = `backward hook of ${m._getName()}`;
+  const tensorArgs = args.map((a, k) => (a instanceof Tensor ? k : -1)).filter((k) => k >= 0);
+  const live = tensorArgs.filter((k) => (args[k] as Tensor).requiresGrad);
+  const gradOutput: (Tensor | null)[] = [];
+  let gradOutputs = 0;
+  let arrived = 0;
+  const run = (gradIn: (Tensor | null)[]): (Tensor | null)[] => {
+    let gi = gradIn;
+    for (const h of hooks) {
+      const r = (h as BackwardHook)(m, gi, [...gradOutput]);
+      if (r === undefined) continue;
+      if (
+        !Array.isArray(r) ||
+        r.length !== gi.length ||
+        r.some((t, k) => t !== null && (!(t instanceof Tensor) || (gi[k] && t.shape.join() !== gi[k]!.shape.join())))
+      )
+        throw new Error(
+          `${name}: must return nothing or an array of ${gi.length} gradients (Tensor or null) of the inputs' shapes, got ${describeValue(r)}`,
+        );
+      gi = r as (Tensor | null)[];
+    }
+    // a hook may keep them: on GL their textures move to host memory at the next backward, as the graph's do
+    for (const t of gradOutput) if (t) releaseLater(t);
+    return gi;
+  };
+  const sameDtype = live.every((k) => (args[k] as Tensor).dtype === (args[live[0]] as Tensor).dtype);
+  const newArgs = [...args];
+  if (live.length && sameDtype) {
+    const ins = live.map((k) => args[k] as Tensor);
+    const sizes = ins.map((t) => t.numel());
+    const packed =
+      ins.length === 1
+        ? ins[0]._view([...ins[0].shape])
+        : noGrad(() =>
+            cat(
+              ins.map((t) => reshape(t, [t.numel()])),
+              0,
+            ),
+          );
+    const back = (g: Tensor): (Tensor | null)[] => {
+      let at = 0;
+      const parts = ins.map((t, j) => {
+        const p = ins.length === 1 ? g : reshape(slice(g, 0, at, at + sizes[j]), [...t.shape]);
+        at += sizes[j];
+        return p;
+      });
+      const gradIn = tensorArgs.map((k) => (live.includes(k) ? parts[live.indexOf(k)] : null));
+      const out = run(gradIn);
+      return live.map((k) => out[tensorArgs.indexOf(k)]);
+    };
+    // the backward is written with ops: differentiable again (createGraph)
+    const node = record(packed, { name: 'BackwardHookFunctionBackward', inputs: ins, backward: back, backwardGraph: back });
+    let at = 0;
+    live.forEach((k, j) => {
+      const t = args[k] as Tensor;
+      newArgs[k] = ins.length === 1 ? node : reshape(slice(node, 0, at, at + sizes[j]), [...t.shape]);
+      at += sizes[j];
+    });
+  }
+  const fireFromOutputs = live.length === 0 || !sameDtype;
+  const wrapOne = (o: Tensor): Tensor => {
+    if (!o.requiresGrad) {
+      gradOutput.push(null);
+      return o;
+    }
+    const j = gradOutput.length;
+    gradOutput.push(null);
+    gradOutputs++;
+    const back = (g: Tensor): Tensor[] => {
+      gradOutput[j] = g._view([...g.shape]); // the engine frees g itself once this node is done
+      // no input node to wait for: the hooks run once every output's gradient is here (gradInput all null)
+      if (fireFromOutputs && ++arrived === gradOutputs) run(tensorArgs.map(() => null));
+      return [g];
+    };
+    return record(o._view([...o.shape]), { name: 'BackwardHookFunctionBackward', inputs: [o], backward: back, backwardGraph: back });
+  };
+  const wrapOutput = (out: unknown): unknown => {
+    if (out instanceof Tensor) return wrapOne(out);
+    if (Array.isArray(out)) return out.map((o) => (o instanceof Tensor ? wrapOne(o) : o));
+    return out;
+  };
+  return { args: newArgs, wrapOutput };
 }

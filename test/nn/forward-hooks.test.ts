@@ -44,3 +44,66 @@ describe('forward hooks', () => {
     expect(() => bad.forward(x)).toThrow('forward pre-hook of ReLU: must return an array of arguments or nothing, got number');
   });
 });
+
+describe('full backward hooks (register_full_backward_hook)', () => {
+  it('runs once per backward with the input and output gradients, may replace the input gradients, and is removed by its handle', () => {
+    const lin = new nn.Linear(2, 3, { bias: false });
+    const x = tensor([1, -2], { dtype: 'float32', requiresGrad: true });
+    const seen: { gin: (number[] | null)[]; gout: (number[] | null)[] }[] = [];
+    const h = lin.registerFullBackwardHook((m, gin, gout) => {
+      expect(m).toBe(lin);
+      seen.push({ gin: gin.map((g) => g && values(g)), gout: gout.map((g) => g && values(g)) });
+      return [gin[0]!.mul(10)];
+    });
+    const y = lin.call(x);
+    y.sum().backward();
+    const W = values(lin.weight); // dL/dx = Wᵀ·1 = column sums
+    const colSums = [W[0] + W[2] + W[4], W[1] + W[3] + W[5]];
+    expect(seen).toHaveLength(1);
+    expect(seen[0].gout).toEqual([[1, 1, 1]]);
+    expect(seen[0].gin[0]!.map((v, k) => Math.abs(v - colSums[k]) < 1e-6)).toEqual([true, true]);
+    expect(values(x.grad!).map((v, k) => Math.abs(v - 10 * colSums[k]) < 1e-5)).toEqual([true, true]); // replaced
+    expect(values(lin.weight.grad!)).toEqual([1, -2, 1, -2, 1, -2]); // the weight's gradient is untouched
+    h.remove();
+    x.zeroGrad();
+    lin.call(x).sum().backward();
+    expect(seen).toHaveLength(1);
+  });
+
+  it('several tensor inputs arrive together; without inputs that require grad, gradInput is all null', () => {
+    class Mul extends nn.Module {
+      override forward(a: Tensor, b: Tensor, k: number): Tensor {
+        return a.mul(b).mul(k);
+      }
+    }
+    const m = new Mul();
+    const calls: (number[] | null)[][] = [];
+    m.registerFullBackwardHook((_m, gin) => void calls.push(gin.map((g) => g && values(g))));
+    const a = tensor([1, 2], { dtype: 'float32', requiresGrad: true });
+    const b = tensor([3, 4], { dtype: 'float32', requiresGrad: true });
+    m.call(a, b, 2).sum().backward();
+    expect(calls).toEqual([
+      [
+        [6, 8],
+        [2, 4],
+      ],
+    ]);
+    expect(values(a.grad!)).toEqual([6, 8]);
+    expect(values(b.grad!)).toEqual([2, 4]);
+    const lin = new nn.Linear(2, 1);
+    const got: unknown[] = [];
+    lin.registerFullBackwardHook(
+      (_m, gin, gout) =>
+        void got.push(
+          gin,
+          gout.map((g) => g && values(g)),
+        ),
+    );
+    lin
+      .call(tensor([1, 2], { dtype: 'float32' }))
+      .sum()
+      .backward();
+    expect(got).toEqual([[null], [[1]]]);
+    expect(() => lin.registerFullBackwardHook('x' as never)).toThrow('registerFullBackwardHook: expects a function, got string');
+  });
+});
