@@ -152,6 +152,11 @@ export interface OpRow {
   tests: readonly string[];
   /** Set when the backward is checked otherwise than by gradcheck: how, and why. */
   gradcheckExempt?: string;
+  /**
+   * How the backward is differentiated again (createGraph), where it is not the derivatives above written
+   * with differentiable ops (test/autograd/double-backward.test.ts gradgradchecks every differentiable row).
+   */
+  doubleBackward?: string;
   unary?: UnarySpec;
   binary?: BinarySpec;
   compare?: CompareSpec;
@@ -849,6 +854,7 @@ export const OPS: readonly OpRow[] = [
   },
   {
     name: 'layerNorm',
+    doubleBackward: 'through its composite (mean, variance and rsqrt as ops), differentiated with createGraph',
     signature: 'layerNorm(input, normalizedShape, weight?, bias?, eps = 1e-5)',
     kind: 'nn',
     file: 'src/ops/layernorm.ts',
@@ -981,6 +987,8 @@ export const OPS: readonly OpRow[] = [
   // ---- attention ----
   {
     name: 'scaledDotProductAttention',
+    doubleBackward:
+      "the math path's composite (matmul, softmax, masks as ops) on the same operands, as PyTorch routes its fused kernels' double backward; with dropout the fused backward has none, and a second backward through it throws naming the op",
     signature: 'scaledDotProductAttention(query, key, value, { attnMask?, dropoutP = 0, isCausal = false, scale?, enableGqa = false })',
     kind: 'attention',
     file: 'src/ops/sdpa.ts',
@@ -1090,8 +1098,10 @@ function kernels(r: OpRow): string[] {
 function opBlock(r: OpRow): string[] {
   const defined = title(r) === r.name ? '' : ` (${code(r.name)} in ${r.file})`;
   const out = [`### ${title(r)}`, '', `${code(r.signature)}: ${r.forward}${defined}`, ''];
-  if (r.derivatives.length) out.push(...r.derivatives.map((d) => `- ${d}`));
-  else out.push(`- no derivative: ${r.noGrad ?? ''}`);
+  if (r.derivatives.length) {
+    out.push(...r.derivatives.map((d) => `- ${d}`));
+    out.push(`- double backward (createGraph): ${r.doubleBackward ?? 'the derivatives above, written with differentiable ops'}`);
+  } else out.push(`- no derivative: ${r.noGrad ?? ''}`);
   out.push('');
   out.push(...kernels(r));
   out.push(`method: ${methods(r)} · F: ${r.fName ? code(`F.${r.fName}`) : '—'} · exported: ${r.index ? code(r.index) : '—'}  `);

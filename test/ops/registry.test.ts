@@ -50,6 +50,7 @@ const NON_OP_EXPORTS: Record<string, string> = {
   mathSdpEnabled: 'reads the math backend switch',
   lastSdpBackend: 'which attention backend ran last',
   gradcheck: 'checks first derivatives (an autograd tool, also in the autograd namespace of src/ops/autograd.ts)',
+  defineKernel: 'declares a user-written kernel (src/autograd/custom.ts; also in the autograd namespace)',
   gradgradcheck: 'checks second derivatives (an autograd tool, also in the autograd namespace of src/ops/autograd.ts)',
 };
 /** Methods that methods.ts installs and that run no op. */
