@@ -94,8 +94,8 @@ export const w3: Workload = fwdBwd(() => {
   };
 });
 
-/** One W4 training step per call; `steps` counts them. */
-export function w4(): Workload & { model(): CharModel } {
+/** One W4 training step per call; `steps` counts them. `createGraph`: the backward records itself (its cost, bench/create-graph.ts). */
+export function w4(opts: { createGraph?: boolean } = {}): Workload & { model(): CharModel } {
   let model: CharModel | null = null;
   return {
     model: () => model!,
@@ -114,7 +114,7 @@ export function w4(): Workload & { model(): CharModel } {
             const y = tensor(ys, { shape: [W4.batch * W4.context] });
             const loss = F.crossEntropy(m.forward(x).reshape([-1, W4.vocab]), y);
             opt.zeroGrad();
-            loss.backward();
+            loss.backward(undefined, { createGraph: opts.createGraph ?? false });
             opt.step();
             loss.item();
           });
