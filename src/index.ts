@@ -70,7 +70,7 @@ export {
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { tril, triu, gather, scatter, scatterAdd, flip, roll, cumsum } from './ops/indexing.js';
 export { sort, argsort, topk, multinomial } from './ops/sort.js';
-export { setBackend, getBackend, backendInfo, destroyBackends, type BackendName } from './backend/index.js';
+export { setBackend, getBackend, backendInfo, destroyBackends, BACKENDS, type BackendName } from './backend/index.js';
 export { memory } from './memory.js';
 export { SDPBackend, sdpaKernel, enableFusedSdp, enableMathSdp, fusedSdpEnabled, mathSdpEnabled, lastSdpBackend } from './ops/sdpa.js';
 export * as F from './nn/functional.js';
