@@ -79,4 +79,16 @@ console.log(
   `npm test: GPU.js modes ${modes}${needsX ? ' (under xvfb-run)' : ''}${vitestExtra.length ? '' : '; webgl2 and webgl in headless Chromium'}`,
 );
 const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, GPUGRAD_TEST_MODES: modes } });
-process.exit(r.status ?? 1);
+if (r.status !== 0) process.exit(r.status ?? 1);
+// the notebooks (examples/notebooks), executed headless on Deno's Jupyter kernel; jupyter comes from Debian
+if (spawnSync('jupyter', ['nbconvert', '--version'], { stdio: 'ignore' }).status !== 0) {
+  const msg = 'the notebooks cannot run here: jupyter nbconvert is missing; install: apt-get install jupyter-nbconvert python3-nbclient';
+  if (process.env.CI) {
+    console.error(`npm test: ${msg}`);
+    process.exit(1);
+  }
+  console.warn(`\n*** npm test: ${msg}\n*** the notebooks were not run\n`);
+  process.exit(0);
+}
+const nb = spawnSync(process.execPath, [fileURLToPath(new URL('./notebooks.mjs', import.meta.url))], { stdio: 'inherit' });
+process.exit(nb.status ?? 1);
