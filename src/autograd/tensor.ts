@@ -5,10 +5,11 @@
 // storage with other strides, as PyTorch's views. All math lives in src/ops; the methods here only forward
 // to it.
 //
-// Kernels do not read strided inputs yet (that is a later step): a view that is not dense is handed to a
-// kernel as a dense copy made by the strided gather kernel (on every mode, GL textures included), cached
-// on the view and kept while the storage's version is unchanged. Writes into a view go back into the
-// base storage at the view's positions (the strided scatter kernel), so every tensor over it sees them.
+// Kernels read a view in place, through its strides and offset (src/autograd/launch.ts, src/ops/map.ts,
+// src/kernels/strided.ts; matrix products take a transposed view as a flag); where a dense array is
+// needed (a SIMD native, a readback) a view gives a dense copy made by the strided gather kernel, cached
+// on the view while the storage's version is unchanged. Writes into a view go back into the base storage
+// at the view's positions (the strided scatter kernel), so every tensor over it sees them.
 
 import { Storage } from '../backend/storage.js';
 import { precisionOfDTypes } from '../helpers/dtype.js';
@@ -125,7 +126,7 @@ export class Tensor {
   /**
    * @internal the data as a dense storage of this tensor's shape, for kernels and reads: the storage itself
    * for a dense tensor; for a view, its dense copy (a strided gather from the base storage), cached while
-   * the storage's version is unchanged. Kernels do not read strided inputs directly yet.
+   * the storage's version is unchanged (for SIMD natives and readbacks; kernels read views in place).
    */
   _storageForKernel(): Storage {
     this.assertLive();
