@@ -52,7 +52,7 @@ interface RunConfig extends ModelConfig {
 }
 
 const DEFAULTS: RunConfig = {
-  steps: 1000,
+  steps: 800,
   batch: 16,
   context: 64,
   layers: 2,
