@@ -247,23 +247,29 @@ export function hessian(func: TensorFn, inputs: Tensors, opts: FunctionalOptions
 
 const onesFor = (t: Tensor): Tensor => fromValues(new Float64Array(t.numel()).fill(1), [...t.shape], t.dtype);
 
-/** [func(inputs), vᵀ·H] (torch.autograd.functional.vhp) of a scalar func. */
-export function vhp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: FunctionalOptions = {}): [Tensor, Tensors] {
-  const fn = 'autograd.functional.vhp';
+/** vhp and hvp's common part: the checked arguments, func's output and its gradient (with a graph). */
+function gradOfScalar(fn: string, func: TensorFn, inputs: Tensors, v: Tensors | null | undefined, opts: FunctionalOptions) {
   const { createGraph, strict } = options(fn, opts);
   const [ins, inTuple] = tuple(fn, 'inputs', inputs);
   const vs = vectors(fn, v, ins, 'inputs');
   const xs = prepare(fn, ins, createGraph);
   const out = scalarOut(fn, func, xs);
   const gs = vjpOf(fn, [out], [onesFor(out)], xs, true, strict);
-  const r = vjpOf(fn, gs, vs, xs, createGraph, strict);
-  return [
+  const result = (r: Tensor[]): [Tensor, Tensors] => [
     post(out, createGraph),
     shaped(
       r.map((t) => post(t, createGraph)),
       inTuple,
     ),
   ];
+  return { createGraph, strict, vs, xs, gs, result };
+}
+
+/** [func(inputs), vᵀ·H] (torch.autograd.functional.vhp) of a scalar func. */
+export function vhp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: FunctionalOptions = {}): [Tensor, Tensors] {
+  const fn = 'autograd.functional.vhp';
+  const { createGraph, strict, vs, xs, gs, result } = gradOfScalar(fn, func, inputs, v, opts);
+  return result(vjpOf(fn, gs, vs, xs, createGraph, strict));
 }
 
 /**
@@ -272,20 +278,8 @@ export function vhp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: F
  */
 export function hvp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: FunctionalOptions = {}): [Tensor, Tensors] {
   const fn = 'autograd.functional.hvp';
-  const { createGraph, strict } = options(fn, opts);
-  const [ins, inTuple] = tuple(fn, 'inputs', inputs);
-  const vs = vectors(fn, v, ins, 'inputs');
-  const xs = prepare(fn, ins, createGraph);
-  const out = scalarOut(fn, func, xs);
-  const gs = vjpOf(fn, [out], [onesFor(out)], xs, true, strict);
+  const { createGraph, strict, vs, xs, gs, result } = gradOfScalar(fn, func, inputs, v, opts);
   const us = xs.map((x) => zerosLike(x).requiresGrad_(true));
   const uH = vjpOf(fn, gs, us, xs, true, strict);
-  const r = vjpOf(fn, uH, vs, us, createGraph, strict);
-  return [
-    post(out, createGraph),
-    shaped(
-      r.map((t) => post(t, createGraph)),
-      inTuple,
-    ),
-  ];
+  return result(vjpOf(fn, uH, vs, us, createGraph, strict));
 }
