@@ -52,7 +52,7 @@ interface RunConfig extends ModelConfig {
 }
 
 const DEFAULTS: RunConfig = {
-  steps: 800,
+  steps: 1000,
   batch: 16,
   context: 64,
   layers: 2,
