@@ -83,6 +83,12 @@ export class CharTransformer extends nn.Module {
   }
 }
 
+/** The corpus split as the main job and the page use it: the first 90% to train on, the last 10% to validate. */
+export function splitIds(ids: Int32Array): { train: Int32Array; val: Int32Array } {
+  const cut = Math.floor(ids.length * 0.9);
+  return { train: ids.subarray(0, cut), val: ids.subarray(cut) };
+}
+
 /** A random batch of `batch` windows of `context` tokens (x) and the tokens that follow each (y, flattened). */
 export function sampleBatch(ids: Int32Array, batch = BATCH, context = CONTEXT): { x: Tensor; y: Tensor } {
   return batchAt(ids, Array.from(randint(0, ids.length - context - 1, [batch]).toArray()), context);

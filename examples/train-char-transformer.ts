@@ -33,6 +33,7 @@ import {
   evalLoss,
   generate,
   makeOptimizer,
+  splitIds,
   trainStep,
   type ModelConfig,
 } from './char-model.js';
@@ -343,9 +344,7 @@ async function main(): Promise<void> {
     vocab.stoi = new Map(saved.chars.map((c, i) => [c, i]));
     vocab.ids = Int32Array.from(text, (c) => vocab.stoi.get(c)!);
   }
-  const cut = Math.floor(vocab.ids.length * 0.9);
-  const trainIds = vocab.ids.subarray(0, cut);
-  const valIds = vocab.ids.subarray(cut);
+  const { train: trainIds, val: valIds } = splitIds(vocab.ids);
   if (valIds.length <= cfg.context + 1 || trainIds.length <= cfg.context + 1)
     fail(
       `--data ${rel(cfg.data)} has ${vocab.ids.length} characters: too few for --context ${cfg.context} (its last 10% is the validation split)`,

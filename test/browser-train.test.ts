@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed, nn, setBackend } from '../src/index.js';
-import { CharTransformer, SEED, buildVocab, generate, makeOptimizer, trainStep } from '../examples/char-model.js';
+import { CharTransformer, SEED, buildVocab, generate, makeOptimizer, splitIds, trainStep } from '../examples/char-model.js';
 import type { PageState } from '../examples/browser/main.js';
 import { bundlePage, servePage, type PageServer } from '../examples/browser/serve.js';
 import { gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
@@ -45,7 +45,7 @@ function nodeRun(steps: number): { losses: number[]; sample: string } {
   const { optimizer, scheduler } = makeOptimizer(model, steps);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    losses.push(trainStep(model, optimizer, vocab.ids));
+    losses.push(trainStep(model, optimizer, splitIds(vocab.ids).train));
     scheduler.step();
   }
   return { losses, sample: generate(model, vocab, 'the ', 80, { fixedLength: true }) };
@@ -147,6 +147,12 @@ describe.skipIf(!haveChromium && !process.env.CI)('the character transformer tra
       expect(diffs[i], `loss at step ${i + 1}: page ${s.losses[i]} vs Node cpu ${ref.losses[i]}`).toBeLessThanOrEqual(LOSS_ATOL);
     }
     expect(s.tokensPerSec, 'tokens/s shown').toBeGreaterThan(0);
+    // the validation loss, every 10 steps and at the end, and the plot with both curves (examples/plot.ts)
+    expect(s.valLosses.map((v) => v.step)).toEqual(Array.from({ length: Math.ceil(STEPS / 10) }, (_, k) => Math.min((k + 1) * 10, STEPS)));
+    expect(s.valLosses.every((v) => Number.isFinite(v.loss))).toBe(true);
+    const chart = await page.locator('#chart').innerHTML();
+    for (const part of ['>train<', '>validation<', '>step<', 'cross-entropy loss', 'stroke="darkorange"'])
+      expect(chart, part).toContain(part);
     // greedy decoding on the same weights (up to float32 rounding): a wrong kernel or a lost texture shows here
     expect(s.sample, "the page's greedy sample vs the Node code path on cpu").toBe(ref.sample);
     expect(s.sample!.length).toBe(4 + 80);

@@ -21,11 +21,14 @@ import {
   TOKENS_PER_STEP,
   buildVocab,
   checkpointTensors,
+  evalLoss,
   generate,
   makeOptimizer,
+  splitIds,
   trainStep,
   type Vocab,
 } from '../char-model.js';
+import { lossPlotSvg } from '../plot.js';
 
 export type PageStatus = 'loading' | 'ready' | 'running' | 'stopped' | 'done' | 'error';
 
@@ -40,6 +43,8 @@ export interface PageState {
   step: number;
   totalSteps: number;
   losses: number[];
+  /** Validation losses (the corpus's last 10%, in eval mode without a graph), every VAL_EVERY steps and at the end. */
+  valLosses: { step: number; loss: number }[];
   /** Tokens per second over the whole run (time spent in training steps only). */
   tokensPerSec: number | null;
   /** Tokens per second over the last RECENT steps (kernels compiled by then). */
@@ -63,8 +68,8 @@ export interface PageState {
 const SAMPLE_PROMPT = 'the ';
 const SAMPLE_LENGTH = 80;
 const RECENT = 10;
-/** From this many steps on, the chart draws a smoothed curve over the raw losses. */
-const SMOOTH_FROM = 40;
+/** The validation loss is measured every this many steps (and at the last). */
+const VAL_EVERY = 10;
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -84,7 +89,7 @@ const ui = {
   model: $('model'),
   status: $('status'),
   error: $('error'),
-  chart: $<HTMLCanvasElement>('chart'),
+  chart: $('chart'),
   sample: $('sample'),
 };
 
@@ -109,6 +114,7 @@ const state: PageState = {
   step: 0,
   totalSteps: 0,
   losses: [],
+  valLosses: [],
   tokensPerSec: null,
   recentTokensPerSec: null,
   sample: null,
@@ -195,6 +201,7 @@ function newRun(totalSteps: number): Run {
   state.parameters = model.parameters().reduce((n, p) => n + p.numel(), 0);
   showModel();
   state.losses = [];
+  state.valLosses = [];
   state.step = 0;
   state.totalSteps = totalSteps;
   state.tokensPerSec = null;
@@ -243,92 +250,12 @@ function settingsChanged(): boolean {
   return !!run && (Number(ui.steps.value) !== run.totalSteps || ui.mode.value !== state.requested);
 }
 
+/** The loss plot: the same SVG as the Node script's loss.svg (examples/plot.ts), train and validation curves. */
 function drawChart(): void {
-  const c = ui.chart;
-  const dpr = window.devicePixelRatio || 1;
-  const w = c.clientWidth || 720;
-  const h = c.clientHeight || 240;
-  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
-    c.width = Math.round(w * dpr);
-    c.height = Math.round(h * dpr);
-  }
-  const g = c.getContext('2d');
-  if (!g) return;
-  g.setTransform(dpr, 0, 0, dpr, 0, 0);
-  g.clearRect(0, 0, w, h);
   const losses = run?.losses ?? [];
-  const left = 48;
-  const right = 12;
-  const top = 22;
-  const bottom = 26;
-  const pw = w - left - right;
-  const ph = h - top - bottom;
-  g.font = '12px system-ui, sans-serif';
-  g.fillStyle = '#1d2430';
-  g.textBaseline = 'alphabetic';
-  g.textAlign = 'left';
-  g.fillText(
-    losses.length ? `training loss, ${losses.length} step${losses.length === 1 ? '' : 's'}` : 'training loss (press Start)',
-    left,
-    14,
-  );
-  const total = Math.max(run?.totalSteps ?? 1, 2);
-  const finite = losses.filter(Number.isFinite);
-  let lo = finite.length ? Math.min(...finite) : 0;
-  let hi = finite.length ? Math.max(...finite) : 1;
-  if (hi - lo < 1e-6) {
-    hi += 0.5;
-    lo -= 0.5;
-  }
-  const pad = (hi - lo) * 0.06;
-  lo -= pad;
-  hi += pad;
-  const x = (i: number): number => left + (i / (total - 1)) * pw;
-  const y = (v: number): number => top + ((hi - v) / (hi - lo)) * ph;
-  // grid and axis labels
-  g.strokeStyle = '#e6e9ee';
-  g.lineWidth = 1;
-  g.textAlign = 'right';
-  g.fillStyle = '#5f6b7a';
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + ((hi - lo) * k) / 4;
-    const yy = Math.round(y(v)) + 0.5;
-    g.beginPath();
-    g.moveTo(left, yy);
-    g.lineTo(left + pw, yy);
-    g.stroke();
-    g.fillText(v.toFixed(2), left - 6, yy + 4);
-  }
-  g.textAlign = 'center';
-  for (const s of [1, Math.round(total / 2), total]) g.fillText(String(s), x(s - 1), h - 8);
-  g.strokeStyle = '#9aa5b1';
-  g.strokeRect(left + 0.5, top + 0.5, pw, ph);
-  if (!losses.length) return;
-  // the losses; on longer runs faint, under a bias-corrected exponential moving average
-  const line = (vals: number[], color: string, width: number): void => {
-    g.strokeStyle = color;
-    g.lineWidth = width;
-    g.beginPath();
-    vals.forEach((v, i) => (i === 0 ? g.moveTo(x(i), y(v)) : g.lineTo(x(i), y(v))));
-    g.stroke();
-    if (vals.length === 1) {
-      g.fillStyle = color;
-      g.beginPath();
-      g.arc(x(0), y(vals[0]), 2.5, 0, 2 * Math.PI);
-      g.fill();
-    }
-  };
-  if (losses.length < SMOOTH_FROM) {
-    line(losses, '#2f6fb3', 1.75);
-    return;
-  }
-  line(losses, '#a9c4e4', 1);
-  let m = 0;
-  line(
-    losses.map((v, i) => (m = 0.9 * m + 0.1 * v) / (1 - 0.9 ** (i + 1))),
-    '#2f6fb3',
-    2,
-  );
+  const val = new Map(state.valLosses.map((v) => [v.step, v.loss]));
+  const points = losses.map((loss, i) => ({ step: i + 1, loss, val: val.get(i + 1) ?? null }));
+  ui.chart.innerHTML = lossPlotSvg(points, losses.length ? 'char transformer' : 'char transformer (press Start)');
 }
 
 /** Resolves after the next frame is painted (or after 100 ms where no frames come, as in a hidden tab). */
@@ -377,7 +304,7 @@ async function trainLoop(): Promise<void> {
     }
     while (!stopRequested && r.step < r.totalSteps) {
       const t = performance.now();
-      const loss = trainStep(r.model, r.optimizer, vocab!.ids);
+      const loss = trainStep(r.model, r.optimizer, splitIds(vocab!.ids).train);
       r.scheduler.step();
       r.stepMs.push(performance.now() - t);
       r.step++;
@@ -385,6 +312,8 @@ async function trainLoop(): Promise<void> {
       state.step = r.step;
       updateRates(r);
       if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss} at step ${r.step}`);
+      if (r.step % VAL_EVERY === 0 || r.step === r.totalSteps)
+        state.valLosses.push({ step: r.step, loss: evalLoss(r.model, splitIds(vocab!.ids).val, 1, BATCH) });
       setStatus('running', `training on ${state.backend}: lr ${r.optimizer.paramGroups[0].lr.toExponential(2)}`);
       render();
       // let the page paint and take input (the Stop button) between steps
@@ -453,7 +382,6 @@ ui.mode.addEventListener('change', () => {
   render();
 });
 ui.steps.addEventListener('input', () => render());
-window.addEventListener('resize', () => drawChart());
 window.addEventListener('error', (e) => showError(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 
