@@ -313,7 +313,8 @@ export interface NodeSpec {
   /**
    * The same backward written with differentiable ops (the same contract as `backward`), run when a backward
    * records itself (createGraph) so its gradients can be differentiated again. Without one, such a gradient
-   * throws naming the op when a second backward reaches it.
+   * throws naming the op when a second backward reaches it. It may be `backward` itself where that one's
+   * results are recorded ops (recordLinear, record): record() does nothing while a plain backward runs.
    */
   backwardGraph?: BackwardFn;
 }

@@ -5,7 +5,7 @@
 import { checkTensor } from './check.js';
 import { runGraph, seedGradient } from './engine.js';
 import { Tensor } from './tensor.js';
-import { fromValues } from './creation.js';
+import { zerosLike } from './creation.js';
 import { fmtShape } from '../helpers/shape.js';
 import { checkBoolean, checkOptions, describeValue } from '../helpers/validate.js';
 
@@ -77,6 +77,6 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
         `${fn}: inputs[${i}] (shape ${fmtShape(ins[i].shape)}) appears not to have been used in the graph; ` +
           'pass allowUnused: true if that is intended (its gradient is then null)',
       );
-    return materialize ? fromValues(new Float64Array(ins[i].numel()), [...ins[i].shape], ins[i].dtype) : null;
+    return materialize ? zerosLike(ins[i]) : null;
   });
 }

@@ -5,7 +5,7 @@
 // assembles Jacobians with ops (stack, reshape), which a createGraph Jacobian must differentiate through.
 
 import { checkTensor } from '../autograd/check.js';
-import { fromValues, zerosLike } from '../autograd/creation.js';
+import { fromValues, onesLike, zerosLike } from '../autograd/creation.js';
 import { grad } from '../autograd/grad.js';
 import { enableGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -62,11 +62,17 @@ function call(fn: string, func: TensorFn, xs: Tensor[]): [Tensor[], boolean] {
 /** What the caller gets back: detached unless createGraph. */
 const post = (t: Tensor, createGraph: boolean): Tensor => (createGraph ? t : t.detach());
 const shaped = <T>(list: T[], isTuple: boolean): T | T[] => (isTuple ? list : list[0]);
+/** Results as the caller gets them: post-processed, one tensor or a list. */
+const results = (list: Tensor[], isTuple: boolean, createGraph: boolean): Tensors =>
+  shaped(
+    list.map((t) => post(t, createGraph)),
+    isTuple,
+  );
 
 /** `v` for `fn`: one tensor per `like`, of its shape and dtype; omitted only when `like` is one 1-element tensor. */
 function vectors(fn: string, v: unknown, like: Tensor[], what: string): Tensor[] {
   if (v === undefined || v === null) {
-    if (like.length === 1 && like[0].numel() === 1) return [onesFor(like[0])];
+    if (like.length === 1 && like[0].numel() === 1) return [onesLike(like[0])];
     throw new Error(
       `${fn}: v must be given unless ${what} is a single tensor with one element (got ${like.length} of shapes ${like.map((t) => fmtShape(t.shape)).join(', ')})`,
     );
@@ -121,16 +127,7 @@ export function vjp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: F
   const [outs, outTuple] = call(fn, func, xs);
   const vs = vectors(fn, v, outs, 'the output of func');
   const r = vjpOf(fn, outs, vs, xs, createGraph, strict);
-  return [
-    shaped(
-      outs.map((o) => post(o, createGraph)),
-      outTuple,
-    ),
-    shaped(
-      r.map((t) => post(t, createGraph)),
-      inTuple,
-    ),
-  ];
+  return [results(outs, outTuple, createGraph), results(r, inTuple, createGraph)];
 }
 
 /** [func(inputs), J·v] (torch.autograd.functional.jvp), by the double-vjp trick; jvp has the structure of the output. */
@@ -144,34 +141,8 @@ export function jvp(func: TensorFn, inputs: Tensors, v?: Tensors | null, opts: F
   // u ↦ uᵀJ is linear in u; its vjp with v is J·v
   const us = outs.map((o) => zerosLike(o).requiresGrad_(true));
   const uJ = vjpOf(fn, outs, us, xs, true, strict);
-  const r = enableGrad(() => {
-    const live = uJ.map((g, i) => [g, vs[i]] as const).filter(([g]) => g.requiresGrad);
-    const got = live.length
-      ? grad(
-          live.map(([g]) => g),
-          us,
-          { gradOutputs: live.map(([, w]) => w), createGraph, allowUnused: true },
-        )
-      : us.map(() => null);
-    return got.map((g, i) => {
-      if (g) return g;
-      if (strict)
-        throw new Error(
-          `${fn}: output ${i} of the user-provided function is independent of the inputs; this is not allowed in strict mode`,
-        );
-      return zerosLike(outs[i]);
-    });
-  });
-  return [
-    shaped(
-      outs.map((o) => post(o, createGraph)),
-      outTuple,
-    ),
-    shaped(
-      r.map((t) => post(t, createGraph)),
-      outTuple,
-    ),
-  ];
+  const r = vjpOf(fn, uJ, vs, us, createGraph, strict);
+  return [results(outs, outTuple, createGraph), results(r, outTuple, createGraph)];
 }
 
 /** J[i][j] of shape out_i.shape + in_j.shape, one vjp per output element. */
@@ -240,12 +211,10 @@ export function hessian(func: TensorFn, inputs: Tensors, opts: FunctionalOptions
   const [ins, inTuple] = tuple(fn, 'inputs', inputs);
   const xs = prepare(fn, ins, createGraph);
   const out = scalarOut(fn, func, xs);
-  const gs = vjpOf(fn, [out], [onesFor(out)], xs, true, strict);
+  const gs = vjpOf(fn, [out], [onesLike(out)], xs, true, strict);
   const H = jacobianOf(fn, gs, xs, createGraph, strict).map((row) => row.map((t) => post(t, createGraph)));
   return inTuple ? H : H[0][0];
 }
-
-const onesFor = (t: Tensor): Tensor => fromValues(new Float64Array(t.numel()).fill(1), [...t.shape], t.dtype);
 
 /** vhp and hvp's common part: the checked arguments, func's output and its gradient (with a graph). */
 function gradOfScalar(fn: string, func: TensorFn, inputs: Tensors, v: Tensors | null | undefined, opts: FunctionalOptions) {
@@ -254,14 +223,8 @@ function gradOfScalar(fn: string, func: TensorFn, inputs: Tensors, v: Tensors | 
   const vs = vectors(fn, v, ins, 'inputs');
   const xs = prepare(fn, ins, createGraph);
   const out = scalarOut(fn, func, xs);
-  const gs = vjpOf(fn, [out], [onesFor(out)], xs, true, strict);
-  const result = (r: Tensor[]): [Tensor, Tensors] => [
-    post(out, createGraph),
-    shaped(
-      r.map((t) => post(t, createGraph)),
-      inTuple,
-    ),
-  ];
+  const gs = vjpOf(fn, [out], [onesLike(out)], xs, true, strict);
+  const result = (r: Tensor[]): [Tensor, Tensors] => [post(out, createGraph), results(r, inTuple, createGraph)];
   return { createGraph, strict, vs, xs, gs, result };
 }
 

@@ -10,7 +10,7 @@
 
 import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
-import { fromValues, scalarTensor } from '../autograd/creation.js';
+import { onesLike, scalarTensor } from '../autograd/creation.js';
 import { Tensor, type DType } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
 import { broadcastShapes } from '../helpers/shape.js';
@@ -115,7 +115,7 @@ function clampOp(fn: string, input: Tensor, min: Bound, max: Bound): Tensor {
     ],
     // each gradient is g times a constant 0/1 mask: the kernels at g = 1
     backwardGraph: (g) => {
-      const ones = fromValues(new Float64Array(g.numel()).fill(1), [...g.shape], g.dtype);
+      const ones = onesLike(g);
       const masked = (op: string, expr: string): Tensor => mul(g, grad(op, expr, ones));
       const r = [
         x.requiresGrad ? masked('clamp.dx', e.dx) : null,

@@ -12,7 +12,7 @@ import { isFloat } from '../helpers/dtype.js';
 import { fmtShape, numelOf } from '../helpers/shape.js';
 import { lit } from '../kernels/source.js';
 import { declareKernel } from '../kernels/template.js';
-import { fromValues } from './creation.js';
+import { fromValues, onesLike } from './creation.js';
 import { mul } from './binary.js';
 
 /** v[i] · scale where mask[i] != 0, else 0: the native of both dropout kernels (the same arithmetic as their source). */
@@ -66,7 +66,7 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
     backward: (g) => [launch(dropoutBackward, { scale }, [g, mask], g.shape, g.dtype)],
     // dx = g · (mask · scale), the factor a constant
     backwardGraph: (g) => {
-      const ones = fromValues(new Float64Array(g.numel()).fill(1), [...g.shape], g.dtype);
+      const ones = onesLike(g);
       const f = launch(dropoutBackward, { scale }, [ones, mask], g.shape, g.dtype);
       ones.dispose();
       return [mul(g, f)];

@@ -229,12 +229,16 @@ export function gather(input: Tensor, dim: number, index: Tensor): Tensor {
   const xShape = atLeast1d(x.shape);
   const iShape = atLeast1d(idx.shape);
   const y = gatherKernel(x, xShape, d, idx, iShape, iShape, idx.shape);
+  const gatherBack = (g: Tensor): Tensor[] => [
+    recordLinear('GatherBackward', scatterAddZeros(g, d, idx, xShape, x.shape), g, (h) => gather(h, d, idx)),
+  ];
   return record(y, {
     name: 'Gather',
     inputs: [x],
     saved: [idx],
-    backward: (g) => [scatterAddZeros(g, d, idx, xShape, x.shape)],
-    backwardGraph: (g) => [recordLinear('GatherBackward', scatterAddZeros(g, d, idx, xShape, x.shape), g, (h) => gather(h, d, idx))],
+    // the scatter-add, recorded under createGraph with gather as its adjoint
+    backward: gatherBack,
+    backwardGraph: gatherBack,
   });
 }
 
@@ -379,43 +383,32 @@ function scatterOp(fn: 'scatter' | 'scatterAdd', input: Tensor, dim: number, ind
     // the backward of scatterAdd and of a number src needs no grouping: free it now
     csr.dispose();
   }
+  // each gradient is linear in g, recorded (under createGraph) with its adjoint: scatter's zeroing is its
+  // own adjoint; the gather of src's gradient has the scatter-add into zeros as its adjoint
+  const scatterBack = (g: Tensor): (Tensor | null)[] => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      if (add) dx = g;
+      else {
+        const c = srcT ? csr : groupByTarget(idx, d, xShape, iShape);
+        dx = recordLinear('ScatterBackward', scatterKernel(g, 0, c, x.shape), g, (h) => scatter(h, d, idx, 0));
+        if (!srcT) c.dispose();
+      }
+    }
+    const ds = srcT?.requiresGrad
+      ? recordLinear('ScatterSrcBackward', gatherKernel(g, xShape, d, idx, iShape, sShape, srcT.shape), g, (h) =>
+          scatterAdd(zerosLike(x), d, idx, h),
+        )
+      : null;
+    return [dx, ds];
+  };
   return record(y, {
     name: add ? 'ScatterAdd' : 'Scatter',
     inputs: [x, srcT],
     saved: [idx],
     owns: !add && srcT ? [csr.ord, csr.st] : [],
-    backward: (g) => {
-      let dx: Tensor | null = null;
-      if (x.requiresGrad) {
-        if (add) dx = g;
-        else {
-          const c = srcT ? csr : groupByTarget(idx, d, xShape, iShape);
-          dx = scatterKernel(g, 0, c, x.shape);
-          if (!srcT) c.dispose();
-        }
-      }
-      const ds = srcT?.requiresGrad ? gatherKernel(g, xShape, d, idx, iShape, sShape, srcT.shape) : null;
-      return [dx, ds];
-    },
-    // createGraph: each gradient is linear in g, recorded with its adjoint (scatter's zeroing is its own
-    // adjoint; the gather of src's gradient has the scatter-add into zeros as its adjoint)
-    backwardGraph: (g) => {
-      let dx: Tensor | null = null;
-      if (x.requiresGrad) {
-        if (add) dx = g;
-        else {
-          const c = srcT ? csr : groupByTarget(idx, d, xShape, iShape);
-          dx = recordLinear('ScatterBackward', scatterKernel(g, 0, c, x.shape), g, (h) => scatter(h, d, idx, 0));
-          if (!srcT) c.dispose();
-        }
-      }
-      const ds = srcT?.requiresGrad
-        ? recordLinear('ScatterSrcBackward', gatherKernel(g, xShape, d, idx, iShape, sShape, srcT.shape), g, (h) =>
-            scatterAdd(zerosLike(x), d, idx, h),
-          )
-        : null;
-      return [dx, ds];
-    },
+    backward: scatterBack,
+    backwardGraph: scatterBack,
   });
 }
 

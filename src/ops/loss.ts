@@ -19,7 +19,7 @@ import { checkTensor } from '../autograd/check.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import { Tensor } from '../autograd/tensor.js';
-import { fromValues } from '../autograd/creation.js';
+import { onesLike } from '../autograd/creation.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { isFloat } from '../helpers/dtype.js';
 import { fmtShape } from '../helpers/shape.js';
@@ -294,7 +294,7 @@ function nll(op: string, logp: Tensor, target: Tensor, o: Parsed): Tensor {
     backward: (g) => [launch(nllBackward, params, [g, t, ...(W ? [weight] : [])], [N, C], g.dtype, precision), null],
     // dx[n, c] = g[n] · coef[n, c] (linear in g, constant in x): coef is the backward kernel at g = 1
     backwardGraph: (g) => {
-      const ones = fromValues(new Float64Array(N).fill(1), [N], g.dtype);
+      const ones = onesLike(g);
       const coef = launch(nllBackward, params, [ones, t, ...(W ? [weight] : [])], [N, C], g.dtype, precision);
       ones.dispose();
       return [mul(reshape(g, [N, 1]), coef), null];

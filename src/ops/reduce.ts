@@ -7,7 +7,7 @@
 //   var:  dx = g*2*(x - mean)/(n - correction)
 
 import { checkTensor } from '../autograd/check.js';
-import { fromValues } from '../autograd/creation.js';
+import { fromValues, onesLike } from '../autograd/creation.js';
 import { record, recordLinear } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -175,6 +175,19 @@ function expandRecorded(g: Tensor, x: Tensor, dims: number[]): Tensor {
   return recordLinear('SumBackward', expandGrad('sum.backward', g, x, dims), g, (h) => sum(h, dims, keep));
 }
 
+/**
+ * The double backward of a selection (amax/amin, max/min over a dim): its backward is expand(g) times
+ * constant weights, which are the backward at g = 1; dx = expand(g) · weights with ops.
+ */
+function selectionGraph(x: Tensor, dims: number[], backward: (g: Tensor) => Tensor[]): (g: Tensor) => Tensor[] {
+  return (g) => {
+    const ones = onesLike(g);
+    const [w] = backward(ones);
+    ones.dispose();
+    return [mul(expandRecorded(g, x, dims), w)];
+  };
+}
+
 function finish(y: Tensor, x: Tensor, dims: number[], keepdim: boolean): Tensor {
   if (!keepdim) return y;
   const v = y._view(keptShape(x.shape, dims, true));
@@ -186,12 +199,9 @@ export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor
   const dims = reduceDims('sum', x, dim, keepdim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
   const y = finish(reduceKernel('sum', x, dims, dtype), x, dims, keepdim);
-  return record(y, {
-    name: 'Sum',
-    inputs: [x],
-    backward: (g) => [expandGrad('sum.backward', g, x, dims)],
-    backwardGraph: (g) => [expandRecorded(g, x, dims)],
-  });
+  // the broadcast of g, recorded under createGraph (record() does nothing in a plain backward)
+  const back = (g: Tensor): Tensor[] => [expandRecorded(g, x, dims)];
+  return record(y, { name: 'Sum', inputs: [x], backward: back, backwardGraph: back });
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -248,13 +258,8 @@ function extreme(kind: 'amax' | 'amin', x: Tensor, dim?: number | number[], keep
     name: kind === 'amax' ? 'Amax' : 'Amin',
     inputs: [x],
     backward,
-    // the tie weights (1 / count on each extreme, 0 elsewhere) are constants: dx = expand(g) * weights
-    backwardGraph: (g) => {
-      const ones = fromValues(new Float64Array(y.numel()).fill(1), [...y.shape], x.dtype);
-      const [w] = backward(ones);
-      ones.dispose();
-      return [mul(expandRecorded(g, x, dims), w)];
-    },
+    // the tie weights (1 / count on each extreme, 0 elsewhere) are constants
+    backwardGraph: selectionGraph(x, dims, backward),
     saved: [x, y],
   });
 }
@@ -326,13 +331,8 @@ export function maxDim(x: Tensor, dim: number, keepdim: boolean, which: 'max' | 
     name: which === 'max' ? 'Max' : 'Min',
     inputs: [x],
     backward,
-    // dx = expand(g) * (one-hot of the returned index along d), the one-hot a constant
-    backwardGraph: (g) => {
-      const ones = fromValues(new Float64Array(values.numel()).fill(1), [...values.shape], x.dtype);
-      const [w] = backward(ones);
-      ones.dispose();
-      return [mul(expandRecorded(g, x, dims), w)];
-    },
+    // the one-hot of the returned index along d is a constant
+    backwardGraph: selectionGraph(x, dims, backward),
   });
   return new MaxResult(values, indices);
 }

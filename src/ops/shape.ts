@@ -219,11 +219,13 @@ function sliceOp(name: string, x: Tensor, d: number, start: number, len: number,
     st.map((s, k) => (k === d ? s * step : s)),
     x.storageOffset() + (len > 0 ? start * st[d] : 0),
   );
+  // g put back in place, recorded under createGraph (record() does nothing in a plain backward)
+  const back = (g: Tensor): Tensor[] => [unsliceRecorded(g, x.shape, d, start, len, step)];
   return record(y, {
     name,
     inputs: [x],
-    backward: (g) => [unsliceKernel(g, x.shape, d, start, len, step)],
-    backwardGraph: (g) => [unsliceRecorded(g, x.shape, d, start, len, step)],
+    backward: back,
+    backwardGraph: back,
   });
 }
 
@@ -442,11 +444,13 @@ function indexSelectOwning(x: Tensor, dim: number, index: Tensor, ownIndex: bool
   const params = { O: numelOf(x.shape.slice(0, d)), L, n, inner };
   const precision = x.dtype === 'float64' ? 'float64' : x.dtype === 'float32' ? 'float32' : 'float64';
   const y = launch(indexGather, params, [x, index], outShape, x.dtype, precision);
+  // the scatter-add, recorded under createGraph (record() does nothing in a plain backward)
+  const back = (g: Tensor): Tensor[] => [scatterAddRecorded(g, index, x.shape, d)];
   return record(y, {
     name: 'IndexSelect',
     inputs: [x, null],
-    backward: (g) => [scatterAdd(g, index, x.shape, d)],
-    backwardGraph: (g) => [scatterAddRecorded(g, index, x.shape, d)],
+    backward: back,
+    backwardGraph: back,
     owns: ownIndex ? [index] : [],
   });
 }

@@ -145,15 +145,11 @@ function checkSortable(fn: string, input: unknown): Tensor {
 /** Records values = x at indices along d; the backward scatters g back through the indices. */
 function recordValues(name: string, x: Tensor, d: number, values: Tensor, indices: Tensor): Tensor {
   const xShape = x.ndim ? x.shape : [1];
-  return record(values, {
-    name,
-    inputs: [x],
-    saved: [indices],
-    backward: (g) => [scatterAddZeros(g, d, indices, xShape, x.shape)],
-    backwardGraph: (g) => [
-      recordLinear(`${name}Backward`, scatterAddZeros(g, d, indices, xShape, x.shape), g, (h) => gather(h, d, indices)),
-    ],
-  });
+  // the scatter-add, recorded under createGraph with gather as its adjoint
+  const back = (g: Tensor): Tensor[] => [
+    recordLinear(`${name}Backward`, scatterAddZeros(g, d, indices, xShape, x.shape), g, (h) => gather(h, d, indices)),
+  ];
+  return record(values, { name, inputs: [x], saved: [indices], backward: back, backwardGraph: back });
 }
 
 /**
