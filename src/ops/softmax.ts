@@ -15,6 +15,7 @@ import { record } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
+import type { SimdProvider } from '../backend/index.js';
 import { isFloat, type DType } from '../helpers/dtype.js';
 import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { REDUCE_CHUNK } from '../kernels/reduce.js';
@@ -99,12 +100,13 @@ function rowBlocks(p: RowParams, a: HostArray | undefined, size: number): number
 }
 
 /** rowStatsKernel on the host (see there): per row the max and the bad flag, then Σ exp(x − m) over live entries. */
-function rowStatsHost(p: RowStatsParams, a: Float32Array, outer: number, size: number): Float32Array | null {
+function rowStatsHost(p: RowStatsParams, a: Float32Array, outer: number, size: number, simd: SimdProvider | null): Float32Array | null {
   const mask = maskValue(p.maskBelow);
   const maxF = maxFiniteValue(p.dtype);
   // (a threshold past the largest finite value would defeat the +Infinity test below)
   if (mask === null || !(mask <= maxF)) return null;
   const { n, inner, kind } = p;
+  if (inner === 1 && simd) return rowStatsSimd(kind, mask, a, outer, n, simd);
   const out = allocFloat32(size);
   // The source's bad flag (a NaN or +Infinity in the row) without a test per element: the row's plain sum
   // `t` turns NaN for a NaN (a sum of float32 values cannot overflow a float64), and m > maxF for +Infinity;
@@ -165,6 +167,44 @@ function rowStatsHost(p: RowStatsParams, a: Float32Array, outer: number, size: n
     }
   }
   return out;
+}
+
+/**
+ * rowStatsHost's contiguous rows on the SIMD provider: its max and exp-sum sweeps in WebAssembly, the
+ * logarithm per row here. An entry is live when not below `mask` (a double); the provider tests
+ * float32 x ≥ t, so t is the smallest float32 not below the mask (the same entries are live).
+ */
+function rowStatsSimd(
+  kind: RowStatsParams['kind'],
+  mask: number,
+  a: Float32Array,
+  rows: number,
+  n: number,
+  simd: SimdProvider,
+): Float32Array {
+  let t = Math.fround(mask);
+  if (t < mask) t = nextFloat32Up(t);
+  const { max, sums } = simd.rowStats(a, rows, n, t, kind !== 'max');
+  const out = allocFloat32(rows);
+  for (let r = 0; r < rows; r++) {
+    const mx = max[r];
+    if (mx !== mx) out[r] = NaN;
+    else if (kind === 'max') out[r] = mx < mask ? mask : mx;
+    else {
+      const s = sums[r];
+      out[r] = s > 0 ? (kind === 'lse' ? mx + Math.log(s) : Math.log(s)) : 0;
+    }
+  }
+  return out;
+}
+
+/** The next float32 above the float32 value t (t finite). */
+function nextFloat32Up(t: number): number {
+  const f = new Float32Array([t]);
+  const u = new Int32Array(f.buffer);
+  if (t === 0) u[0] = 1;
+  else u[0] += t > 0 ? 1 : -1;
+  return f[0];
 }
 
 /** rowDotKernel on the host: Σ over each row of a·b. */
@@ -253,9 +293,9 @@ const rowStatsKernel = declareKernel({
     ];
   },
   // per row: the max and the NaN/+Infinity test in one sweep, then the sum of the live exps
-  native: (p, [a], size) => {
+  native: (p, [a], size, simd) => {
     const outer = rowBlocks(p, a, size);
-    return outer === null ? null : rowStatsHost(p, a as Float32Array, outer, size);
+    return outer === null ? null : rowStatsHost(p, a as Float32Array, outer, size, simd);
   },
 });
 

@@ -88,6 +88,47 @@ describe.each(variants)('SIMD GEMM (%s)', (variant) => {
   });
 });
 
+describe.each(variants)('SIMD row statistics (%s)', (variant) => {
+  const simd = new SimdProvider(variant);
+  /** float64 reference: the row max (NaN for a NaN or +Infinity in the row) and Σ exp(x − max) over x ≥ liveFrom */
+  const ref = (x: Float32Array, rows: number, cols: number, liveFrom: number): { max: number[]; sums: number[] } => {
+    const max: number[] = [];
+    const sums: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
+      const bad = row.some((v) => v !== v || v === Infinity);
+      const m = bad ? NaN : Math.max(-Infinity, ...row);
+      max.push(m);
+      sums.push(row.reduce((s, v) => (v >= liveFrom ? s + Math.exp(v - m) : s), 0));
+    }
+    return { max, sums };
+  };
+  for (const cols of [1, 3, 4, 7, 64, 65]) {
+    it(`rows of ${cols}: the max, the bad rows and the live exp sums`, () => {
+      const rows = 6;
+      const x = rand(rows * cols, 7 + cols).map((v) => 4 * v);
+      // row 1 masked but its first entry; row 2 all masked (-Infinity among them); row 3 holds a NaN,
+      // row 4 +Infinity; row 5 as drawn
+      for (let c = 1; c < cols; c++) x[cols + c] = -2e30;
+      for (let c = 0; c < cols; c++) x[2 * cols + c] = c % 2 ? -Infinity : -2e30;
+      x[3 * cols + cols - 1] = NaN;
+      x[4 * cols] = Infinity;
+      const { max, sums } = simd.rowStats(x, rows, cols, -1e30, true);
+      const want = ref(x, rows, cols, -1e30);
+      for (let r = 0; r < rows; r++) {
+        if (Number.isNaN(want.max[r])) {
+          expect(max[r], `row ${r} max`).toBeNaN();
+          continue;
+        }
+        expect(max[r], `row ${r} max`).toBe(Math.fround(want.max[r]));
+        expect(Math.abs(sums[r] - want.sums[r]), `row ${r} sum`).toBeLessThan(1e-6 * Math.max(1, want.sums[r]));
+      }
+      expect(sums[2], 'a row with nothing live sums to 0').toBe(0);
+      expect(max[2], 'its max is the largest entry').toBe(Math.fround(-2e30));
+    });
+  }
+});
+
 it('plain and relaxed SIMD agree within float32 rounding', () => {
   const [M, N, K] = [37, 41, 129];
   const a = rand(M * K, 3);

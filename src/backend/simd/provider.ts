@@ -23,6 +23,7 @@ interface ElementwiseExports {
   geluTanhBackward(g: number, x: number, out: number, n: number): void;
   exp(x: number, out: number, n: number): void;
   expRows(x: number, l: number, out: number, rows: number, cols: number): void;
+  rowStats(x: number, rows: number, cols: number, maskBelow: number, maxOut: number, sumOut: number, sum: number): void;
 }
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
@@ -244,6 +245,24 @@ export class SimdProvider {
     out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
     for (let r = 0; r < rows; r++) if (l[r] !== l[r]) out.fill(NaN, r * cols, (r + 1) * cols);
     return out;
+  }
+
+  /**
+   * Row statistics of the rows×cols matrix x: per row, the largest entry (-Infinity for an empty row) or
+   * NaN for a row holding a NaN or +Infinity; with `withSums` also Σ exp(x − max) over the live entries
+   * (x ≥ liveFrom, a float32 threshold), the exps in float32 summed in float64. The two arrays are views
+   * of the scratch arena: read them before the next call.
+   */
+  rowStats(x: Float32Array, rows: number, cols: number, liveFrom: number, withSums: boolean): { max: Float32Array; sums: Float64Array } {
+    this.reset();
+    const n = rows * cols;
+    const px = this.alloc(n);
+    const pmax = this.alloc(rows);
+    const psum = this.alloc(2 * rows);
+    const mem = this.view();
+    mem.set(x.subarray(0, n), px >> 2);
+    this.ew.rowStats(px, rows, cols, liveFrom, pmax, psum, withSums ? 1 : 0);
+    return { max: mem.subarray(pmax >> 2, (pmax >> 2) + rows), sums: new Float64Array(this.memory.buffer, psum, rows) };
   }
 
   /** exp(x), elementwise (about 1 ulp; below -87.3 it gives the smallest normal float32, not a subnormal). */
