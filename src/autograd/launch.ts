@@ -26,9 +26,11 @@ export function launch<P extends KernelParams>(
   precision: Precision = precisionOf(...inputs),
 ): Tensor {
   // Views are read in place (their storage, through their strides: kernels/strided.ts), except by a
-  // kernel with a SIMD native on the simd backend in float32 (natives run only there): natives read dense
-  // arrays, and there the view's dense copy is cheap host memory next to them.
-  const inPlace = !(kernel.native && precision === 'float32' && getBackend() === 'simd');
+  // kernel that reads each input element many times (a product: `denseInputs`), where a strided index
+  // worked out on every read of the inner loop costs far more than one dense copy, and by a kernel with a
+  // SIMD native on the simd backend in float32 (natives run only there): natives read dense arrays, and
+  // there the view's dense copy is cheap host memory next to them.
+  const inPlace = !kernel.denseInputs && !(kernel.native && precision === 'float32' && getBackend() === 'simd');
   const views: ViewArg[] = [];
   const temps: Tensor[] = [];
   const args = inputs.map((t, k) => {

@@ -79,6 +79,7 @@ export function readingViews<P extends KernelParams>(kernel: KernelTemplate<P>, 
   const t: KernelTemplate<P> = {
     name: kernel.name,
     native: null,
+    denseInputs: false,
     key: (p) => `${kernel.key(p)}|views ${tag}`,
     inputNames: (p) => kernel.inputNames(p),
     source: (p) => {

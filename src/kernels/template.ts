@@ -37,11 +37,19 @@ export interface KernelDecl<P extends KernelParams> {
   body: (p: P) => Body;
   /** Optional: the SIMD provider's implementation (see NativeKernel). */
   native?: NativeKernel<P>;
+  /**
+   * Optional: each input element is read many times (a product's inner loop), so a view is passed as a
+   * dense copy (one strided read per element) instead of being read in place (its strided index worked
+   * out on every read, in the O(n³) loop). Default false: views are read in place.
+   */
+  denseInputs?: boolean;
 }
 
 export interface KernelTemplate<P extends KernelParams> {
   readonly name: string;
   readonly native: NativeKernel<P> | null;
+  /** Views reach this kernel as dense copies (see KernelDecl.denseInputs). */
+  readonly denseInputs: boolean;
   /** The cache key: the name and every parameter, in a canonical order. */
   key(p: P): string;
   /** The kernel source for these parameters. */
@@ -63,9 +71,9 @@ const NAME = /^[A-Za-z][\w]*(\.[A-Za-z][\w]*)*$/;
 /** Declares a kernel template (see the file header). Names are unique. */
 export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): KernelTemplate<P> {
   if (!decl || typeof decl !== 'object') throw new Error(`declareKernel: expects { name, inputs, body }, got ${String(decl)}`);
-  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body', 'native'].includes(k));
-  if (unknown.length) throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body, native`);
-  const { name, inputs, body, native } = decl;
+  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body', 'native', 'denseInputs'].includes(k));
+  if (unknown.length) throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body, native, denseInputs`);
+  const { name, inputs, body, native, denseInputs = false } = decl;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new Error(`declareKernel: name must be an identifier or dotted identifiers like 'myOp.backward', got ${JSON.stringify(name)}`);
   }
@@ -74,6 +82,7 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
     throw new Error(`declareKernel(${name}): body must be a function (params) => statements, got ${typeof body}`);
   if (native !== undefined && typeof native !== 'function')
     throw new Error(`declareKernel(${name}): native must be a function (params, args, size, simd) => output, got ${typeof native}`);
+  if (typeof denseInputs !== 'boolean') throw new Error(`declareKernel(${name}): denseInputs must be a boolean, got ${typeof denseInputs}`);
   if (typeof inputs !== 'function' && !Array.isArray(inputs)) {
     throw new Error(`declareKernel(${name}): inputs must be an array of argument names or a function of the params, got ${String(inputs)}`);
   }
@@ -90,6 +99,7 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
   const template: KernelTemplate<P> = {
     name,
     native: native ?? null,
+    denseInputs,
     key: (p) => `${name}:${canonical(p, name)}`,
     inputNames,
     source: (p) => {

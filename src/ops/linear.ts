@@ -21,6 +21,8 @@ type LinearParams = { rows: number; inFeatures: number; outFeatures: number; bia
 /** y[r, o] = Σ_k x[r, k]·W[o, k] (+ b[o]): row r of x times row o of W. */
 const linearKernel = declareKernel({
   name: 'linear',
+  // each operand element is read once per row or column of the other: views come as dense copies
+  denseInputs: true,
   inputs: (p: LinearParams) => (p.bias ? ['x', 'w', 'b'] : ['x', 'w']),
   body: (p: LinearParams) => {
     const I = p.inFeatures;

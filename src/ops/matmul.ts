@@ -105,6 +105,8 @@ export function batchOffsets(batch: readonly number[], strides: readonly number[
 /** The product, one thread per output element (inner dim up to DOT_CHUNK). */
 const productKernel = declareKernel({
   name: 'matmul',
+  // each operand element is read once per row or column of the other: views come as dense copies
+  denseInputs: true,
   inputs: ['a', 'b'],
   body: (p: ProductParams) => {
     const { aStep, bStep } = steps(p);
@@ -124,6 +126,8 @@ const productKernel = declareKernel({
 /** The partial products over every inner-dim slice (one kernel whatever K is); their sum is the product. */
 const partialProductKernel = declareKernel({
   name: 'matmul.partial',
+  // each operand element is read once per row or column of the other: views come as dense copies
+  denseInputs: true,
   inputs: ['a', 'b'],
   body: (p: PartialParams) => {
     const { aStep, bStep } = steps(p);

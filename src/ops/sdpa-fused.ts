@@ -94,6 +94,8 @@ type ScoresParams = {
 /** S[b, l, s] = scale·q[b, l]·k[b, s] (+ a float mask) for the broadcast batch b; masked entries get -2e30. */
 const scoresKernel = declareKernel({
   name: 'sdpa.scores',
+  // each operand element is read once per row or column of the other: views come as dense copies
+  denseInputs: true,
   inputs: (p: ScoresParams) => (p.mask === 'none' ? ['query', 'key'] : ['query', 'key', 'mask']),
   body: (p: ScoresParams) => {
     const { L, S, E } = p;

@@ -55,6 +55,10 @@ describe('declareKernel', () => {
     expect(() => declareKernel({ name: fresh('Opt'), inputs: [], body: () => ['return 0;'], keys: 1 } as never)).toThrow(
       /declareKernel: unknown option 'keys'; expected name, inputs, body/,
     );
+    expect(() => declareKernel({ name: fresh('Dense'), inputs: [], body: () => ['return 0;'], denseInputs: 'yes' } as never)).toThrow(
+      /declareKernel\(testDense\d+\): denseInputs must be a boolean, got string/,
+    );
+    expect(declareKernel({ name: fresh('Dense'), inputs: [], body: () => ['return 0;'] }).denseInputs).toBe(false);
     const badInput = declareKernel({ name: fresh('In'), inputs: ['i'], body: () => ['return 0;'] });
     expect(() => badInput.source({})).toThrow(/input name "i" is not an identifier \(or is 'i', the output index\)/);
     expect(declaredKernels().get(name)?.name).toBe(name);
