@@ -152,7 +152,7 @@ export function checkpointTensors(
  * With `fixedLength`, every forward pass sees a window of exactly CONTEXT tokens (a short window is padded
  * on the right and the logits are read at its last real position: causal attention keeps the padding
  * out of them), so the kernels are compiled once for one shape instead of once per window length. The
- * logits are the same (bit for bit on GPU.js cpu); the browser page uses it, the Node script does not.
+ * logits are the same (bit for bit on GPU.js cpu); the browser page and the Node scripts use it.
  */
 export function generate(
   model: CharTransformer,

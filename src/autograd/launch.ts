@@ -41,7 +41,10 @@ export function launch<P extends KernelParams>(
     return src.base._storageForKernel();
   });
   try {
-    const storage = runTemplate(views.length ? readingViews(kernel, views) : kernel, params, args, numelOf(shape), precision);
+    const n = numelOf(shape);
+    const storage = views.length
+      ? runTemplate(readingViews(kernel, views), { base: params, offsets: views.map((v) => v.offset) }, args, n, precision)
+      : runTemplate(kernel, params, args, n, precision);
     return Tensor._fromStorage(castStorage(storage, dtype), [...shape], dtype);
   } finally {
     for (const t of temps) t.dispose();

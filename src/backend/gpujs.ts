@@ -157,14 +157,17 @@ export class GpuRuntime {
   }
 
   /** Runs a kernel; GL results stay on the device as textures. */
-  run(key: string, build: () => string, args: Storage[], size: number): Storage {
+  run(key: string, build: () => string, args: (Storage | number)[], size: number): Storage {
     // GPU.js cannot take a zero-length array argument; a kernel never reads an empty input, so pad it.
+    // A number (a runtime parameter) is passed as it is: GPU.js makes it a float argument (a uniform on
+    // GL), so a new value runs the same compiled kernel.
     const inputs = args.map((s) => {
+      if (typeof s === 'number') return s;
       if (this.isGL && s.texture) return s.texture;
       if (this.isGL && s.deviceResident && s.size > 0 && !key.startsWith('gpugrad.upload:')) return this.deviceCopy(s);
       return s.size === 0 ? new Float32Array(1) : s.float32();
     });
-    const kinds = inputs.map((x) => (x instanceof Float32Array ? 'a' : 't')).join('');
+    const kinds = inputs.map((x) => (typeof x === 'number' ? 'n' : x instanceof Float32Array ? 'a' : 't')).join('');
     const fullKey = `${key}|${kinds}`;
     let c = this.cache.get(fullKey);
     const fresh = !c;

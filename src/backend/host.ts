@@ -7,7 +7,9 @@
 import { LRU } from './lru.js';
 
 type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
-type HostKernel = (n: number, out: Float32Array | Float64Array, args: HostArray[]) => void;
+/** A kernel argument on the host: an array, or a number (a runtime parameter such as a view's offset). */
+export type HostArg = HostArray | number;
+type HostKernel = (n: number, out: Float32Array | Float64Array, args: HostArg[]) => void;
 
 /**
  * The kernel body with every `return <value>;` made a store of the value into the output element and a
@@ -76,7 +78,7 @@ export class HostExecutor {
   }
 
   /** Runs a kernel over `out` (its length is the output size); float32 outputs round each element once. */
-  run<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
+  run<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArg[], out: T): T {
     let k = this.cache.get(key);
     if (k) this.hits++;
     else {
@@ -103,6 +105,6 @@ export class HostExecutor {
 const shared = new HostExecutor();
 
 /** Runs a kernel on the process's host executor (the float64 path and the large-buffer route). */
-export function runHost<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArray[], out: T): T {
+export function runHost<T extends Float32Array | Float64Array>(key: string, build: () => string, args: HostArg[], out: T): T {
   return shared.run(key, build, args, out);
 }

@@ -4,7 +4,7 @@
 // key, a source builder and storages.
 
 import { GpuRuntime, GL_MODES, type GpuMode } from './gpujs.js';
-import { runHost } from './host.js';
+import { runHost, type HostArg } from './host.js';
 import { SimdRuntime } from './simd/runtime.js';
 import { simd, type SimdProvider } from './simd/provider.js';
 import { Storage, storageCounts } from './storage.js';
@@ -189,35 +189,29 @@ export const HOST_ROUTE_ELEMENTS = 1 << 24;
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
 /**
+ * A kernel argument: a storage, or a number (a runtime parameter: a value the source reads by name instead
+ * of baking it in, such as a view's offset, so that one compiled kernel serves every value).
+ */
+export type KernelArg = Storage | number;
+
+const hostArg = (a: KernelArg): HostArg => (typeof a === 'number' ? a : a.host());
+
+/**
  * Runs one kernel. `key` must identify the kernel source completely (op, shapes, baked constants);
  * `build` makes the source only on a cache miss. The op's name is the key's first `:` field.
  */
-export function runKernel(precision: Precision, key: string, build: () => string, args: Storage[], size: number): Storage {
-  if (size > MAX_ELEMENTS || args.some((a) => a.size > MAX_ELEMENTS)) {
-    const big = Math.max(size, ...args.map((a) => a.size));
+export function runKernel(precision: Precision, key: string, build: () => string, args: KernelArg[], size: number): Storage {
+  const arrays = args.filter((a): a is Storage => typeof a !== 'number');
+  if (size > MAX_ELEMENTS || arrays.some((a) => a.size > MAX_ELEMENTS)) {
+    const big = Math.max(size, ...arrays.map((a) => a.size));
     throw new Error(
       `${key.split(':')[0]}: a tensor of ${big} elements is too large (gpugrad's limit is 2^31 - 1 = ${MAX_ELEMENTS} elements)`,
     );
   }
   if (size === 0) return Storage.fromHost(precision === 'float64' ? new Float64Array(0) : new Float32Array(0));
-  if (precision === 'float64')
-    return Storage.fromHost(
-      runHost(
-        key,
-        build,
-        args.map((a) => a.host()),
-        new Float64Array(size),
-      ),
-    );
-  if (size >= HOST_ROUTE_ELEMENTS || args.some((a) => a.size >= HOST_ROUTE_ELEMENTS)) {
-    return Storage.fromHost(
-      runHost(
-        key,
-        build,
-        args.map((a) => a.host()),
-        new Float32Array(size),
-      ),
-    );
+  if (precision === 'float64') return Storage.fromHost(runHost(key, build, args.map(hostArg), new Float64Array(size)));
+  if (size >= HOST_ROUTE_ELEMENTS || arrays.some((a) => a.size >= HOST_ROUTE_ELEMENTS)) {
+    return Storage.fromHost(runHost(key, build, args.map(hostArg), new Float32Array(size)));
   }
   return runtime().run(key, build, args, size);
 }

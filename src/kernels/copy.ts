@@ -6,7 +6,7 @@ import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { numelOf, stridesOf } from '../helpers/shape.js';
 import { runTemplate } from './run.js';
 import { floorDiv, gatherIndex } from './source.js';
-import { declareKernel } from './template.js';
+import { declareKernel, runtimeArg } from './template.js';
 
 type GatherParams = { shape: readonly number[]; strides: readonly number[]; offset: number };
 
@@ -100,7 +100,9 @@ function copyBlock(out: Float32Array, dst: number, x: HostArray, src: number, n1
 export const gatherStrided = declareKernel({
   name: 'gather',
   inputs: ['x'],
-  body: (p: GatherParams) => [`return x[${gatherIndex(p.shape, p.strides, p.offset)}];`],
+  // the offset is an argument: views at every narrow() position share one compiled kernel
+  runtime: ['offset'],
+  body: (p: GatherParams) => [`return x[${gatherIndex(p.shape, p.strides, runtimeArg('offset'))}];`],
   // contiguous runs by typed-array set, the rest by loops with running offsets (no per-element div/mod)
   native: (p, [x], size) => gatherHost(x, p.shape, p.strides, p.offset, size),
 });
@@ -141,9 +143,10 @@ function scatterDims(p: ScatterParams): { n: number; s: number; cs: number }[] {
 export const scatterStrided = declareKernel({
   name: 'scatterStrided',
   inputs: ['base', 'src'],
+  runtime: ['offset'],
   body: (p: ScatterParams) => {
     const dims = scatterDims(p);
-    const lines: string[] = [`let r = i - ${p.offset};`, 'if (r < 0) { return base[i]; }'];
+    const lines: string[] = [`let r = i - ${runtimeArg('offset')};`, 'if (r < 0) { return base[i]; }'];
     const terms: string[] = [];
     dims.forEach((d, k) => {
       lines.push(`const c${k} = ${floorDiv('r', d.s)};`);

@@ -81,8 +81,9 @@ function runOnce<P extends KernelParams>(
     if (debugKernels()) console.log(`gpugrad kernel ${key} (${precision}, ${size} threads)\n${numbered(src)}`);
     return src;
   };
+  const runtime = kernel.runtimeValues(params);
   try {
-    return { out: runKernel(precision, key, build, args, size), native: false };
+    return { out: runKernel(precision, key, build, runtime.length ? [...args, ...runtime] : args, size), native: false };
   } catch (e) {
     const err = e as Error;
     if (typeof err?.message === 'string' && err.message.startsWith(`${kernel.name}:`)) throw err;

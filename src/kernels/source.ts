@@ -68,7 +68,7 @@ export function unravel(index: string, shape: readonly number[], names: readonly
  * `offset`, seen through an output of shape `outShape`, from the flat output index `i`.
  * Adjacent dims that stay contiguous are merged so most kernels need one or two divisions.
  */
-export function gatherIndex(outShape: readonly number[], inStrides: readonly number[], offset = 0, i = 'i'): string {
+export function gatherIndex(outShape: readonly number[], inStrides: readonly number[], offset: number | string = 0, i = 'i'): string {
   // merge dims: (size, outStride, inStride)
   const dims: { size: number; st: number }[] = [];
   for (let d = 0; d < outShape.length; d++) {
@@ -96,6 +96,7 @@ export function gatherIndex(outShape: readonly number[], inStrides: readonly num
     else c = `(${floorDiv(i, os)} - ${floorDiv(i, os * size)} * ${size})`;
     terms.push(st === 1 ? c : `${c} * ${st}`);
   }
+  // (a string offset is an expression the kernel gets at run time: always added)
   if (offset !== 0) terms.push(String(offset));
   return terms.length ? terms.join(' + ') : '0';
 }

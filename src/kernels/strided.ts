@@ -1,10 +1,11 @@
 // Kernels reading views in place. A view is its storage seen through strides and an offset; a kernel's
 // source indexes each input as a dense row-major array of the input's shape (`x[e]`). For an input that is
 // a view, the source is rewritten so that every `x[e]` reads `x[<the storage index of dense index e>]`
-// (the view's strides and offset baked in, as gatherIndex writes them), and the view's storage is passed
-// as it is: no dense copy first. The rewritten kernel is its own template (its key names the views).
+// (the view's strides baked in, as gatherIndex writes them, and its offset a runtime argument), and the
+// view's storage is passed as it is: no dense copy first. The rewritten kernel is its own template (its
+// key names the views' layouts).
 
-import type { KernelParams, KernelTemplate } from './template.js';
+import { runtimeArg, type KernelParams, type KernelTemplate } from './template.js';
 import { gatherIndex } from './source.js';
 
 /** How input `k` of a kernel is a view: its shape, element strides and offset into the storage passed. */
@@ -70,23 +71,41 @@ export function rewriteIndexing(src: string, index: ReadonlyMap<string, (e: stri
 
 const wrapped = new Map<string, KernelTemplate<KernelParams>>();
 
-/** `kernel` reading the inputs in `views` in place (no native: natives read dense arrays). */
-export function readingViews<P extends KernelParams>(kernel: KernelTemplate<P>, views: readonly ViewArg[]): KernelTemplate<P> {
-  const tag = views.map((v) => `${v.k}:${v.shape.join('x')}/${v.strides.join(',')}+${v.offset}`).join(';');
+/** A kernel's parameters with the offsets of the views it reads in place (readingViews). */
+export type ViewedParams<P extends KernelParams> = { readonly base: P; readonly offsets: readonly number[] };
+
+/**
+ * `kernel` reading the inputs in `views` in place (no native: natives read dense arrays). The views'
+ * shapes and strides are baked in; their offsets are runtime arguments (`viewOffset_<k>`), so a view at
+ * another offset of the same layout (the next narrow() position) runs the same compiled kernel. Its
+ * parameters are the kernel's (`base`) and the views' offsets in `views` order.
+ */
+export function readingViews<P extends KernelParams>(
+  kernel: KernelTemplate<P>,
+  views: readonly ViewArg[],
+): KernelTemplate<ViewedParams<P>> {
+  const tag = views.map((v) => `${v.k}:${v.shape.join('x')}/${v.strides.join(',')}`).join(';');
   const id = `${kernel.name}|${tag}`;
   const hit = wrapped.get(id);
-  if (hit) return hit as unknown as KernelTemplate<P>;
-  const t: KernelTemplate<P> = {
+  if (hit) return hit as unknown as KernelTemplate<ViewedParams<P>>;
+  const offsetName = (v: ViewArg): string => runtimeArg('viewOffset', v.k);
+  const t: KernelTemplate<ViewedParams<P>> = {
     name: kernel.name,
     native: null,
     denseInputs: false,
-    key: (p) => `${kernel.key(p)}|views ${tag}`,
-    inputNames: (p) => kernel.inputNames(p),
-    source: (p) => {
-      const names = kernel.inputNames(p);
+    key: (q) => `${kernel.key(q.base)}|views ${tag}`,
+    inputNames: (q) => kernel.inputNames(q.base),
+    runtimeValues: (q) => [...kernel.runtimeValues(q.base), ...q.offsets],
+    source: (q) => {
+      const names = kernel.inputNames(q.base);
       const index = new Map<string, (e: string) => string>();
-      for (const v of views) index.set(names[v.k], (e) => gatherIndex(v.shape, v.strides, v.offset, `(${e})`));
-      return rewriteIndexing(kernel.source(p), index);
+      for (const v of views) index.set(names[v.k], (e) => gatherIndex(v.shape, v.strides, offsetName(v), `(${e})`));
+      const src = rewriteIndexing(kernel.source(q.base), index);
+      // the offsets come after the kernel's own arguments
+      return src.replace(
+        /^function \(([^)]*)\)/,
+        (_, params: string) => `function (${[params, ...views.map(offsetName)].filter((x) => x).join(', ')})`,
+      );
     },
   };
   wrapped.set(id, t as unknown as KernelTemplate<KernelParams>);

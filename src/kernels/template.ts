@@ -43,6 +43,14 @@ export interface KernelDecl<P extends KernelParams> {
    * out on every read, in the O(n³) loop). Default false: views are read in place.
    */
   denseInputs?: boolean;
+  /**
+   * Optional: the names of parameters (numbers, or arrays of numbers) whose values the kernel takes as
+   * arguments when it runs instead of baking them into its source: they are left out of the key, so one
+   * compiled kernel serves every value (a view's offset, which moves with each narrow() position). The
+   * body reads such a value by `runtimeArg(name)` (`runtimeArg(name, j)` for element j of an array); the
+   * value must be an integer. Natives read it from the params as usual.
+   */
+  runtime?: readonly string[];
 }
 
 export interface KernelTemplate<P extends KernelParams> {
@@ -50,6 +58,8 @@ export interface KernelTemplate<P extends KernelParams> {
   readonly native: NativeKernel<P> | null;
   /** Views reach this kernel as dense copies (see KernelDecl.denseInputs). */
   readonly denseInputs: boolean;
+  /** The runtime parameters' values for these parameters (the arguments after the arrays; KernelDecl.runtime). */
+  runtimeValues(p: P): number[];
   /** The cache key: the name and every parameter, in a canonical order. */
   key(p: P): string;
   /** The kernel source for these parameters. */
@@ -71,9 +81,10 @@ const NAME = /^[A-Za-z][\w]*(\.[A-Za-z][\w]*)*$/;
 /** Declares a kernel template (see the file header). Names are unique. */
 export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): KernelTemplate<P> {
   if (!decl || typeof decl !== 'object') throw new Error(`declareKernel: expects { name, inputs, body }, got ${String(decl)}`);
-  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body', 'native', 'denseInputs'].includes(k));
-  if (unknown.length) throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body, native, denseInputs`);
-  const { name, inputs, body, native, denseInputs = false } = decl;
+  const unknown = Object.keys(decl).filter((k) => !['name', 'inputs', 'body', 'native', 'denseInputs', 'runtime'].includes(k));
+  if (unknown.length)
+    throw new Error(`declareKernel: unknown option '${unknown[0]}'; expected name, inputs, body, native, denseInputs, runtime`);
+  const { name, inputs, body, native, denseInputs = false, runtime = [] } = decl;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new Error(`declareKernel: name must be an identifier or dotted identifiers like 'myOp.backward', got ${JSON.stringify(name)}`);
   }
@@ -85,6 +96,9 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
   if (typeof denseInputs !== 'boolean') throw new Error(`declareKernel(${name}): denseInputs must be a boolean, got ${typeof denseInputs}`);
   if (typeof inputs !== 'function' && !Array.isArray(inputs)) {
     throw new Error(`declareKernel(${name}): inputs must be an array of argument names or a function of the params, got ${String(inputs)}`);
+  }
+  if (!Array.isArray(runtime) || runtime.some((r) => typeof r !== 'string' || !IDENT.test(r))) {
+    throw new Error(`declareKernel(${name}): runtime must be an array of parameter names, got ${JSON.stringify(runtime)}`);
   }
   const inputNames = (p: P): readonly string[] => {
     const names = typeof inputs === 'function' ? inputs(p) : inputs;
@@ -100,15 +114,58 @@ export function declareKernel<P extends KernelParams>(decl: KernelDecl<P>): Kern
     name,
     native: native ?? null,
     denseInputs,
-    key: (p) => `${name}:${canonical(p, name)}`,
+    key: (p) => `${name}:${canonical(runtime.length ? bakedPart(p, runtime) : p, name)}`,
     inputNames,
+    runtimeValues: (p) => runtimeValuesOf(p, runtime, name),
     source: (p) => {
       const lines = formatBody(['const i = this.thread.x;', body(p)]);
-      return `function (${inputNames(p).join(', ')}) {\n${lines.join('\n')}\n}`;
+      const args = [...inputNames(p), ...runtimeNamesOf(p, runtime)];
+      return `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`;
     },
   };
   declared.set(name, template as unknown as KernelTemplate<KernelParams>);
   return template;
+}
+
+/** The identifier a kernel body reads runtime parameter `name` by (element `j` of an array parameter). */
+export function runtimeArg(name: string, j?: number): string {
+  return j === undefined ? name : `${name}_${j}`;
+}
+
+/** `p` with each runtime parameter replaced by what the source depends on: nothing for a number, the length for an array. */
+function bakedPart<P extends KernelParams>(p: P, runtime: readonly string[]): KernelParams {
+  const out: { [k: string]: ParamValue } = { ...p };
+  for (const r of runtime) {
+    const v = p[r];
+    out[r] = Array.isArray(v) ? `runtime[${v.length}]` : 'runtime';
+  }
+  return out;
+}
+
+function runtimeNamesOf(p: KernelParams, runtime: readonly string[]): string[] {
+  return runtime.flatMap((r) => {
+    const v = p[r];
+    return Array.isArray(v) ? v.map((_, j) => runtimeArg(r, j)) : [runtimeArg(r)];
+  });
+}
+
+/**
+ * The runtime parameters' values, flattened in argument order; each an integer (GPU.js passes it as a
+ * float, exact below 2^24: an offset or index past that lies in a buffer of 2^24+ elements, whose kernels
+ * run on the host executor in doubles).
+ */
+function runtimeValuesOf(p: KernelParams, runtime: readonly string[], kernel: string): number[] {
+  const out: number[] = [];
+  for (const r of runtime) {
+    const v = p[r];
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (typeof x !== 'number' || !Number.isSafeInteger(x)) {
+        throw new Error(`kernel '${kernel}': runtime parameter '${r}' must be an integer (or an array of them), got ${String(x)}`);
+      }
+      out.push(x);
+    }
+  }
+  return out;
 }
 
 /** A canonical text of a parameter value: object keys sorted, every number exact (NaN, ±Infinity, -0 included). */

@@ -10,10 +10,12 @@ import type { Precision, SimdProvider } from '../backend/index.js';
 import type { HostArray } from '../backend/storage.js';
 import { numelOf } from '../helpers/shape.js';
 import { bcastIndex, gatherIndex, type Body } from '../kernels/source.js';
-import { declareKernel } from '../kernels/template.js';
+import { declareKernel, runtimeArg } from '../kernels/template.js';
 
 interface MapParams {
   [k: string]: Body | readonly number[] | readonly MapInput[] | undefined;
+  /** The offsets of the inputs that are views (0 for the others), passed when the kernel runs (not baked). */
+  offsets: readonly number[];
   /** The op the kernel computes (shown in its key and in GPUGRAD_DEBUG=kernels output, e.g. 'gelu.bwd'). */
   op: string;
   /** Statements before the output expression (over the input names). */
@@ -29,17 +31,16 @@ interface MapInput {
   [k: string]: string | number | readonly number[] | undefined;
   name: string;
   shape: readonly number[];
-  /** A view read in place: its element strides and offset into the storage passed (else: dense, row-major). */
+  /** A view read in place: its element strides into the storage passed (else: dense, row-major); its offset is in MapParams.offsets. */
   strides?: readonly number[];
-  offset?: number;
 }
 
 /** The index of output element `i` in an input: broadcast, and through the view's strides where it has them. */
-function inputIndex(outShape: readonly number[], x: MapInput): string {
+function inputIndex(outShape: readonly number[], x: MapInput, k: number): string {
   if (!x.strides) return numelOf(x.shape) === 1 ? '0' : bcastIndex(outShape, x.shape);
   const lead = outShape.length - x.shape.length;
   const strides = outShape.map((_, d) => (d < lead || x.shape[d - lead] === 1 ? 0 : x.strides![d - lead]));
-  return gatherIndex(outShape, strides, x.offset ?? 0);
+  return gatherIndex(outShape, strides, runtimeArg('offsets', k));
 }
 
 /**
@@ -78,8 +79,10 @@ function runMapNative(p: MapParams, args: HostArray[], _size: number, simd: Simd
 const mapTemplate = declareKernel({
   name: 'map',
   inputs: (p: MapParams) => p.inputs.map((_, k) => `t${k}`),
+  // a view's offset is an argument: the same view layout at another offset runs the same kernel
+  runtime: ['offsets'],
   body: (p: MapParams) => [
-    ...p.inputs.map((x, k) => `const ${x.name} = t${k}[${inputIndex(p.outShape, x)}];`),
+    ...p.inputs.map((x, k) => `const ${x.name} = t${k}[${inputIndex(p.outShape, x, k)}];`),
     p.pre ?? [],
     `return ${p.expr};`,
   ],
@@ -103,6 +106,7 @@ export function mapKernel(
   const inPlace = !(mapNatives.has(op) && getBackend() === 'simd');
   const temps: Tensor[] = [];
   const mapped: MapInput[] = [];
+  const offsets: number[] = inputs.map(() => 0);
   const tensors = inputs.map(([name, t]) => {
     const src = inPlace ? t._stridedSource() : null;
     if (!src) {
@@ -110,10 +114,11 @@ export function mapKernel(
       return t;
     }
     temps.push(src.base);
-    mapped.push({ name, shape: t.shape, strides: src.strides, offset: src.offset });
+    mapped.push({ name, shape: t.shape, strides: src.strides });
+    offsets[mapped.length - 1] = src.offset;
     return src.base;
   });
-  const params: MapParams = { op, pre: opts.pre, expr, outShape, inputs: mapped };
+  const params: MapParams = { op, pre: opts.pre, expr, outShape, inputs: mapped, offsets };
   // the precision follows the inputs' dtypes (the base tensors have the views' dtypes)
   const precision = opts.precision ?? precisionOf(...inputs.map(([, t]) => t));
   try {

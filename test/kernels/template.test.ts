@@ -1,10 +1,10 @@
 // The kernel layer: declared templates, derived keys, the source formatter and index helpers, debug
 // output and compile errors. Kernels run on every GPU.js mode under test and on the float64 host path.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Storage } from '../../src/backend/index.js';
+import { backendInfo, Storage } from '../../src/backend/index.js';
 import { runTemplate } from '../../src/kernels/run.js';
 import { blockedSum, floorDiv, formatBody, gatherIndex, numbered, unravel } from '../../src/kernels/source.js';
-import { declareKernel, declaredKernels } from '../../src/kernels/template.js';
+import { declareKernel, declaredKernels, runtimeArg } from '../../src/kernels/template.js';
 import { MODES, useMode } from '../support/helpers.js';
 
 let serial = 0;
@@ -113,6 +113,38 @@ describe.each(MODES)('kernel templates run on %s and on the float64 host path', 
     name: fresh('Transpose'),
     inputs: ['a'],
     body: (p: { rows: number; cols: number }) => [`return a[${gatherIndex([p.cols, p.rows], [1, p.cols])}];`],
+  });
+
+  // runtime parameters: arguments of the compiled kernel, not part of its key or source
+  const shifted = declareKernel({
+    name: fresh('Shift'),
+    inputs: ['a'],
+    runtime: ['at', 'adds'],
+    body: (p: { n: number; at: number; adds: number[] }) => [
+      `return a[i + ${runtimeArg('at')}] * ${p.n}${p.adds.map((_, j) => ` + ${runtimeArg('adds', j)}`).join('')};`,
+    ],
+  });
+
+  it('takes runtime parameters as arguments: one key and one compile for every value, each value used', () => {
+    useMode(mode);
+    expect(shifted.key({ n: 2, at: 1, adds: [5, 6] })).toBe(shifted.key({ n: 2, at: 3, adds: [0, -1] }));
+    expect(shifted.key({ n: 2, at: 1, adds: [5] }), 'an array runtime parameter keys its length').not.toBe(
+      shifted.key({ n: 2, at: 1, adds: [5, 6] }),
+    );
+    expect(shifted.source({ n: 2, at: 1, adds: [5, 6] })).toMatch(/^function \(a, at, adds_0, adds_1\) \{/);
+    expect(() => shifted.runtimeValues({ n: 2, at: 1.5, adds: [] })).toThrow(/runtime parameter 'at' must be an integer .*got 1\.5/);
+    const data = [1, 2, 3, 4, 5, 6, 7, 8];
+    for (const precision of ['float32', 'float64'] as const) {
+      const input = Storage.fromHost(precision === 'float32' ? Float32Array.from(data) : Float64Array.from(data));
+      let compiles = 0;
+      for (let at = 0; at < 4; at++) {
+        const before = backendInfo().compiles;
+        const out = runTemplate(shifted, { n: 2, at, adds: [at, 10] }, [input], 4, precision);
+        if (at > 0) compiles += backendInfo().compiles - before;
+        expect(Array.from(out.host()), `${precision} at ${at}`).toEqual([0, 1, 2, 3].map((i) => 2 * data[i + at] + at + 10));
+      }
+      expect(compiles, `${precision}: compiles after the first value`).toBe(0);
+    }
   });
 
   it.each([

@@ -18,11 +18,11 @@ export class SimdRuntime {
     simd(); // compile the modules now: a failure shows at selection, not in the first op
   }
 
-  run(key: string, build: () => string, args: Storage[], size: number): Storage {
+  run(key: string, build: () => string, args: (Storage | number)[], size: number): Storage {
     const out = this.host.run(
       key,
       build,
-      args.map((a) => a.host()),
+      args.map((a) => (typeof a === 'number' ? a : a.host())),
       allocFloat32(size),
     );
     return Storage.fromHost(out);
