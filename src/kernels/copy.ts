@@ -1,7 +1,7 @@
 // Copies: a strided gather that serves copy, permute, slice and every other "read x through strides"
 // kernel. The tape uses it for copies; the reductions use it to bring non-adjacent reduced dims together.
 
-import type { Precision, Storage } from '../backend/index.js';
+import type { Precision, SimdProvider, Storage } from '../backend/index.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { numelOf, stridesOf } from '../helpers/shape.js';
 import { runTemplate } from './run.js';
@@ -38,6 +38,7 @@ export function gatherHost(
   strides: readonly number[],
   offset: number,
   size: number,
+  simd: SimdProvider | null = null,
 ): Float32Array | null {
   if (shape.length !== strides.length || numelOf(shape) !== size || !Number.isInteger(offset) || offset < 0) return null;
   const sizes: number[] = [];
@@ -58,8 +59,13 @@ export function gatherHost(
     }
   }
   if (last >= x.length) return null;
-  const out = allocFloat32(size);
   const nd = sizes.length;
+  // the SIMD provider's loop over float32 data when more than a plain contiguous run, and the span read is
+  // not much more than what is kept (the span is copied into its memory first)
+  if (simd && x instanceof Float32Array && nd >= 1 && !(nd === 1 && st[0] === 1) && last + 1 - offset <= 4 * size) {
+    return simd.gather(x, offset, last, sizes[nd - 1], st[nd - 1], sizes.slice(0, -1), st.slice(0, -1), size);
+  }
+  const out = allocFloat32(size);
   if (nd === 0) {
     out[0] = x[offset];
     return out;
@@ -104,7 +110,7 @@ export const gatherStrided = declareKernel({
   runtime: ['offset'],
   body: (p: GatherParams) => [`return x[${gatherIndex(p.shape, p.strides, runtimeArg('offset'))}];`],
   // contiguous runs by typed-array set, the rest by loops with running offsets (no per-element div/mod)
-  native: (p, [x], size) => gatherHost(x, p.shape, p.strides, p.offset, size),
+  native: (p, [x], size, simd) => gatherHost(x, p.shape, p.strides, p.offset, size, simd),
 });
 
 /** A copy of `size` elements. */

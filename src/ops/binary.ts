@@ -7,14 +7,28 @@ import { checkTensor } from '../autograd/check.js';
 import { record } from '../autograd/engine.js';
 import { Tensor, type DType, type Operand } from '../autograd/tensor.js';
 import { isFloat } from '../helpers/dtype.js';
-import { broadcastShapes } from '../helpers/shape.js';
+import { broadcastShapes, numelOf } from '../helpers/shape.js';
 import { floatDType } from './checks.js';
 import { scalarTensor } from '../autograd/creation.js';
-import { mapKernel } from './map.js';
+import { mapKernel, registerMapNative } from './map.js';
 import { OP, type BinarySpec } from './registry.js';
 import { describeValue } from '../helpers/validate.js';
 
 export { POW } from './registry.js';
+
+// SIMD provider: add, sub and mul of same-shape operands as one vector loop (the same float32 results as
+// the expressions: one rounding of an exact sum, difference or product)
+for (const [op, expr] of [
+  ['add', 'a + b'],
+  ['sub', 'a - b'],
+  ['mul', 'a * b'],
+] as const) {
+  if (OP[op]?.binary?.fwd !== expr) throw new Error(`gpugrad internal: the registry's '${op}' is not ${expr}`);
+  registerMapNative(op, ([a, b], simd, shapes) => {
+    const n = numelOf(shapes.out);
+    return shapes.inputs.every((s) => numelOf(s) === n) ? simd.binary(op, a, b, n) : null;
+  });
+}
 
 export function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
   const [ta, tb] = operandsWithTemps(op, a, b);

@@ -8,6 +8,7 @@ import { record, viaComposite } from '../autograd/engine.js';
 import { launch } from '../autograd/launch.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
+import type { SimdProvider } from '../backend/index.js';
 import type { DType } from '../helpers/dtype.js';
 import { fmtShape, numelOf, sameShape } from '../helpers/shape.js';
 import { blockedSum, floorDiv, lit } from '../kernels/source.js';
@@ -71,11 +72,12 @@ const statsKernel = declareKernel({
     `return 1 / Math.sqrt(q / ${p.D} + ${lit(p.eps)});`,
   ],
   // per row: the mean, then the squares about it (two passes, as the source)
-  native: (p, [a], size) => {
+  native: (p, [a], size, simd) => {
     const { D } = p;
     const rows = size / 2;
     if (!(Number.isInteger(rows) && D >= 1 && f32(a, rows * D))) return null;
     const eps = baked(p.eps);
+    if (D % 4 === 0) return simd.layerNormStats(a, rows, D, eps);
     const out = allocFloat32(size);
     for (let r = 0, b = 0; r < rows; r++, b += D) {
       const m = blockSum(a, b, D) / D;
@@ -176,7 +178,7 @@ const forwardKernel = declareKernel({
     `return xh${p.weight ? ' * w[c]' : ''}${p.bias ? ' + b[c]' : ''};`,
   ],
   // per row: x̂ from the row's statistics, then the affine map; one loop per weight/bias combination
-  native: (p, args, size) => {
+  native: (p, args, size, simd) => {
     const { D } = p;
     const rows = size / D;
     const [a, s] = args;
@@ -184,6 +186,7 @@ const forwardKernel = declareKernel({
     const b = p.bias ? args[p.weight ? 3 : 2] : undefined;
     if (!(Number.isInteger(rows) && f32(a, size) && f32(s, 2 * rows))) return null;
     if ((p.weight && !f32(w, D)) || (p.bias && !f32(b, D))) return null;
+    if (D % 4 === 0) return simd.layerNormForward(a, s, (w as Float32Array) ?? null, (b as Float32Array) ?? null, rows, D);
     const out = allocFloat32(size);
     // (the counters c and i side by side: V8 runs these loops about twice as fast as with a[i + c])
     for (let r = 0, i = 0; r < rows; r++) {
@@ -262,13 +265,14 @@ const rowSumsKernel = declareKernel({
     'return q;',
   ],
   // per row, one pass: Σ gw and Σ gw·(x − mean)·rstd side by side
-  native: (p, args, size) => {
+  native: (p, args, size, simd) => {
     const { D } = p;
     const rows = size / 2;
     const [g, a, s] = args;
     const w = p.weight ? args[3] : undefined;
     if (!(Number.isInteger(rows) && f32(g, rows * D) && f32(a, rows * D) && f32(s, size))) return null;
     if (p.weight && !f32(w, D)) return null;
+    if (D % 4 === 0) return simd.layerNormRowSums(g, a, s, (w as Float32Array) ?? null, rows, D);
     const out = allocFloat32(size);
     for (let r = 0, i = 0; r < rows; r++) {
       const m = s[2 * r];
@@ -307,13 +311,14 @@ const dxKernel = declareKernel({
     `return rs * (${p.weight ? '(g[i] * w[c])' : 'g[i]'} - q[r * 2] / ${p.D} - xh * q[r * 2 + 1] / ${p.D});`,
   ],
   // per row: rstd · (gw − Σgw / D − x̂ · Σ(gw·x̂) / D), the row's sums read once
-  native: (p, args, size) => {
+  native: (p, args, size, simd) => {
     const { D } = p;
     const rows = size / D;
     const [g, a, s, q] = args;
     const w = p.weight ? args[4] : undefined;
     if (!(Number.isInteger(rows) && f32(g, size) && f32(a, size) && f32(s, 2 * rows) && f32(q, 2 * rows))) return null;
     if (p.weight && !f32(w, D)) return null;
+    if (D % 4 === 0) return simd.layerNormDx(g, a, s, q, (w as Float32Array) ?? null, rows, D);
     const out = allocFloat32(size);
     for (let r = 0, i = 0; r < rows; r++) {
       const m = s[2 * r];
@@ -353,10 +358,12 @@ function colSumHost(
   a: HostArray | undefined,
   s: HostArray | undefined,
   size: number,
+  simd: SimdProvider,
 ): Float32Array | null {
   const { rows, D } = p;
   if (!(size === D && f32(g, rows * D))) return null;
   if (xhat && !(f32(a, rows * D) && f32(s, 2 * rows))) return null;
+  if (D % 4 === 0) return simd.layerNormColSums(g, xhat ? (a as Float32Array) : null, xhat ? (s as Float32Array) : null, rows, D);
   const acc = new Float64Array(D);
   const x = a as Float32Array;
   const st = s as Float32Array;
@@ -401,7 +408,7 @@ const dweightKernel = declareKernel({
   inputs: ['g', 'a', 's'],
   body: (p: ColParams) => colSum(p, true),
   // the columns' Σ g·x̂ over the rows
-  native: (p, [g, a, s], size) => colSumHost(p, true, g, a, s, size),
+  native: (p, [g, a, s], size, simd) => colSumHost(p, true, g, a, s, size, simd),
 });
 
 /** db = Σrows g (rows ≤ ROW_FUSED). */
@@ -410,7 +417,7 @@ const dbiasKernel = declareKernel({
   inputs: ['g'],
   body: (p: ColParams) => colSum(p, false),
   // the columns' Σ g over the rows
-  native: (p, [g], size) => colSumHost(p, false, g, undefined, undefined, size),
+  native: (p, [g], size, simd) => colSumHost(p, false, g, undefined, undefined, size, simd),
 });
 
 /** The packed statistics [rows*2] of x's rows of D. */

@@ -154,17 +154,12 @@ registerMapNative('sdpa.probs', ([x, l], simd, shapes) => {
 });
 
 // SIMD provider: dS = P ⊙ (g − D), D one value per row
-registerMapNative('sdpa.backward.dScores', ([P, g, D], _simd, shapes) => {
+registerMapNative('sdpa.backward.dScores', ([P, g, D], simd, shapes) => {
   const cols = shapes.out[shapes.out.length - 1];
   const rows = numelOf(shapes.out) / cols;
   const n = rows * cols;
   if (numelOf(shapes.inputs[0]) !== n || numelOf(shapes.inputs[1]) !== n || numelOf(shapes.inputs[2]) !== rows) return null;
-  const out = allocFloat32(n);
-  for (let r = 0, i = 0; r < rows; r++) {
-    const d = D[r];
-    for (let c = 0; c < cols; c++, i++) out[i] = P[i] * (g[i] - d);
-  }
-  return out;
+  return simd.rowMulSub(P, g, D, rows, cols);
 });
 
 /** The scores of a call (forward, or the backward's recompute). */

@@ -114,6 +114,7 @@ describe.each(MODES)('layerNorm / softmax / nllLoss natives on %s: float32 vs th
     if (jsNumbers) {
       // eps bakes as 1e39: 1/sqrt(var + 1e39) is 3e-20 in JS numbers (float64 and here), 0 in float32 arithmetic
       check('eps Infinity (y about 3e-20)', ln([6], Infinity), [r64([5, 6]), r64([6]), r64([6])], { atol: 1e-25 });
+      check('eps Infinity, rows of 8', ln([8], Infinity), [r64([5, 8]), r64([8]), r64([8])], { atol: 1e-25 });
       check('eps Infinity, long rows', ln([4500], Infinity), [r64([2, 4500])], { atol: 1e-25 });
     }
     check('eps 0, constant rows', ln([4], 0), [f64([1, 1, 1, 1, 2, 3, 4, 5, -2, -2, -2, -2], [3, 4]), r64([4]), r64([4])]);
@@ -123,6 +124,9 @@ describe.each(MODES)('layerNorm / softmax / nllLoss natives on %s: float32 vs th
       [22, -Infinity],
     ];
     check('NaN and ±Infinity entries', ln([10]), [withValues([4, 10], bad), r64([10]), r64([10])]);
+    // rows of a multiple of 4 (the simd backend's WebAssembly loops; the others are JS loops)
+    check('NaN and ±Infinity entries, rows of 12', ln([12]), [withValues([4, 12], bad), r64([12]), r64([12])]);
+    check('NaN and ±Infinity entries, rows of 12, no affine', ln([12]), [withValues([4, 12], bad)]);
     check('NaN and ±Infinity entries, long rows', ln([4500]), [withValues([2, 4500], [[10, NaN]]), r64([4500]), r64([4500])], {
       atol: 1e-4,
     });

@@ -207,4 +207,53 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )
+
+  ;; out = a + b, a - b or a·b elementwise over n elements (op 0, 1, 2), four lanes at a time
+  (func (export "binary") (param $op i32) (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $x v128) (local $y v128)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (local.set $x (v128.load (local.get $a)))
+      (local.set $y (v128.load (local.get $b)))
+      (v128.store (local.get $out)
+        (if (result v128) (i32.eqz (local.get $op))
+          (then (f32x4.add (local.get $x) (local.get $y)))
+          (else (if (result v128) (i32.eq (local.get $op) (i32.const 1))
+            (then (f32x4.sub (local.get $x) (local.get $y)))
+            (else (f32x4.mul (local.get $x) (local.get $y)))))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+  )
+
+  ;; out[r, c] = p[r, c]·(g[r, c] − d[r]) over rows×cols (the softmax backward's dS = P ⊙ (g − D)); a row's
+  ;; last cols % 4 entries go one lane at a time
+  (func (export "rowMulSub") (param $p i32) (param $g i32) (param $d i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $end i32) (local $vend i32) (local $dv v128)
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $dv (v128.load32_splat (i32.add (local.get $d) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $cols) (i32.const 2))))
+      (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2))))
+      (block $done (loop $l4
+        (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
+        (v128.store (local.get $out)
+          (f32x4.mul (v128.load (local.get $p)) (f32x4.sub (v128.load (local.get $g)) (local.get $dv))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $l4)))
+      (block $tdone (loop $l1
+        (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
+        (f32.store (local.get $out)
+          (f32.mul (f32.load (local.get $p)) (f32.sub (f32.load (local.get $g)) (f32x4.extract_lane 0 (local.get $dv)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $l1)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl)))
+  )
 )

@@ -24,6 +24,20 @@ interface ElementwiseExports {
   exp(x: number, out: number, n: number): void;
   expRows(x: number, l: number, out: number, rows: number, cols: number): void;
   rowStats(x: number, rows: number, cols: number, maskBelow: number, maxOut: number, sumOut: number, sum: number): void;
+  binary(op: number, a: number, b: number, out: number, n: number): void;
+  rowMulSub(p: number, g: number, d: number, out: number, rows: number, cols: number): void;
+}
+
+interface NormExports {
+  stats(a: number, out: number, rows: number, D: number, eps: number): void;
+  forward(a: number, s: number, w: number, b: number, out: number, rows: number, D: number): void;
+  rowSums(g: number, a: number, s: number, w: number, out: number, rows: number, D: number): void;
+  dx(g: number, a: number, s: number, q: number, w: number, out: number, rows: number, D: number): void;
+  colSums(g: number, a: number, s: number, acc: number, out: number, rows: number, D: number, xhat: number): void;
+}
+
+interface CopyExports {
+  gather(x: number, out: number, n0: number, s0: number, dims: number, cnt: number, nd: number, runs: number): void;
 }
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
@@ -103,6 +117,8 @@ export class SimdProvider {
   readonly variant: SimdVariant;
   private readonly k: GemmExports;
   private readonly ew: ElementwiseExports;
+  private readonly norm: NormExports;
+  private readonly cp: CopyExports;
   /** the worker pool, or null (one thread) */
   readonly pool: WorkerPool | null;
   /** the scratch arena's top (bytes); every call starts from 0 */
@@ -124,6 +140,8 @@ export class SimdProvider {
     const gemmModule = compiled('gemm');
     this.k = new WebAssembly.Instance(gemmModule, env).exports as unknown as GemmExports;
     this.ew = new WebAssembly.Instance(compiled('elementwise'), env).exports as unknown as ElementwiseExports;
+    this.norm = new WebAssembly.Instance(compiled('norm'), env).exports as unknown as NormExports;
+    this.cp = new WebAssembly.Instance(compiled('copy'), env).exports as unknown as CopyExports;
     this.f32view = new Float32Array(this.memory.buffer);
     this.pool = shared ? WorkerPool.create(gemmModule, this.memory, threads, [this.k.gemm, this.k.gemmTA]) : null;
   }
@@ -263,6 +281,151 @@ export class SimdProvider {
     mem.set(x.subarray(0, n), px >> 2);
     this.ew.rowStats(px, rows, cols, liveFrom, pmax, psum, withSums ? 1 : 0);
     return { max: mem.subarray(pmax >> 2, (pmax >> 2) + rows), sums: new Float64Array(this.memory.buffer, psum, rows) };
+  }
+
+  /** a + b, a − b or a·b elementwise over n elements (each rounded to float32 once, as a JS loop storing into a Float32Array). */
+  binary(op: 'add' | 'sub' | 'mul', a: Float32Array, b: Float32Array, n: number): Float32Array {
+    const code = op === 'add' ? 0 : op === 'sub' ? 1 : 2;
+    return this.elementwise([a, b], n, ([pa, pb], out) => this.ew.binary(code, pa, pb, out, n));
+  }
+
+  /** out[r, c] = p[r, c]·(g[r, c] − d[r]) over rows×cols (the softmax backward). */
+  rowMulSub(p: Float32Array, g: Float32Array, d: Float32Array, rows: number, cols: number): Float32Array {
+    this.reset();
+    const n = rows * cols;
+    const pp = this.alloc(n);
+    const pg = this.alloc(n);
+    const pd = this.alloc(rows);
+    const pout = this.alloc(n);
+    const mem = this.view();
+    mem.set(p.subarray(0, n), pp >> 2);
+    mem.set(g.subarray(0, n), pg >> 2);
+    mem.set(d.subarray(0, rows), pd >> 2);
+    this.ew.rowMulSub(pp, pg, pd, pout, rows, cols);
+    const out = allocFloat32(n);
+    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
+    return out;
+  }
+
+  /** The first n elements of x copied into fresh scratch (x null: n ones, or zeros with `fill` 0); returns the pointer. */
+  private put(x: Float32Array | null, n: number, fill = 1): number {
+    const p = this.alloc(n);
+    const mem = this.view();
+    if (x) mem.set(x.length === n ? x : x.subarray(0, n), p >> 2);
+    else mem.fill(fill, p >> 2, (p >> 2) + n);
+    return p;
+  }
+
+  /** n floats of scratch at p copied out into a pooled array. */
+  private take(p: number, n: number): Float32Array {
+    const out = allocFloat32(n);
+    out.set(this.view().subarray(p >> 2, (p >> 2) + n));
+    return out;
+  }
+
+  /**
+   * The strided gather: `size` floats, runs of n0 floats s0 apart, the runs' starts walking the outer dims
+   * (sizes and strides in floats, outermost first) from x[first]; `last` is the furthest element read.
+   */
+  gather(
+    x: Float32Array,
+    first: number,
+    last: number,
+    n0: number,
+    s0: number,
+    sizes: readonly number[],
+    strides: readonly number[],
+    size: number,
+  ): Float32Array {
+    this.reset();
+    const px = this.put(x.subarray(first, last + 1), last + 1 - first);
+    const nd = sizes.length;
+    const pdims = this.alloc(2 * nd);
+    const pcnt = this.alloc(nd);
+    const pout = this.alloc(size);
+    const words = new Int32Array(this.memory.buffer, pdims, 2 * nd);
+    for (let d = 0; d < nd; d++) {
+      words[2 * d] = sizes[d];
+      words[2 * d + 1] = strides[d];
+    }
+    new Int32Array(this.memory.buffer, pcnt, nd).fill(0);
+    this.cp.gather(px, pout, n0, s0, pdims, pcnt, nd, size / n0);
+    return this.take(pout, size);
+  }
+
+  // layerNorm over rows×D (D a multiple of 4), in float64 with one float32 rounding per result, as the JS
+  // loops of the layerNorm natives; s holds each row's mean and reciprocal standard deviation (2 per row)
+
+  /** Per row: the mean and 1/sqrt(variance + eps), packed [rows*2]. */
+  layerNormStats(a: Float32Array, rows: number, D: number, eps: number): Float32Array {
+    this.reset();
+    const pa = this.put(a, rows * D);
+    const pout = this.alloc(2 * rows);
+    this.norm.stats(pa, pout, rows, D, eps);
+    return this.take(pout, 2 * rows);
+  }
+
+  /** (x − mean)·rstd·w + b (w, b null: none). */
+  layerNormForward(
+    a: Float32Array,
+    s: Float32Array,
+    w: Float32Array | null,
+    b: Float32Array | null,
+    rows: number,
+    D: number,
+  ): Float32Array {
+    this.reset();
+    const n = rows * D;
+    const [pa, ps, pw, pb, pout] = [this.put(a, n), this.put(s, 2 * rows), this.put(w, D), this.put(b, D, 0), this.alloc(n)];
+    this.norm.forward(pa, ps, pw, pb, pout, rows, D);
+    return this.take(pout, n);
+  }
+
+  /** Per row: Σ g·w and Σ g·w·x̂, packed [rows*2]. */
+  layerNormRowSums(g: Float32Array, a: Float32Array, s: Float32Array, w: Float32Array | null, rows: number, D: number): Float32Array {
+    this.reset();
+    const n = rows * D;
+    const [pg, pa, ps, pw, pout] = [this.put(g, n), this.put(a, n), this.put(s, 2 * rows), this.put(w, D), this.alloc(2 * rows)];
+    this.norm.rowSums(pg, pa, ps, pw, pout, rows, D);
+    return this.take(pout, 2 * rows);
+  }
+
+  /** rstd·(g·w − q[2r]/D − x̂·q[2r + 1]/D): the input's gradient from the row sums q. */
+  layerNormDx(
+    g: Float32Array,
+    a: Float32Array,
+    s: Float32Array,
+    q: Float32Array,
+    w: Float32Array | null,
+    rows: number,
+    D: number,
+  ): Float32Array {
+    this.reset();
+    const n = rows * D;
+    const [pg, pa, ps, pq, pw, pout] = [
+      this.put(g, n),
+      this.put(a, n),
+      this.put(s, 2 * rows),
+      this.put(q, 2 * rows),
+      this.put(w, D),
+      this.alloc(n),
+    ];
+    this.norm.dx(pg, pa, ps, pq, pw, pout, rows, D);
+    return this.take(pout, n);
+  }
+
+  /** Column sums over the rows of g·x̂ (a and s given) or of g. */
+  layerNormColSums(g: Float32Array, a: Float32Array | null, s: Float32Array | null, rows: number, D: number): Float32Array {
+    this.reset();
+    const n = rows * D;
+    const xhat = a !== null && s !== null;
+    const pg = this.put(g, n);
+    const pa = xhat ? this.put(a, n) : 0;
+    const ps = xhat ? this.put(s, 2 * rows) : 0;
+    const pacc = this.alloc(2 * D);
+    const pout = this.alloc(D);
+    this.norm.colSums(pg, pa, ps, pacc, pout, rows, D, xhat ? 1 : 0);
+    return this.take(pout, D);
   }
 
   /** exp(x), elementwise (about 1 ulp; below -87.3 it gives the smallest normal float32, not a subnormal). */
