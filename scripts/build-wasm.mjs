@@ -5,7 +5,8 @@
 //
 // Macros in the sources: MADD(acc, a, b) is acc += a·b (plain: f32x4.add(acc, f32x4.mul(a, b)); relaxed:
 // f32x4.relaxed_madd(a, b, acc)); `MAXPAGES SHARED` in the memory import becomes nothing (unshared) or
-// `<max> shared`.
+// `<max> shared`. A function marked `(; inline ;)` after its name is written into its callers (see
+// inlineCalls below).
 import { readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,137 @@ const newest = Math.max(statSync(fileURLToPath(import.meta.url)).mtimeMs, ...sou
 if (existsSync(outFile) && statSync(outFile).mtimeMs >= newest && !process.argv.includes('--force')) process.exit(0);
 
 const MADD = /MADD\((\w+),\s*(\w+),\s*(\w+)\)/g;
+
+// Inlining. V8 (Node 20) does not inline WebAssembly calls, and a call with v128 arguments costs about as
+// much as the arithmetic of a small helper (the exp, the float64 promotions), so a function marked
+// `(; inline ;)` after its name is written into every caller instead: `(call $f a b)` becomes a block that
+// sets f's parameters from a and b and runs f's body, with f's parameters and locals renamed `$f__name`
+// and declared in the caller. Marked functions are removed from the module.
+
+/** The index just past the s-expression that opens at text[at] ('('). */
+function closeOf(text, at) {
+  let depth = 0;
+  for (let j = at; j < text.length; j++) {
+    if (text.startsWith('(;', j)) {
+      j = text.indexOf(';)', j) + 1;
+      continue;
+    }
+    if (text.startsWith(';;', j)) {
+      j = text.indexOf('\n', j);
+      continue;
+    }
+    if (text[j] === '(') depth++;
+    else if (text[j] === ')' && --depth === 0) return j + 1;
+  }
+  throw new Error(`build-wasm: unbalanced parentheses at ${text.slice(at, at + 60)}`);
+}
+
+/** The top-level s-expressions (and bare words) of a form's inside. */
+function forms(inner) {
+  const out = [];
+  for (let j = 0; j < inner.length;) {
+    if (/\s/.test(inner[j])) j++;
+    else if (inner.startsWith(';;', j)) j = inner.indexOf('\n', j) < 0 ? inner.length : inner.indexOf('\n', j);
+    else if (inner.startsWith('(;', j)) j = inner.indexOf(';)', j) + 2;
+    else if (inner[j] === '(') {
+      const end = closeOf(inner, j);
+      out.push(inner.slice(j, end));
+      j = end;
+    } else {
+      let k = j;
+      while (k < inner.length && !/[\s()]/.test(inner[k])) k++;
+      out.push(inner.slice(j, k));
+      j = k;
+    }
+  }
+  return out;
+}
+
+const headOf = (form) => /^\(\s*([\w.]+)/.exec(form)?.[1] ?? '';
+
+/** Every `(func ...)` of the module: its text range and parts. */
+function funcsOf(text) {
+  const out = [];
+  for (let at = text.indexOf('(func'); at >= 0; at = text.indexOf('(func', at + 1)) {
+    if (!/^\(func[\s)]/.test(text.slice(at, at + 6))) continue;
+    const end = closeOf(text, at);
+    const parts = forms(text.slice(at + 5, end - 1));
+    out.push({ at, end, text: text.slice(at, end), parts });
+    at = end - 1;
+  }
+  return out;
+}
+
+function inlineCalls(text) {
+  const inline = new Map();
+  for (const f of funcsOf(text)) {
+    if (!/^\(func\s+\$[\w.]+\s*\(; inline ;\)/.test(f.text)) continue;
+    const name = f.parts[0].slice(1);
+    const params = [];
+    const locals = [];
+    let result = '';
+    const body = [];
+    for (const part of f.parts.slice(1)) {
+      const h = headOf(part);
+      const decl = /^\(\s*(?:param|local)\s+\$([\w.]+)\s+(\w+)\s*\)$/.exec(part);
+      if (h === 'param') params.push({ id: decl[1], type: decl[2] });
+      else if (h === 'local') locals.push({ id: decl[1], type: decl[2] });
+      else if (h === 'result') result = part;
+      else body.push(part);
+    }
+    inline.set(name, { params, locals, result, body: body.join('\n') });
+  }
+  if (inline.size === 0) return text;
+  // remove the marked functions, then expand calls in the others (and in marked ones used by others: a
+  // marked function's own calls are expanded first, in order of definition)
+  const expandIn = (funcText, extraLocals) => {
+    let out = '';
+    let at = 0;
+    for (let i = funcText.indexOf('(call $', at); i >= 0; i = funcText.indexOf('(call $', at)) {
+      const end = closeOf(funcText, i);
+      const [, target, ...args] = forms(funcText.slice(i + 1, end - 1));
+      const f = inline.get(target.slice(1));
+      if (!f) {
+        out += funcText.slice(at, end);
+        at = end;
+        continue;
+      }
+      if (args.length !== f.params.length) throw new Error(`build-wasm: ${target} takes ${f.params.length} arguments, got ${args.length}`);
+      const renamed = (id) => `$${target.slice(1)}__${id}`;
+      for (const d of [...f.params, ...f.locals]) extraLocals.set(renamed(d.id), d.type);
+      let body = f.body;
+      for (const d of [...f.params, ...f.locals]) body = body.replace(new RegExp(`\\$${d.id}(?![\\w.])`, 'g'), renamed(d.id));
+      const sets = f.params.map((d, k) => `(local.set ${renamed(d.id)} ${expandIn(args[k], extraLocals)})`).join(' ');
+      out += funcText.slice(at, i) + `(block ${f.result} ${sets} ${body})`;
+      at = end;
+    }
+    return out + funcText.slice(at);
+  };
+  for (const [name, f] of inline) {
+    const extra = new Map();
+    f.body = expandIn(f.body, extra);
+    for (const [id, type] of extra) f.locals.push({ id: id.slice(1), type });
+    inline.set(name, f);
+  }
+  let out = '';
+  let at = 0;
+  for (const fn of funcsOf(text)) {
+    out += text.slice(at, fn.at);
+    at = fn.end;
+    if (/^\(func\s+\$[\w.]+\s*\(; inline ;\)/.test(fn.text)) continue;
+    const extra = new Map();
+    const expanded = expandIn(fn.text, extra);
+    // the new locals go after the function's name, export, params, results and locals
+    const parts = forms(expanded.slice(5, -1));
+    const lead = parts.findIndex(
+      (part, k) => !(part.startsWith('$') || (k >= 0 && ['export', 'param', 'result', 'local'].includes(headOf(part)))),
+    );
+    const decls = [...extra].map(([id, type]) => `(local ${id} ${type})`);
+    const kept = lead < 0 ? parts : [...parts.slice(0, lead), ...decls, ...parts.slice(lead)];
+    out += `(func ${(lead < 0 ? [...parts, ...decls] : kept).join('\n    ')})`;
+  }
+  return out + text.slice(at);
+}
 const variants = {
   plain: { relaxed: false, shared: false },
   relaxed: { relaxed: true, shared: false },
@@ -37,7 +169,7 @@ for (const file of sources) {
   const text = readFileSync(path.join(dir, file), 'utf8');
   modules[name] = {};
   for (const [variant, { relaxed, shared }] of Object.entries(variants)) {
-    const src = text
+    const src = inlineCalls(text)
       .replace(
         MADD,
         relaxed

@@ -7,7 +7,7 @@
 (module
   (import "env" "memory" (memory 1 MAXPAGES SHARED))
 
-  (func $exp (param $x v128) (result v128)
+  (func $exp (; inline ;) (param $x v128) (result v128)
     (local $t v128) (local $n v128) (local $r v128) (local $p v128)
     ;; pmin/pmax are one instruction each (min/max are several in V8); with x first, a NaN stays NaN
     (local.set $x (f32x4.pmax (f32x4.pmin (local.get $x) (v128.const f32x4 88.3 88.3 88.3 88.3))
@@ -34,7 +34,7 @@
   )
 
   ;; u = sqrt(2/pi)·(x + 0.044715·x³)
-  (func $geluU (param $x v128) (result v128)
+  (func $geluU (; inline ;) (param $x v128) (result v128)
     (f32x4.mul (v128.const f32x4 0.7978845608 0.7978845608 0.7978845608 0.7978845608)
       (f32x4.add (local.get $x)
         (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715)
@@ -43,7 +43,7 @@
 
   ;; 1 + tanh(u) and 1 - tanh(u) without cancellation: with e = e^(2u), 2e/(1 + e) and 2/(1 + e). As the
   ;; kernel source does, tanh is exactly ±1 beyond |u| > 20 (one of the two is then exactly 0).
-  (func $tanhParts (param $u v128) (result v128 v128)
+  (func $tanhParts (; inline ;) (param $u v128) (result v128 v128)
     (local $e v128) (local $r v128)
     (local.set $e (call $exp (f32x4.add (local.get $u) (local.get $u))))
     (local.set $r (f32x4.div (v128.const f32x4 2 2 2 2) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $e))))

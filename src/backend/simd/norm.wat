@@ -7,17 +7,17 @@
   (import "env" "memory" (memory 1 MAXPAGES SHARED))
 
   ;; the high two floats of v as float64s (promote_low takes the low two)
-  (func $hi (param $v v128) (result v128)
+  (func $hi (; inline ;) (param $v v128) (result v128)
     (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
   )
 
   ;; four float32s from two f64x2 (lanes lo0 lo1 hi0 hi1)
-  (func $pack (param $lo v128) (param $hi v128) (result v128)
+  (func $pack (; inline ;) (param $lo v128) (param $hi v128) (result v128)
     (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
       (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi)))
   )
 
-  (func $sum2 (param $v v128) (result f64)
+  (func $sum2 (; inline ;) (param $v v128) (result f64)
     (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v)))
   )
 
