@@ -6,7 +6,7 @@
 // Macros in the sources: MADD(acc, a, b) is acc += a·b (plain: f32x4.add(acc, f32x4.mul(a, b)); relaxed:
 // f32x4.relaxed_madd(a, b, acc)); `MAXPAGES SHARED` in the memory import becomes nothing (unshared) or
 // `<max> shared`. A function marked `(; inline ;)` after its name is written into its callers (see
-// inlineCalls below).
+// inlineCalls below); `(; include NAME ;)` is replaced by the file NAME (a `.wat.inc` beside the sources).
 import { readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,18 @@ const SHARED_MAX_PAGES = 32768;
 const sources = readdirSync(dir)
   .filter((f) => f.endsWith('.wat'))
   .sort();
-const newest = Math.max(statSync(fileURLToPath(import.meta.url)).mtimeMs, ...sources.map((f) => statSync(path.join(dir, f)).mtimeMs));
+const includes = readdirSync(dir).filter((f) => f.endsWith('.wat.inc'));
+const newest = Math.max(
+  statSync(fileURLToPath(import.meta.url)).mtimeMs,
+  ...[...sources, ...includes].map((f) => statSync(path.join(dir, f)).mtimeMs),
+);
+
+/** The text with each `(; include NAME ;)` replaced by the file NAME beside the sources (shared helpers). */
+const withIncludes = (text) =>
+  text.replace(/\(; include ([\w.-]+) ;\)/g, (_, name) => {
+    if (!includes.includes(name)) throw new Error(`build-wasm: no ${name} to include in src/backend/simd`);
+    return readFileSync(path.join(dir, name), 'utf8');
+  });
 if (existsSync(outFile) && statSync(outFile).mtimeMs >= newest && !process.argv.includes('--force')) process.exit(0);
 
 const MADD = /MADD\((\w+),\s*(\w+),\s*(\w+)\)/g;
@@ -166,7 +177,7 @@ const wabt = await wabtInit();
 const modules = {};
 for (const file of sources) {
   const name = file.replace(/\.wat$/, '');
-  const text = readFileSync(path.join(dir, file), 'utf8');
+  const text = withIncludes(readFileSync(path.join(dir, file), 'utf8'));
   modules[name] = {};
   for (const [variant, { relaxed, shared }] of Object.entries(variants)) {
     const src = inlineCalls(text)

@@ -4,6 +4,7 @@
 // a bias. Every other test runs on the 'simd' backend as one more mode (test/support/helpers.ts MODES).
 import { describe, expect, it } from 'vitest';
 import { SimdProvider, relaxedSimdAvailable, type SimdVariant } from '../../src/backend/simd/provider.js';
+import { WASM_MODULES } from '../../src/backend/simd/wasm.generated.js';
 
 function rand(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -40,6 +41,14 @@ function refGemm(
 }
 
 const variants: SimdVariant[] = relaxedSimdAvailable() ? ['plain', 'relaxed'] : ['plain'];
+
+it('every built module, in every variant, is under 4 KB (the most older Chromium compiles synchronously on a page)', () => {
+  const sizes = Object.entries(WASM_MODULES).flatMap(([name, variants]) =>
+    Object.entries(variants).map(([v, b64]) => [`${name}.${v}`, atob(b64).length] as const),
+  );
+  expect(sizes.length).toBeGreaterThanOrEqual(5 * 4);
+  for (const [name, bytes] of sizes) expect(bytes, name).toBeLessThan(4096);
+});
 
 it('Node 20 gets relaxed SIMD (the provider sets V8 flag --experimental-wasm-relaxed-simd)', () => {
   expect(relaxedSimdAvailable()).toBe(true);

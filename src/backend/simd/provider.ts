@@ -3,7 +3,7 @@
 // arena in that memory, runs, and copies the result out (a product's copies are O(n²) against its O(n³)).
 // Relaxed SIMD (one fused multiply-add) is used when the engine has it, plain SIMD otherwise; in Node 20 it
 // is behind a V8 flag, which is set before the first compile (GPUGRAD_SIMD_VARIANT=plain forces plain).
-// Each module stays small (under 4 KB) so that a browser's main thread may compile it synchronously.
+// Each module stays under 4 KB: older Chromium lets a page's main thread compile no more synchronously.
 
 import { allocFloat32 } from '../storage.js';
 import { WorkerPool, workerThreadsAvailable, type GemmFn } from './pool.js';
@@ -22,9 +22,12 @@ interface ElementwiseExports {
   geluTanh(x: number, out: number, n: number): void;
   geluTanhBackward(g: number, x: number, out: number, n: number): void;
   exp(x: number, out: number, n: number): void;
+  binary(op: number, a: number, b: number, out: number, n: number): void;
+}
+
+interface RowsExports {
   expRows(x: number, l: number, out: number, rows: number, cols: number): void;
   rowStats(x: number, rows: number, cols: number, maskBelow: number, maxOut: number, sumOut: number, sum: number): void;
-  binary(op: number, a: number, b: number, out: number, n: number): void;
   rowMulSub(p: number, g: number, d: number, out: number, rows: number, cols: number): void;
 }
 
@@ -117,6 +120,7 @@ export class SimdProvider {
   readonly variant: SimdVariant;
   private readonly k: GemmExports;
   private readonly ew: ElementwiseExports;
+  private readonly rows: RowsExports;
   private readonly norm: NormExports;
   private readonly cp: CopyExports;
   /** the worker pool, or null (one thread) */
@@ -140,6 +144,7 @@ export class SimdProvider {
     const gemmModule = compiled('gemm');
     this.k = new WebAssembly.Instance(gemmModule, env).exports as unknown as GemmExports;
     this.ew = new WebAssembly.Instance(compiled('elementwise'), env).exports as unknown as ElementwiseExports;
+    this.rows = new WebAssembly.Instance(compiled('rows'), env).exports as unknown as RowsExports;
     this.norm = new WebAssembly.Instance(compiled('norm'), env).exports as unknown as NormExports;
     this.cp = new WebAssembly.Instance(compiled('copy'), env).exports as unknown as CopyExports;
     this.f32view = new Float32Array(this.memory.buffer);
@@ -258,7 +263,7 @@ export class SimdProvider {
     const mem = this.view();
     mem.set(x.subarray(0, n), px >> 2);
     mem.set(l.subarray(0, rows), pl >> 2);
-    this.ew.expRows(px, pl, pout, rows, cols);
+    this.rows.expRows(px, pl, pout, rows, cols);
     const out = allocFloat32(n);
     out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
     for (let r = 0; r < rows; r++) if (l[r] !== l[r]) out.fill(NaN, r * cols, (r + 1) * cols);
@@ -279,7 +284,7 @@ export class SimdProvider {
     const psum = this.alloc(2 * rows);
     const mem = this.view();
     mem.set(x.subarray(0, n), px >> 2);
-    this.ew.rowStats(px, rows, cols, liveFrom, pmax, psum, withSums ? 1 : 0);
+    this.rows.rowStats(px, rows, cols, liveFrom, pmax, psum, withSums ? 1 : 0);
     return { max: mem.subarray(pmax >> 2, (pmax >> 2) + rows), sums: new Float64Array(this.memory.buffer, psum, rows) };
   }
 
@@ -301,7 +306,7 @@ export class SimdProvider {
     mem.set(p.subarray(0, n), pp >> 2);
     mem.set(g.subarray(0, n), pg >> 2);
     mem.set(d.subarray(0, rows), pd >> 2);
-    this.ew.rowMulSub(pp, pg, pd, pout, rows, cols);
+    this.rows.rowMulSub(pp, pg, pd, pout, rows, cols);
     const out = allocFloat32(n);
     out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
     return out;
