@@ -5,7 +5,7 @@
 // of elements keep float32 accuracy instead of drifting by one rounding per element.
 // The tape's reduce-to-shape (summing broadcast gradients back) is built from the same passes.
 
-import { Storage, type Precision } from '../backend/index.js';
+import { Storage, type Precision, type SimdProvider } from '../backend/index.js';
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { numelOf } from '../helpers/shape.js';
 import { permuteStorage } from './copy.js';
@@ -68,7 +68,7 @@ export const reducePass = declareKernel({
       `return ${arg ? 'at' : 'acc'};`,
     ];
   },
-  native: (p, [a, ix], size) => reducePassHost(p, a, p.withIndex ? ix : null, size),
+  native: (p, [a, ix], size, simd) => reducePassHost(p, a, p.withIndex ? ix : null, size, simd),
 });
 
 /**
@@ -76,12 +76,23 @@ export const reducePass = declareKernel({
  * accumulate in float64 per column, as the source's JS numbers do, and round once on the store); the
  * extremes keep the source's comparisons exactly (NaN wins, the first extreme wins ties).
  */
-function reducePassHost(p: PassParams, a: HostArray, ix: HostArray | null, size: number): Float32Array | null {
+function reducePassHost(p: PassParams, a: HostArray, ix: HostArray | null, size: number, simd: SimdProvider | null): Float32Array | null {
   const { kind, O, n, I, chunk, divideBy } = p;
   const C = Math.ceil(n / chunk);
   if (!(O * C * I === size && O * n * I <= a.length && n >= 1 && chunk >= 1)) return null;
   if (p.withIndex && (!ix || ix.length < O * n * I)) return null;
   const out = allocFloat32(size);
+  if (kind === 'sum' && simd && I % 4 === 0 && divideBy === 1 && a instanceof Float32Array) {
+    // each block's column sums on the SIMD provider (float64 accumulators, one rounding: the same sums)
+    for (let o = 0, w = 0; o < O; o++) {
+      for (let c = 0; c < C; c++, w += I) {
+        const len = Math.min(chunk, n - c * chunk);
+        const r = o * n * I + c * chunk * I;
+        out.set(simd.colSums(a.subarray(r, r + len * I), null, null, len, I), w);
+      }
+    }
+    return out;
+  }
   if (kind === 'sum') {
     if (I === 1) {
       for (let o = 0, w = 0; o < O; o++) {

@@ -363,7 +363,7 @@ function colSumHost(
   const { rows, D } = p;
   if (!(size === D && f32(g, rows * D))) return null;
   if (xhat && !(f32(a, rows * D) && f32(s, 2 * rows))) return null;
-  if (D % 4 === 0) return simd.layerNormColSums(g, xhat ? (a as Float32Array) : null, xhat ? (s as Float32Array) : null, rows, D);
+  if (D % 4 === 0) return simd.colSums(g, xhat ? (a as Float32Array) : null, xhat ? (s as Float32Array) : null, rows, D);
   const acc = new Float64Array(D);
   const x = a as Float32Array;
   const st = s as Float32Array;

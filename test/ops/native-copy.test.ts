@@ -102,6 +102,16 @@ describe.each(MODES)('kernel natives on %s: float32 vs the float64 path', (mode)
   it('reduce.pass: sums and means over one chunk and several, columns side by side, non-adjacent dims', () => {
     check('sum(1) over 2500', (x) => x.sum(1), [r64([3, 2500])], { atol: 1e-4 });
     check('sum(0) over 2500 rows of 3', (x) => x.sum(0), [r64([2500, 3])], { atol: 1e-4 });
+    // columns a multiple of 4 wide (the simd backend's WebAssembly column sums), several chunks and outer blocks
+    check('sum(0) over 2500 rows of 8', (x) => x.sum(0), [r64([2500, 8])], { atol: 1e-4 });
+    check('sum(1) over [2, 1500, 12]', (x) => x.sum(1), [r64([2, 1500, 12])], { atol: 1e-4 });
+    const d = values(r64([40, 8], false));
+    d[9] = NaN;
+    d[18] = Infinity;
+    d[27] = -Infinity;
+    d[35] = Infinity;
+    d[43] = -Infinity;
+    check('sum(0) with NaN and ±Infinity in columns of 8', (x) => x.sum(0), [tensor(d, { dtype: 'float64', shape: [40, 8] })]);
     check('sum() of 5000', (x) => x.sum(), [r64([5000])], { atol: 1e-3 });
     check('sum over 3 million, three passes', (x) => x.sum(), [randn([3 * 1024 * 1024 + 5], { dtype: 'float64' })], { atol: 0.05 });
     check('mean([0, 2])', (x) => x.mean([0, 2]), [r64([30, 4, 50])]);

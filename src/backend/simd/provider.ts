@@ -419,8 +419,8 @@ export class SimdProvider {
     return this.take(pout, n);
   }
 
-  /** Column sums over the rows of g·x̂ (a and s given) or of g. */
-  layerNormColSums(g: Float32Array, a: Float32Array | null, s: Float32Array | null, rows: number, D: number): Float32Array {
+  /** Column sums over the rows of g·x̂ (a and s given: layerNorm's statistics) or of g (the sum reductions' too), in float64, rounded once. */
+  colSums(g: Float32Array, a: Float32Array | null, s: Float32Array | null, rows: number, D: number): Float32Array {
     this.reset();
     const n = rows * D;
     const xhat = a !== null && s !== null;
