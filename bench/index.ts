@@ -129,7 +129,8 @@ function hitRate(before: ReturnType<typeof cacheCounters> | null, after: ReturnT
   if (after?.hits !== undefined && after.misses !== undefined) {
     const dh = after.hits - (before?.hits ?? 0);
     const dm = after.misses - (before?.misses ?? 0);
-    if (dh + dm > 0) return dh / (dh + dm);
+    // no kernel went through the cache at all (every one a SIMD native): nothing was compiled either
+    return dh + dm > 0 ? dh / (dh + dm) : 1;
   }
   return after?.rate;
 }
