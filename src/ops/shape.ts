@@ -16,8 +16,8 @@ import { fmtShape, normDim, numelOf, sameShape, stridesOf } from '../helpers/sha
 import { allocFloat32, type HostArray } from '../backend/storage.js';
 import { copyRun, gatherStrided } from '../kernels/copy.js';
 import { REDUCE_CHUNK } from '../kernels/reduce.js';
-import { blockedSum, floorDiv, lit, unravel } from '../kernels/source.js';
-import { declareKernel } from '../kernels/template.js';
+import { floorDiv, lit, unravel } from '../kernels/source.js';
+import { declareKernel, runtimeArg } from '../kernels/template.js';
 import { sum } from './reduce.js';
 
 export function reshape(x: Tensor, shape: number[], op = 'reshape'): Tensor {
@@ -474,15 +474,30 @@ type ScatterParams = { chunks: number; O: number; n: number; inner: number; L: n
 const scatterSum = declareKernel({
   name: 'scatterAdd',
   inputs: ['g', 'ord', 'st'],
-  body: ({ chunks, O, n, inner, L, skip, chunk }: ScatterParams) => [
-    unravel('i', [chunks, O, n, inner], ['ch', 'o', 'c', 'e']),
-    skip >= 0 ? `if (c == ${lit(skip)}) { return 0; }` : [],
-    '// this chunk holds positions ord[b] .. ord[b + lim - 1]',
-    `const b = st[c] + ch * ${chunk};`,
-    `const lim = st[c + 1] - b;`,
-    blockedSum('s', (k) => `g[o * ${L * inner} + ord[b + ${k}] * ${inner} + e]`, chunk, 'lim'),
-    'return s;',
-  ],
+  // the chunk length follows the data (the most positions of one index in this batch): an argument, so
+  // that a training step with other tokens runs the same compiled kernel
+  runtime: ['chunk'],
+  body: ({ chunks, O, n, inner, L, skip }: ScatterParams) => {
+    // (the position is read into its own variable first: GPU.js's GL code names a nested read in a loop
+    // whose bound is known only at run time by one hoisted variable per loop, redefined by a second read)
+    const row = (k: string): string => `g[o * ${L * inner} + ${k} * ${inner} + e]`;
+    return [
+      unravel('i', [chunks, O, n, inner], ['ch', 'o', 'c', 'e']),
+      skip >= 0 ? `if (c == ${lit(skip)}) { return 0; }` : [],
+      '// this chunk holds positions ord[b] .. ord[b + lim - 1], summed four at a time into four accumulators',
+      `const b = st[c] + ch * ${runtimeArg('chunk')};`,
+      `const lim = Math.max(0, Math.min(${runtimeArg('chunk')}, st[c + 1] - b));`,
+      `const lim4 = ${floorDiv('lim', 4)} * 4;`,
+      'let s0 = 0; let s1 = 0; let s2 = 0; let s3 = 0;',
+      'for (let k = 0; k < lim4; k += 4) {',
+      'const p0 = ord[b + k]; const p1 = ord[b + k + 1]; const p2 = ord[b + k + 2]; const p3 = ord[b + k + 3];',
+      `s0 += ${row('p0')}; s1 += ${row('p1')}; s2 += ${row('p2')}; s3 += ${row('p3')};`,
+      '}',
+      'let s = (s0 + s1) + (s2 + s3);',
+      `for (let r = lim4; r < lim; r++) { const pr = ord[b + r]; s += ${row('pr')}; }`,
+      'return s;',
+    ];
+  },
   native: scatterSumHost,
 });
 
