@@ -25,7 +25,7 @@ import { isFloat, type DType } from '../helpers/dtype.js';
 import { fmtShape, normDim, numelOf, stridesOf } from '../helpers/shape.js';
 import { describeValue } from '../helpers/validate.js';
 import { lit, unravel } from '../kernels/source.js';
-import { declareKernel } from '../kernels/template.js';
+import { declareKernel, runtimeArg } from '../kernels/template.js';
 import { reshape } from './shape.js';
 
 // ---- argument checks (shared with sort.ts) ---------------------------------------------------------
@@ -310,12 +310,17 @@ type ScatterAddParams = { most: number; withBase: boolean };
 const scatterAddDim = declareKernel({
   name: 'scatterAdd.dim',
   inputs: (p: ScatterAddParams) => (p.withBase ? ['base', 'src', 'ord', 'st'] : ['src', 'ord', 'st']),
-  body: ({ most, withBase }: ScatterAddParams) => [
+  // `most` follows the index data (the most sources of one element): an argument, so that new index
+  // values run the same compiled kernel
+  runtime: ['most'],
+  body: ({ withBase }: ScatterAddParams) => [
     '// the sources of element i: ord[b] .. ord[b + lim - 1]',
     'const b = st[i];',
     'const lim = st[i + 1] - b;',
     'let s = 0;',
-    `for (let k = 0; k < ${most}; k++) { if (k >= lim) { break; } s += src[ord[b + k]]; }`,
+    // (the source's position in its own variable: GPU.js's GL code cannot hoist a nested read out of a
+    // loop whose bound is known only at run time)
+    `for (let k = 0; k < ${runtimeArg('most')}; k++) { if (k >= lim) { break; } const at = ord[b + k]; s += src[at]; }`,
     withBase ? 'return base[i] + s;' : 'return s;',
   ],
 });
