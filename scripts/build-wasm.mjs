@@ -96,10 +96,13 @@ function funcsOf(text) {
   return out;
 }
 
+/** A function marked for inlining: `(func $name (; inline ;) ...`. */
+const INLINE_MARK = /^\(func\s+\$[\w.]+\s*\(; inline ;\)/;
+
 function inlineCalls(text) {
   const inline = new Map();
   for (const f of funcsOf(text)) {
-    if (!/^\(func\s+\$[\w.]+\s*\(; inline ;\)/.test(f.text)) continue;
+    if (!INLINE_MARK.test(f.text)) continue;
     const name = f.parts[0].slice(1);
     const params = [];
     const locals = [];
@@ -141,28 +144,25 @@ function inlineCalls(text) {
     }
     return out + funcText.slice(at);
   };
-  for (const [name, f] of inline) {
+  for (const f of inline.values()) {
     const extra = new Map();
     f.body = expandIn(f.body, extra);
     for (const [id, type] of extra) f.locals.push({ id: id.slice(1), type });
-    inline.set(name, f);
   }
   let out = '';
   let at = 0;
   for (const fn of funcsOf(text)) {
     out += text.slice(at, fn.at);
     at = fn.end;
-    if (/^\(func\s+\$[\w.]+\s*\(; inline ;\)/.test(fn.text)) continue;
+    if (INLINE_MARK.test(fn.text)) continue;
     const extra = new Map();
     const expanded = expandIn(fn.text, extra);
     // the new locals go after the function's name, export, params, results and locals
     const parts = forms(expanded.slice(5, -1));
-    const lead = parts.findIndex(
-      (part, k) => !(part.startsWith('$') || (k >= 0 && ['export', 'param', 'result', 'local'].includes(headOf(part)))),
-    );
+    const lead = parts.findIndex((part) => !(part.startsWith('$') || ['export', 'param', 'result', 'local'].includes(headOf(part))));
+    const split = lead < 0 ? parts.length : lead;
     const decls = [...extra].map(([id, type]) => `(local ${id} ${type})`);
-    const kept = lead < 0 ? parts : [...parts.slice(0, lead), ...decls, ...parts.slice(lead)];
-    out += `(func ${(lead < 0 ? [...parts, ...decls] : kept).join('\n    ')})`;
+    out += `(func ${[...parts.slice(0, split), ...decls, ...parts.slice(split)].join('\n    ')})`;
   }
   return out + text.slice(at);
 }

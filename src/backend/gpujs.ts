@@ -4,7 +4,7 @@
 
 import gpujs from 'gpu.js';
 import { LRU } from './lru.js';
-import { Storage, type DeviceTexture } from './storage.js';
+import { Storage, type DeviceTexture, type KernelArg } from './storage.js';
 
 export type GpuMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl';
 export const GL_MODES: readonly GpuMode[] = ['headlessgl', 'webgl2', 'webgl'];
@@ -157,7 +157,7 @@ export class GpuRuntime {
   }
 
   /** Runs a kernel; GL results stay on the device as textures. */
-  run(key: string, build: () => string, args: (Storage | number)[], size: number): Storage {
+  run(key: string, build: () => string, args: KernelArg[], size: number): Storage {
     // GPU.js cannot take a zero-length array argument; a kernel never reads an empty input, so pad it.
     // A number (a runtime parameter) is passed as it is: GPU.js makes it a float argument (a uniform on
     // GL), so a new value runs the same compiled kernel.

@@ -4,10 +4,12 @@
 // key, a source builder and storages.
 
 import { GpuRuntime, GL_MODES, type GpuMode } from './gpujs.js';
-import { runHost, type HostArg } from './host.js';
+import { runHost } from './host.js';
 import { SimdRuntime } from './simd/runtime.js';
 import { simd, type SimdProvider } from './simd/provider.js';
-import { Storage, storageCounts } from './storage.js';
+import { hostArg, Storage, storageCounts, type KernelArg } from './storage.js';
+
+export type { KernelArg } from './storage.js';
 
 /** What runs float32 kernels: a GPU.js mode, or the WebAssembly SIMD provider. */
 export type Mode = GpuMode | 'simd';
@@ -187,14 +189,6 @@ export function isGLBackend(): boolean {
 export const HOST_ROUTE_ELEMENTS = 1 << 24;
 /** Typed arrays (and gpugrad's flat indices) stop here. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
-
-/**
- * A kernel argument: a storage, or a number (a runtime parameter: a value the source reads by name instead
- * of baking it in, such as a view's offset, so that one compiled kernel serves every value).
- */
-export type KernelArg = Storage | number;
-
-const hostArg = (a: KernelArg): HostArg => (typeof a === 'number' ? a : a.host());
 
 /**
  * Runs one kernel. `key` must identify the kernel source completely (op, shapes, baked constants);

@@ -267,3 +267,12 @@ export class Storage {
 export function storageCounts(): { storages: number; textures: number; readbacks: number } {
   return { storages: liveStorages, textures: liveTextures, readbacks };
 }
+
+/**
+ * A kernel argument: a storage, or a number (a runtime parameter: a value the source reads by name instead
+ * of baking it in, such as a view's offset, so that one compiled kernel serves every value).
+ */
+export type KernelArg = Storage | number;
+
+/** A kernel argument as the host executor takes it: the storage's host array, or the number itself. */
+export const hostArg = (a: KernelArg): HostArray | number => (typeof a === 'number' ? a : a.host());

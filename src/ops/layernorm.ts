@@ -186,7 +186,7 @@ const forwardKernel = declareKernel({
     const b = p.bias ? args[p.weight ? 3 : 2] : undefined;
     if (!(Number.isInteger(rows) && f32(a, size) && f32(s, 2 * rows))) return null;
     if ((p.weight && !f32(w, D)) || (p.bias && !f32(b, D))) return null;
-    if (D % 4 === 0) return simd.layerNormForward(a, s, (w as Float32Array) ?? null, (b as Float32Array) ?? null, rows, D);
+    if (D % 4 === 0) return simd.layerNormForward(a, s, f32(w, D) ? w : null, f32(b, D) ? b : null, rows, D);
     const out = allocFloat32(size);
     // (the counters c and i side by side: V8 runs these loops about twice as fast as with a[i + c])
     for (let r = 0, i = 0; r < rows; r++) {
@@ -272,7 +272,7 @@ const rowSumsKernel = declareKernel({
     const w = p.weight ? args[3] : undefined;
     if (!(Number.isInteger(rows) && f32(g, rows * D) && f32(a, rows * D) && f32(s, size))) return null;
     if (p.weight && !f32(w, D)) return null;
-    if (D % 4 === 0) return simd.layerNormRowSums(g, a, s, (w as Float32Array) ?? null, rows, D);
+    if (D % 4 === 0) return simd.layerNormRowSums(g, a, s, f32(w, D) ? w : null, rows, D);
     const out = allocFloat32(size);
     for (let r = 0, i = 0; r < rows; r++) {
       const m = s[2 * r];
@@ -318,7 +318,7 @@ const dxKernel = declareKernel({
     const w = p.weight ? args[4] : undefined;
     if (!(Number.isInteger(rows) && f32(g, size) && f32(a, size) && f32(s, 2 * rows) && f32(q, 2 * rows))) return null;
     if (p.weight && !f32(w, D)) return null;
-    if (D % 4 === 0) return simd.layerNormDx(g, a, s, q, (w as Float32Array) ?? null, rows, D);
+    if (D % 4 === 0) return simd.layerNormDx(g, a, s, q, f32(w, D) ? w : null, rows, D);
     const out = allocFloat32(size);
     for (let r = 0, i = 0; r < rows; r++) {
       const m = s[2 * r];

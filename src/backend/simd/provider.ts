@@ -230,14 +230,10 @@ export class SimdProvider {
   /** Copies the arrays in, runs `fn` over their scratch pointers and a result of `n` elements, returns the result. */
   private elementwise(inputs: Float32Array[], n: number, fn: (ptrs: number[], out: number) => void): Float32Array {
     this.reset();
-    const ptrs = inputs.map(() => this.alloc(n));
+    const ptrs = inputs.map((x) => this.put(x, n));
     const pout = this.alloc(n);
-    const mem = this.view();
-    inputs.forEach((x, k) => mem.set(x.length === n ? x : x.subarray(0, n), ptrs[k] >> 2));
     fn(ptrs, pout);
-    const out = allocFloat32(n);
-    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
-    return out;
+    return this.take(pout, n);
   }
 
   /** GELU with the tanh approximation: x/2·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))). */
@@ -257,15 +253,9 @@ export class SimdProvider {
   expRows(x: Float32Array, l: Float32Array, rows: number, cols: number): Float32Array {
     this.reset();
     const n = rows * cols;
-    const px = this.alloc(n);
-    const pl = this.alloc(rows);
-    const pout = this.alloc(n);
-    const mem = this.view();
-    mem.set(x.subarray(0, n), px >> 2);
-    mem.set(l.subarray(0, rows), pl >> 2);
+    const [px, pl, pout] = [this.put(x, n), this.put(l, rows), this.alloc(n)];
     this.rows.expRows(px, pl, pout, rows, cols);
-    const out = allocFloat32(n);
-    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
+    const out = this.take(pout, n);
     for (let r = 0; r < rows; r++) if (l[r] !== l[r]) out.fill(NaN, r * cols, (r + 1) * cols);
     return out;
   }
@@ -278,14 +268,9 @@ export class SimdProvider {
    */
   rowStats(x: Float32Array, rows: number, cols: number, liveFrom: number, withSums: boolean): { max: Float32Array; sums: Float64Array } {
     this.reset();
-    const n = rows * cols;
-    const px = this.alloc(n);
-    const pmax = this.alloc(rows);
-    const psum = this.alloc(2 * rows);
-    const mem = this.view();
-    mem.set(x.subarray(0, n), px >> 2);
+    const [px, pmax, psum] = [this.put(x, rows * cols), this.alloc(rows), this.alloc(2 * rows)];
     this.rows.rowStats(px, rows, cols, liveFrom, pmax, psum, withSums ? 1 : 0);
-    return { max: mem.subarray(pmax >> 2, (pmax >> 2) + rows), sums: new Float64Array(this.memory.buffer, psum, rows) };
+    return { max: this.view().subarray(pmax >> 2, (pmax >> 2) + rows), sums: new Float64Array(this.memory.buffer, psum, rows) };
   }
 
   /** a + b, a − b or a·b elementwise over n elements (each rounded to float32 once, as a JS loop storing into a Float32Array). */
@@ -298,18 +283,9 @@ export class SimdProvider {
   rowMulSub(p: Float32Array, g: Float32Array, d: Float32Array, rows: number, cols: number): Float32Array {
     this.reset();
     const n = rows * cols;
-    const pp = this.alloc(n);
-    const pg = this.alloc(n);
-    const pd = this.alloc(rows);
-    const pout = this.alloc(n);
-    const mem = this.view();
-    mem.set(p.subarray(0, n), pp >> 2);
-    mem.set(g.subarray(0, n), pg >> 2);
-    mem.set(d.subarray(0, rows), pd >> 2);
+    const [pp, pg, pd, pout] = [this.put(p, n), this.put(g, n), this.put(d, rows), this.alloc(n)];
     this.rows.rowMulSub(pp, pg, pd, pout, rows, cols);
-    const out = allocFloat32(n);
-    out.set(mem.subarray(pout >> 2, (pout >> 2) + n));
-    return out;
+    return this.take(pout, n);
   }
 
   /** The first n elements of x copied into fresh scratch (x null: n ones, or zeros with `fill` 0); returns the pointer. */
@@ -345,15 +321,13 @@ export class SimdProvider {
     this.reset();
     const px = this.put(x.subarray(first, last + 1), last + 1 - first);
     const nd = sizes.length;
-    const pdims = this.alloc(2 * nd);
-    const pcnt = this.alloc(nd);
+    // (size, stride) per outer dim, then the odometer's counters, zeroed
+    const pdims = this.alloc(3 * nd);
+    const pcnt = pdims + 8 * nd;
     const pout = this.alloc(size);
-    const words = new Int32Array(this.memory.buffer, pdims, 2 * nd);
-    for (let d = 0; d < nd; d++) {
-      words[2 * d] = sizes[d];
-      words[2 * d + 1] = strides[d];
-    }
-    new Int32Array(this.memory.buffer, pcnt, nd).fill(0);
+    const words = new Int32Array(this.memory.buffer, pdims, 3 * nd);
+    sizes.forEach((n, d) => words.set([n, strides[d]], 2 * d));
+    words.fill(0, 2 * nd);
     this.cp.gather(px, pout, n0, s0, pdims, pcnt, nd, size / n0);
     return this.take(pout, size);
   }

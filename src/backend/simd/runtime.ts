@@ -3,7 +3,7 @@
 // its GPU.js source on the host executor in float32. GPU.js is not involved at all.
 
 import { HostExecutor } from '../host.js';
-import { allocFloat32, Storage } from '../storage.js';
+import { allocFloat32, hostArg, Storage, type KernelArg } from '../storage.js';
 import { simd, simdAvailable } from './provider.js';
 
 export class SimdRuntime {
@@ -18,13 +18,8 @@ export class SimdRuntime {
     simd(); // compile the modules now: a failure shows at selection, not in the first op
   }
 
-  run(key: string, build: () => string, args: (Storage | number)[], size: number): Storage {
-    const out = this.host.run(
-      key,
-      build,
-      args.map((a) => (typeof a === 'number' ? a : a.host())),
-      allocFloat32(size),
-    );
+  run(key: string, build: () => string, args: KernelArg[], size: number): Storage {
+    const out = this.host.run(key, build, args.map(hostArg), allocFloat32(size));
     return Storage.fromHost(out);
   }
 
