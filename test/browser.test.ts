@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvReport, EvictionReport, ModeReport } from './browser/page.js';
 import { RUNTIME_CHECKS, WORKLOAD_CASES } from './support/eviction-workload.js';
 import { steadyFailures, type SteadyReport } from './support/steady-workload.js';
+import type { GenerationReport } from './support/generation-workload.js';
 import { bundleForBrowser, gpujsBrowserBuild, type BrowserBundle } from './browser/bundle.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './browser/chromium.js';
 import { serveScript, type ScriptServer } from './browser/serve.js';
@@ -117,6 +118,17 @@ describe.skipIf(!haveChromium && !process.env.CI)('gpugrad in headless Chromium 
       );
       expect(r.backend, `GPU.js fell back from '${mode}' to '${r.backend}'`).toBe(mode);
       expect(steadyFailures(r, STEADY_STEPS)).toEqual([]);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    });
+  }
+  for (const mode of MODES) {
+    it(`${mode}: generation with the padded window compiles nothing after its first token`, async () => {
+      const r = (await page.evaluate((m) => globalThis.gpugradBrowserTest.runGeneration(m), mode)) as GenerationReport & {
+        backend: string;
+      };
+      expect(r.backend, `GPU.js fell back from '${mode}' to '${r.backend}'`).toBe(mode);
+      expect(r.text).toHaveLength(16);
+      expect(r.compilesAfterFirst, 'kernels compiled after the first token').toBe(0);
       expect(pageErrors, 'uncaught errors in the page').toEqual([]);
     });
   }

@@ -31,6 +31,7 @@ import { _setKernelCacheLimit, type GpuMode } from '../../src/backend/index.js';
 import { evictionWorkload, runtimeChecks, type WorkloadCheck, type WorkloadReport } from '../support/eviction-workload.js';
 import { Mismatch, failureDetail } from '../support/mismatch.js';
 import { steadyTraining, type SteadyReport } from '../support/steady-workload.js';
+import { padGeneration, type GenerationReport } from '../support/generation-workload.js';
 
 export interface CheckResult {
   name: string;
@@ -663,6 +664,7 @@ declare global {
     run: typeof run;
     runEviction: typeof runEviction;
     runSteady: typeof runSteady;
+    runGeneration: typeof runGeneration;
     environment: typeof environment;
     checkNames: string[];
   };
@@ -675,4 +677,10 @@ export function runSteady(mode: BackendName, steps: number): SteadyReport & { ba
   return { ...r, backend: getBackend(), ms: Math.round(performance.now() - t0) };
 }
 
-globalThis.gpugradBrowserTest = { run, runEviction, runSteady, environment, checkNames: CHECK_NAMES };
+/** The padded generation (test/support/generation-workload.ts) on `mode`. */
+export function runGeneration(mode: BackendName): GenerationReport & { backend: string } {
+  setBackend(mode);
+  return { ...padGeneration(), backend: getBackend() };
+}
+
+globalThis.gpugradBrowserTest = { run, runEviction, runSteady, runGeneration, environment, checkNames: CHECK_NAMES };

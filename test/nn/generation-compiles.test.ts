@@ -3,24 +3,19 @@
 // at the last real position through a narrow() view whose offset moves with each token: a view's offset
 // is a kernel argument, not part of the kernel (kernels/strided.ts, the gather and map kernels), so every
 // position runs the same compiled kernels. Without the padding the GPU.js modes compile per window
-// length (simd does not: test/nn/growing-window.test.ts).
+// length (simd does not: test/nn/growing-window.test.ts). The browser test runs the same generation on
+// webgl2 and webgl (test/support/generation-workload.ts).
 import { describe, expect, it } from 'vitest';
 import { backendInfo, manualSeed, noGrad, randn, tidy } from '../../src/index.js';
-import { CharTransformer, buildVocab, generate } from '../../examples/char-model.js';
+import { padGeneration } from '../support/generation-workload.js';
 import { MODES, useMode } from '../support/helpers.js';
 
 describe.each(MODES)('generation on %s', (mode) => {
   it('compiles nothing after its first token while the padded window grows and slides', () => {
     useMode(mode);
-    manualSeed(3);
-    const vocab = buildVocab('abcdefghij klmnop');
-    const model = new CharTransformer(vocab.chars.length, { context: 8, embd: 16, heads: 2, layers: 1, dropout: 0 });
-    generate(model, vocab, 'ab', 1, { fixedLength: true });
-    const before = backendInfo().compiles;
-    // from a 2-character prompt: window lengths 2..8, then a full window sliding
-    const text = generate(model, vocab, 'ab', 14, { fixedLength: true });
-    expect(text).toHaveLength(16);
-    expect(backendInfo().compiles - before, 'kernels compiled after the first token').toBe(0);
+    const r = padGeneration();
+    expect(r.text).toHaveLength(16);
+    expect(r.compilesAfterFirst, 'kernels compiled after the first token').toBe(0);
   });
 
   it('a view at a new offset runs the kernel compiled for the same layout at another offset, with its own values', () => {
